@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Side-by-side pipeline benchmark: otelstack-collector vs Rotel.
+# Installs Rotel into .venv (idempotent), builds the release collector, then
+# runs `cargo bench --bench pipeline`. Knobs are environment variables, see
+# docs/benchmarks.md (BENCH_RATE, BENCH_SECONDS, BENCH_FLAT_SECONDS,
+# BENCH_MODES, BENCH_ONLY, BENCH_COMPRESSION, BENCH_CONNECTIONS,
+# OTELSTACK_COLLECTOR, ROTEL_AGENT).
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+ROTEL_VERSION=0.0.1a15
+
+if [[ -z "${ROTEL_AGENT:-}" && "${BENCH_ONLY:-}" != otelstack ]]; then
+    if [[ ! -x .venv/bin/python ]]; then
+        python3 -m venv .venv
+    fi
+    if ! .venv/bin/python -m pip show rotel 2>/dev/null | grep -qx "Version: ${ROTEL_VERSION}"; then
+        .venv/bin/python -m pip install --quiet --disable-pip-version-check "rotel==${ROTEL_VERSION}"
+    fi
+fi
+
+if [[ -z "${OTELSTACK_COLLECTOR:-}" && "${BENCH_ONLY:-}" != rotel ]]; then
+    cargo build --release --bin otelstack-collector
+fi
+
+exec cargo bench --bench pipeline

@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Test set-up for the integration suite (tests/integration).
+#
+# Idempotent and non-interactive: safe on a fresh Debian 12 machine (CI) and on
+# one that is already set up, where it finishes in about a second. It
+#   1. makes sure python3 can create a venv (apt-get only if it cannot),
+#   2. creates .venv at the repo root if missing,
+#   3. pip installs the pinned tests/requirements.txt into it, only when the
+#      requirements file changed since the last successful install (a stamp
+#      keyed on the file's sha256 and the venv's Python version),
+#   4. checks that the Rotel peer binary is present and runs.
+# It does not build the collector: `cargo build` (or `make`) does that.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+VENV="$ROOT/.venv"
+REQ="$ROOT/tests/requirements.txt"
+STAMP="$VENV/.test-requirements.stamp"
+
+step() { echo "test-setup: $*"; }
+
+command -v python3 >/dev/null || { step "python3 not found (Debian 12: apt-get install python3)"; exit 1; }
+
+# 1. venv support (Debian splits ensurepip into python3-venv).
+if python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
+    step "python3 $(python3 -c 'import platform; print(platform.python_version())') has venv support"
+else
+    step "installing python3-venv with apt-get"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq python3-venv >/dev/null
+fi
+
+# 2. the venv itself.
+if [ -x "$VENV/bin/python" ] && "$VENV/bin/python" -c 'import sys' >/dev/null 2>&1; then
+    step "venv $VENV exists"
+else
+    rm -rf "$VENV"
+    python3 -m venv "$VENV"
+    step "created venv $VENV"
+fi
+
+# 3. pinned requirements, keyed on the file's hash.
+want="$(sha256sum "$REQ" | cut -d' ' -f1) $("$VENV/bin/python" -c 'import sys; print("%d.%d.%d" % sys.version_info[:3])')"
+if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$want" ]; then
+    step "requirements up to date ($(wc -l <"$REQ") lines in tests/requirements.txt)"
+else
+    rm -f "$STAMP"
+    "$VENV/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip
+    "$VENV/bin/python" -m pip install -q --disable-pip-version-check -r "$REQ"
+    echo "$want" >"$STAMP"
+    step "installed tests/requirements.txt into $VENV"
+fi
+
+# 4. Rotel, the peer collector (its binary ships inside the PyPI package).
+ROTEL_BIN="$("$VENV/bin/python" -c 'import importlib.util, os; s = importlib.util.find_spec("rotel"); print(os.path.join(s.submodule_search_locations[0], "rotel-agent"))')"
+if [ -x "$ROTEL_BIN" ] && "$ROTEL_BIN" --version >/dev/null 2>&1; then
+    step "rotel peer ok: $("$ROTEL_BIN" --version 2>&1 | head -n1) at $ROTEL_BIN"
+else
+    step "rotel-agent missing or not runnable at $ROTEL_BIN"
+    exit 1
+fi
+
+# The collector under test (built by cargo, not here).
+BIN="${OTELSTACK_COLLECTOR:-$ROOT/target/debug/otelstack-collector}"
+if [ -x "$BIN" ]; then
+    step "collector binary present: $BIN"
+else
+    step "collector binary not built yet: $BIN (run: cargo build --bin otelstack-collector)"
+fi

@@ -1,0 +1,170 @@
+//! `otelstack-collector`: run a config, `validate` it, list `components`,
+//! or probe a running collector's health (`healthcheck`, for containers).
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::{self, Source};
+use crate::registry::registry;
+use crate::service::Service;
+use crate::telemetry::Telemetry;
+
+#[derive(Debug, Parser)]
+#[command(name = "otelstack-collector", version, about = "An OpenTelemetry collector that reads OpenTelemetry Collector YAML")]
+pub struct Cli {
+    /// Config file (or file:PATH, env:VAR); repeat to merge several in order.
+    /// Without it the embedded default config runs.
+    #[arg(long = "config", global = true, value_name = "FILE")]
+    pub config: Vec<String>,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the collector (the default).
+    Run,
+    /// Check the config and exit: 0 if valid, 1 with every error listed.
+    Validate,
+    /// List the supported receivers, processors, exporters and extensions.
+    Components,
+    /// Exit 0 if a running collector's health endpoint answers 200.
+    Healthcheck {
+        /// The health_check extension's URL.
+        #[arg(long, default_value = "http://127.0.0.1:13133/")]
+        url: String,
+    },
+}
+
+pub fn main(cli: Cli) -> ExitCode {
+    match cli.command.unwrap_or(Command::Run) {
+        Command::Components => components(),
+        Command::Validate => validate(&cli.config),
+        Command::Run => run(&cli.config),
+        Command::Healthcheck { url } => healthcheck(&url),
+    }
+}
+
+fn sources(args: &[String]) -> Vec<Source> {
+    if args.is_empty() {
+        vec![Source::Default]
+    } else {
+        args.iter().map(|a| Source::parse(a)).collect()
+    }
+}
+
+fn load(args: &[String]) -> Result<config::Config, ExitCode> {
+    let env = |name: &str| std::env::var(name).ok();
+    config::load(&sources(args), &registry(), &env).map_err(|errors| {
+        eprintln!("error: the configuration is invalid:");
+        for e in &errors.0 {
+            eprintln!("  {e}");
+        }
+        ExitCode::from(1)
+    })
+}
+
+fn print_warnings(cfg: &config::Config) {
+    for w in &cfg.warnings {
+        tracing::warn!("{w}");
+    }
+}
+
+fn validate(args: &[String]) -> ExitCode {
+    match load(args) {
+        Ok(cfg) => {
+            for w in &cfg.warnings {
+                eprintln!("warning: {w}");
+            }
+            println!("configuration is valid: {} pipeline(s)", cfg.pipelines.len());
+            ExitCode::SUCCESS
+        }
+        Err(code) => code,
+    }
+}
+
+fn components() -> ExitCode {
+    println!("{:<10} {:<14} {:<22} NOTE", "KIND", "TYPE", "SIGNALS");
+    for (kind, name, signals, note) in registry().describe() {
+        let signals = if signals.is_empty() { "-".to_owned() } else { signals };
+        println!("{kind:<10} {name:<14} {signals:<22} {}", note.map(|_| "deprecated alias").unwrap_or(""));
+    }
+    ExitCode::SUCCESS
+}
+
+fn init_logging(level: &str, json: bool) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("OTELSTACK_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level.to_ascii_lowercase()));
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_ansi(ansi).with_writer(std::io::stderr);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+fn run(args: &[String]) -> ExitCode {
+    let cfg = match load(args) {
+        Ok(cfg) => cfg,
+        Err(code) => return code,
+    };
+    init_logging(&cfg.telemetry.logs.level, cfg.telemetry.logs.encoding == "json");
+    if args.is_empty() {
+        tracing::info!("no --config given: running the embedded default config (OTLP on localhost:4317/4318 -> batch -> debug)");
+    }
+    print_warnings(&cfg);
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    runtime.block_on(async move {
+        let telemetry = Arc::new(Telemetry::new());
+        let mut service = match Service::start(cfg, telemetry).await {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::error!("cannot start: {e:#}");
+                return ExitCode::from(1);
+            }
+        };
+        tracing::info!(version = env!("CARGO_PKG_VERSION"), "otelstack-collector is running");
+        wait_for_signal().await;
+        tracing::info!("shutting down: stopping receivers, flushing processors, draining exporters");
+        service.shutdown(Duration::from_secs(20)).await;
+        tracing::info!("shutdown complete");
+        ExitCode::SUCCESS
+    })
+}
+
+async fn wait_for_signal() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}
+
+fn healthcheck(url: &str) -> ExitCode {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    rt.block_on(async {
+        let client = reqwest::Client::builder().timeout(Duration::from_secs(3)).build().expect("client");
+        match client.get(url).send().await {
+            Ok(r) if r.status().is_success() => ExitCode::SUCCESS,
+            Ok(r) => {
+                eprintln!("unhealthy: {url} answered {}", r.status());
+                ExitCode::from(1)
+            }
+            Err(e) => {
+                eprintln!("unhealthy: cannot reach {url}: {e}; is the collector running with the health_check extension?");
+                ExitCode::from(1)
+            }
+        }
+    })
+}

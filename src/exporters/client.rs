@@ -1,0 +1,177 @@
+//! Client settings shared by the OTLP exporters: `tls`, `headers`,
+//! `compression`, and the rustls configuration built from them.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde::Deserialize;
+
+use crate::component::Invalid;
+use crate::config::types::GoDuration;
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TlsClientConfig {
+    pub insecure: bool,
+    pub insecure_skip_verify: bool,
+    pub ca_file: Option<String>,
+    pub ca_pem: Option<String>,
+    pub cert_file: Option<String>,
+    pub cert_pem: Option<String>,
+    pub key_file: Option<String>,
+    pub key_pem: Option<String>,
+    pub server_name_override: Option<String>,
+    pub include_system_ca_certs_pool: bool,
+    pub min_version: Option<String>,
+    pub max_version: Option<String>,
+    pub reload_interval: Option<GoDuration>,
+    pub cipher_suites: Vec<String>,
+    pub curve_preferences: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Compression {
+    #[default]
+    Gzip,
+    None,
+    #[serde(rename = "")]
+    Empty,
+    Zstd,
+}
+
+impl Compression {
+    pub fn is_none(self) -> bool {
+        matches!(self, Compression::None | Compression::Empty)
+    }
+}
+
+impl TlsClientConfig {
+    pub fn validate(&self) -> Result<(), Invalid> {
+        if self.cert_file.is_some() != self.key_file.is_some() {
+            return Err(Invalid::at("tls", "cert_file and key_file go together: set both for client certificates, or neither"));
+        }
+        for (key, v) in [("tls.min_version", &self.min_version), ("tls.max_version", &self.max_version)] {
+            if let Some(v) = v {
+                if !matches!(v.as_str(), "1.2" | "1.3") {
+                    return Err(Invalid::at(key, format!("TLS version {v:?} is not supported; use \"1.2\" or \"1.3\"")));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn pem(&self, file: &Option<String>, inline: &Option<String>, what: &str) -> anyhow::Result<Option<Vec<u8>>> {
+        match (file, inline) {
+            (Some(path), _) => std::fs::read(path)
+                .map(Some)
+                .map_err(|e| anyhow::anyhow!("cannot read tls {what} {path:?}: {e}")),
+            (None, Some(pem)) => Ok(Some(pem.as_bytes().to_vec())),
+            (None, None) => Ok(None),
+        }
+    }
+
+    pub fn ca_pem_bytes(&self) -> anyhow::Result<Option<Vec<u8>>> {
+        self.pem(&self.ca_file, &self.ca_pem, "ca_file")
+    }
+
+    pub fn identity_pem(&self) -> anyhow::Result<Option<(Vec<u8>, Vec<u8>)>> {
+        let cert = self.pem(&self.cert_file, &self.cert_pem, "cert_file")?;
+        let key = self.pem(&self.key_file, &self.key_pem, "key_file")?;
+        Ok(cert.zip(key))
+    }
+
+    /// A rustls client configuration: system roots plus `ca_file`, optional
+    /// client certificate, optional verification bypass.
+    pub fn rustls_config(&self, alpn: &[&[u8]]) -> anyhow::Result<rustls::ClientConfig> {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let builder = rustls::ClientConfig::builder_with_provider(provider.clone()).with_safe_default_protocol_versions()?;
+        let builder = if self.insecure_skip_verify {
+            builder.dangerous().with_custom_certificate_verifier(Arc::new(NoVerify(provider)))
+        } else {
+            let mut roots = rustls::RootCertStore::empty();
+            match self.ca_pem_bytes()? {
+                Some(pem) => {
+                    for cert in rustls_pemfile::certs(&mut pem.as_slice()) {
+                        roots.add(cert?)?;
+                    }
+                    if self.include_system_ca_certs_pool {
+                        add_system_roots(&mut roots);
+                    }
+                }
+                None => add_system_roots(&mut roots),
+            }
+            builder.with_root_certificates(roots)
+        };
+        let mut config = match self.identity_pem()? {
+            Some((cert, key)) => {
+                let certs = rustls_pemfile::certs(&mut cert.as_slice()).collect::<Result<Vec<_>, _>>()?;
+                let key = rustls_pemfile::private_key(&mut key.as_slice())?
+                    .ok_or_else(|| anyhow::anyhow!("tls key_file holds no private key"))?;
+                builder.with_client_auth_cert(certs, key)?
+            }
+            None => builder.with_no_client_auth(),
+        };
+        config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+        Ok(config)
+    }
+}
+
+fn add_system_roots(roots: &mut rustls::RootCertStore) {
+    let found = rustls_native_certs::load_native_certs();
+    for cert in found.certs {
+        let _ = roots.add(cert);
+    }
+}
+
+#[derive(Debug)]
+struct NoVerify(Arc<rustls::crypto::CryptoProvider>);
+
+impl rustls::client::danger::ServerCertVerifier for NoVerify {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &rustls::pki_types::CertificateDer<'_>,
+        _intermediates: &[rustls::pki_types::CertificateDer<'_>],
+        _server_name: &rustls::pki_types::ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+/// Headers from config; keys are kept as written, values were env-expanded
+/// by the config loader.
+pub type Headers = BTreeMap<String, String>;
+
+/// Parses a `Retry-After` value: delay seconds or an HTTP date.
+pub fn parse_retry_after(value: &str) -> Option<std::time::Duration> {
+    let v = value.trim();
+    if let Ok(secs) = v.parse::<u64>() {
+        return Some(std::time::Duration::from_secs(secs));
+    }
+    let when = httpdate::parse_http_date(v).ok()?;
+    Some(when.duration_since(std::time::SystemTime::now()).unwrap_or_default())
+}

@@ -1,0 +1,8 @@
+//! Exporters: each module is one destination implementing [`helper::Export`];
+//! the helper adds the sending queue, retries and timeouts they all share.
+
+pub mod client;
+pub mod debug;
+pub mod helper;
+pub mod otlp_grpc;
+pub mod otlp_http;

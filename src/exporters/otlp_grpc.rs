@@ -1,0 +1,240 @@
+//! The `otlp` exporter (also `otlp_grpc`): OTLP over gRPC. Sends the batch's
+//! encoded bytes as they are (no re-encode), gzip by default. The channel
+//! connects lazily, so the exporter starts even when its endpoint does not
+//! resolve yet, and reconnects on its own.
+
+use std::collections::BTreeMap;
+use std::str::FromStr;
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use http::uri::PathAndQuery;
+use serde::Deserialize;
+use serde_json::Value;
+use tonic::codec::CompressionEncoding;
+use tonic::metadata::{MetadataKey, MetadataMap, MetadataValue};
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
+
+use super::client::{Compression, TlsClientConfig};
+use super::helper::{self, Export, ExportError, HelperSettings, QueueConfig, RetryConfig};
+use crate::component::{
+    parse_section, BuildContext, BuildResult, BuiltExporter, ExporterConfig, Factory, Invalid, Validate,
+};
+use crate::config::types::GoDuration;
+use crate::otlp::grpc_codec::BytesCodec;
+use crate::otlp::{wire, PartialSuccess};
+use crate::signal::{Batch, Signal};
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OtlpGrpcConfig {
+    pub endpoint: String,
+    pub tls: TlsClientConfig,
+    pub headers: BTreeMap<String, String>,
+    pub compression: Compression,
+    pub timeout: GoDuration,
+    pub retry_on_failure: RetryConfig,
+    pub sending_queue: QueueConfig,
+    pub keepalive: Option<Value>,
+    pub balancer_name: Option<String>,
+    pub authority: Option<String>,
+    pub wait_for_ready: bool,
+    pub read_buffer_size: Option<u64>,
+    pub write_buffer_size: Option<u64>,
+    pub auth: Option<Value>,
+}
+
+impl Default for OtlpGrpcConfig {
+    fn default() -> Self {
+        OtlpGrpcConfig {
+            endpoint: String::new(),
+            tls: TlsClientConfig::default(),
+            headers: BTreeMap::new(),
+            compression: Compression::Gzip,
+            timeout: GoDuration::secs(5),
+            retry_on_failure: RetryConfig::default(),
+            sending_queue: QueueConfig::default(),
+            keepalive: None,
+            balancer_name: None,
+            authority: None,
+            wait_for_ready: false,
+            read_buffer_size: None,
+            write_buffer_size: None,
+            auth: None,
+        }
+    }
+}
+
+pub fn factory(type_name: &'static str, deprecated: Option<&'static str>) -> Factory<dyn ExporterConfig> {
+    Factory { type_name, signals: &Signal::ALL, deprecated, parse: |v| Ok(Box::new(parse_section::<OtlpGrpcConfig>(v)?)) }
+}
+
+impl Validate for OtlpGrpcConfig {
+    fn validate(&self) -> Result<(), Invalid> {
+        if self.endpoint.trim().is_empty() {
+            return Err(Invalid::at("endpoint", "is required, like \"tempo:4317\" or \"https://otlp.example.com:4317\""));
+        }
+        self.target().map_err(|e| Invalid::at("endpoint", e))?;
+        if self.auth.is_some() {
+            return Err(Invalid::at("auth", "authenticator extensions are not supported yet; use headers"));
+        }
+        if self.tls.insecure_skip_verify && !self.plaintext() {
+            return Err(Invalid::at(
+                "tls.insecure_skip_verify",
+                "is not supported by the gRPC exporter; give the server's CA in tls.ca_file instead",
+            ));
+        }
+        for key in self.headers.keys() {
+            MetadataKey::<tonic::metadata::Ascii>::from_str(&key.to_ascii_lowercase())
+                .map_err(|_| Invalid::at(format!("headers.{key}"), "is not a valid gRPC header name"))?;
+        }
+        if self.compression == Compression::Zstd {
+            return Err(Invalid::at("compression", "zstd is not supported by the gRPC exporter; use gzip or none"));
+        }
+        self.tls.validate()?;
+        self.retry_on_failure.validate()?;
+        self.sending_queue.validate()
+    }
+}
+
+impl OtlpGrpcConfig {
+    fn plaintext(&self) -> bool {
+        self.tls.insecure || self.endpoint.starts_with("http://")
+    }
+
+    /// The URI to dial: otelcol accepts `host:port` and `scheme://host:port`.
+    fn target(&self) -> Result<String, String> {
+        let ep = self.endpoint.trim();
+        let rest = ep.strip_prefix("http://").or_else(|| ep.strip_prefix("https://")).unwrap_or(ep);
+        let rest = rest.trim_end_matches('/');
+        if rest.is_empty() || rest.contains('/') {
+            return Err(format!("{ep:?} must be host:port, optionally with http:// or https://"));
+        }
+        let scheme = if self.plaintext() { "http" } else { "https" };
+        let uri = format!("{scheme}://{rest}");
+        http::Uri::from_str(&uri).map_err(|e| format!("{ep:?} is not a valid address: {e}"))?;
+        Ok(uri)
+    }
+
+    fn channel(&self) -> anyhow::Result<Channel> {
+        let mut endpoint = Endpoint::from_shared(self.target().map_err(anyhow::Error::msg)?)?
+            .connect_timeout(Duration::from_secs(5))
+            .tcp_nodelay(true)
+            .http2_adaptive_window(true);
+        if !self.plaintext() {
+            let mut tls = ClientTlsConfig::new().with_native_roots();
+            if let Some(ca) = self.tls.ca_pem_bytes()? {
+                tls = tls.ca_certificate(Certificate::from_pem(ca));
+            }
+            if let Some((cert, key)) = self.tls.identity_pem()? {
+                tls = tls.identity(Identity::from_pem(cert, key));
+            }
+            if let Some(name) = &self.tls.server_name_override {
+                tls = tls.domain_name(name.clone());
+            }
+            endpoint = endpoint.tls_config(tls)?;
+        }
+        Ok(endpoint.connect_lazy())
+    }
+}
+
+impl ExporterConfig for OtlpGrpcConfig {
+    fn build(&self, ctx: BuildContext, signal: Signal) -> BuildResult<BuiltExporter> {
+        let mut headers = MetadataMap::new();
+        for (k, v) in &self.headers {
+            let key = MetadataKey::from_str(&k.to_ascii_lowercase())?;
+            headers.insert(key, MetadataValue::from_str(v).map_err(|_| anyhow::anyhow!("header {k} has an invalid value"))?);
+        }
+        let mut client = tonic::client::Grpc::new(self.channel()?).max_decoding_message_size(64 * 1024 * 1024);
+        if !self.compression.is_none() {
+            client = client.send_compressed(CompressionEncoding::Gzip);
+        }
+        client = client.accept_compressed(CompressionEncoding::Gzip);
+        let export = OtlpGrpc { client, path: PathAndQuery::from_static(signal.grpc_path()), headers };
+        let settings = HelperSettings {
+            timeout: self.timeout.0,
+            retry: self.retry_on_failure.clone(),
+            queue: self.sending_queue.clone(),
+        };
+        let name = ctx.id.to_string();
+        let metrics = ctx.telemetry.exporter(signal, &name);
+        Ok(helper::build(name, Box::new(export), settings, metrics))
+    }
+}
+
+struct OtlpGrpc {
+    client: tonic::client::Grpc<Channel>,
+    path: PathAndQuery,
+    headers: MetadataMap,
+}
+
+impl Export for OtlpGrpc {
+    fn export(&self, batch: Batch) -> BoxFuture<'_, Result<PartialSuccess, ExportError>> {
+        Box::pin(async move {
+            let mut client = self.client.clone();
+            client.ready().await.map_err(|e| ExportError::retryable(format!("connection not ready: {e}")))?;
+            let mut request = tonic::Request::new(batch.encoded());
+            *request.metadata_mut() = self.headers.clone();
+            match client.unary(request, self.path.clone(), BytesCodec).await {
+                Ok(response) => Ok(PartialSuccess::decode_response(response.get_ref()).unwrap_or_default()),
+                Err(status) => Err(classify(&status)),
+            }
+        })
+    }
+}
+
+/// OTLP/gRPC retry rules: transient codes retry; RESOURCE_EXHAUSTED only
+/// when the server sent RetryInfo; everything else is permanent.
+pub fn classify(status: &tonic::Status) -> ExportError {
+    use tonic::Code::*;
+    let message = format!("{:?}: {}", status.code(), status.message());
+    let retry_info = retry_delay(status.details());
+    match status.code() {
+        Cancelled | DeadlineExceeded | Aborted | OutOfRange | Unavailable | DataLoss => {
+            ExportError::Retryable { message, retry_after: retry_info }
+        }
+        ResourceExhausted if retry_info.is_some() => ExportError::Retryable { message, retry_after: retry_info },
+        _ => ExportError::Permanent(message),
+    }
+}
+
+/// Reads `google.rpc.RetryInfo.retry_delay` from a `google.rpc.Status`'s details.
+fn retry_delay(status: &[u8]) -> Option<Duration> {
+    const RETRY_INFO: &[u8] = b"type.googleapis.com/google.rpc.RetryInfo";
+    let fields = |buf: &[u8]| -> Option<Vec<(u32, Vec<u8>)>> {
+        let mut out = Vec::new();
+        let mut pos = 0;
+        while pos < buf.len() {
+            let (num, wt) = wire::read_key(buf, &mut pos).ok()?;
+            match wt {
+                2 => out.push((num, buf[wire::read_len(buf, &mut pos).ok()?].to_vec())),
+                0 => out.push((num, wire::read_varint(buf, &mut pos).ok()?.to_le_bytes().to_vec())),
+                _ => wire::skip(buf, &mut pos, wt).ok()?,
+            }
+        }
+        Some(out)
+    };
+    for (num, any) in fields(status)? {
+        if num != 3 {
+            continue;
+        }
+        let any = fields(&any)?;
+        let is_retry_info = any.iter().any(|(n, v)| *n == 1 && v == RETRY_INFO);
+        let value = any.iter().find(|(n, _)| *n == 2).map(|(_, v)| v.clone());
+        if let (true, Some(value)) = (is_retry_info, value) {
+            let delay = fields(&value)?.into_iter().find(|(n, _)| *n == 1)?.1;
+            let mut secs = 0u64;
+            let mut nanos = 0u64;
+            for (n, v) in fields(&delay)? {
+                let x = u64::from_le_bytes(v.try_into().ok()?);
+                if n == 1 {
+                    secs = x;
+                } else if n == 2 {
+                    nanos = x;
+                }
+            }
+            return Some(Duration::from_secs(secs) + Duration::from_nanos(nanos));
+        }
+    }
+    None
+}

@@ -1,0 +1,250 @@
+//! The `otlphttp` exporter (also `otlp_http`): OTLP over HTTP with protobuf
+//! (or JSON) bodies, gzip by default, to `<endpoint>/v1/<signal>` or the
+//! per-signal `*_endpoint` override.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+
+use futures::future::BoxFuture;
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::client::{parse_retry_after, Compression, TlsClientConfig};
+use super::helper::{self, Export, ExportError, HelperSettings, QueueConfig, RetryConfig};
+use crate::component::{
+    parse_section, BuildContext, BuildResult, BuiltExporter, ExporterConfig, Factory, Invalid, Validate,
+};
+use crate::config::types::GoDuration;
+use crate::otlp::{self, PartialSuccess};
+use crate::signal::{Batch, Signal};
+
+/// The exporter reads at most this much of a response body, as otelcol does.
+const MAX_RESPONSE_BODY: usize = 64 * 1024;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Encoding {
+    #[default]
+    Proto,
+    Json,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OtlpHttpConfig {
+    pub endpoint: String,
+    pub traces_endpoint: Option<String>,
+    pub metrics_endpoint: Option<String>,
+    pub logs_endpoint: Option<String>,
+    pub tls: TlsClientConfig,
+    pub headers: BTreeMap<String, String>,
+    pub compression: Compression,
+    pub encoding: Encoding,
+    pub timeout: GoDuration,
+    pub retry_on_failure: RetryConfig,
+    pub sending_queue: QueueConfig,
+    pub read_buffer_size: Option<u64>,
+    pub write_buffer_size: Option<u64>,
+    pub max_idle_conns: Option<u64>,
+    pub idle_conn_timeout: Option<GoDuration>,
+    pub disable_keep_alives: bool,
+    pub proxy_url: Option<String>,
+    pub auth: Option<Value>,
+}
+
+impl Default for OtlpHttpConfig {
+    fn default() -> Self {
+        OtlpHttpConfig {
+            endpoint: String::new(),
+            traces_endpoint: None,
+            metrics_endpoint: None,
+            logs_endpoint: None,
+            tls: TlsClientConfig::default(),
+            headers: BTreeMap::new(),
+            compression: Compression::Gzip,
+            encoding: Encoding::Proto,
+            timeout: GoDuration::secs(30),
+            retry_on_failure: RetryConfig::default(),
+            sending_queue: QueueConfig::default(),
+            read_buffer_size: None,
+            write_buffer_size: None,
+            max_idle_conns: None,
+            idle_conn_timeout: None,
+            disable_keep_alives: false,
+            proxy_url: None,
+            auth: None,
+        }
+    }
+}
+
+pub fn factory(type_name: &'static str, deprecated: Option<&'static str>) -> Factory<dyn ExporterConfig> {
+    Factory { type_name, signals: &Signal::ALL, deprecated, parse: |v| Ok(Box::new(parse_section::<OtlpHttpConfig>(v)?)) }
+}
+
+impl Validate for OtlpHttpConfig {
+    fn validate(&self) -> Result<(), Invalid> {
+        let overrides = [&self.traces_endpoint, &self.metrics_endpoint, &self.logs_endpoint];
+        if self.endpoint.trim().is_empty() && overrides.iter().all(|o| o.is_none()) {
+            return Err(Invalid::at("endpoint", "is required, like \"http://collector:4318\""));
+        }
+        for signal in Signal::ALL {
+            if let Some(url) = self.url(signal) {
+                reqwest::Url::parse(&url).map_err(|e| Invalid::at("endpoint", format!("{url:?} is not a valid URL: {e}")))?;
+            }
+        }
+        if self.auth.is_some() {
+            return Err(Invalid::at("auth", "authenticator extensions are not supported yet; use headers"));
+        }
+        if self.proxy_url.is_some() {
+            return Err(Invalid::at("proxy_url", "proxies are not supported"));
+        }
+        self.tls.validate()?;
+        self.retry_on_failure.validate()?;
+        self.sending_queue.validate()
+    }
+}
+
+impl OtlpHttpConfig {
+    /// The full URL for a signal, or `None` when only other signals have one.
+    fn url(&self, signal: Signal) -> Option<String> {
+        let explicit = match signal {
+            Signal::Traces => &self.traces_endpoint,
+            Signal::Metrics => &self.metrics_endpoint,
+            Signal::Logs => &self.logs_endpoint,
+        };
+        if let Some(url) = explicit {
+            return Some(url.clone());
+        }
+        let base = self.endpoint.trim().trim_end_matches('/');
+        if base.is_empty() {
+            return None;
+        }
+        let base = if base.contains("://") {
+            base.to_owned()
+        } else if self.tls.insecure {
+            format!("http://{base}")
+        } else {
+            format!("https://{base}")
+        };
+        Some(format!("{base}{}", signal.http_path()))
+    }
+}
+
+impl ExporterConfig for OtlpHttpConfig {
+    fn build(&self, ctx: BuildContext, signal: Signal) -> BuildResult<BuiltExporter> {
+        let url = self.url(signal).ok_or_else(|| anyhow::anyhow!("no endpoint for {signal}: set endpoint or {signal}_endpoint"))?;
+        let mut headers = reqwest::header::HeaderMap::new();
+        for (k, v) in &self.headers {
+            headers.insert(reqwest::header::HeaderName::from_bytes(k.as_bytes())?, reqwest::header::HeaderValue::from_str(v)?);
+        }
+        let tls = self.tls.rustls_config(&[b"h2", b"http/1.1"])?;
+        let client = reqwest::Client::builder()
+            .use_preconfigured_tls(tls)
+            .user_agent(concat!("otelstack-collector/", env!("CARGO_PKG_VERSION")))
+            .default_headers(headers)
+            .build()?;
+        let export = OtlpHttp { client, url, signal, compression: self.compression, encoding: self.encoding };
+        let settings = HelperSettings {
+            timeout: self.timeout.0,
+            retry: self.retry_on_failure.clone(),
+            queue: self.sending_queue.clone(),
+        };
+        let name = ctx.id.to_string();
+        let metrics = ctx.telemetry.exporter(signal, &name);
+        Ok(helper::build(name, Box::new(export), settings, metrics))
+    }
+}
+
+struct OtlpHttp {
+    client: reqwest::Client,
+    url: String,
+    signal: Signal,
+    compression: Compression,
+    encoding: Encoding,
+}
+
+impl OtlpHttp {
+    fn body(&self, batch: &Batch) -> Result<(Vec<u8>, &'static str), ExportError> {
+        let (raw, content_type) = match self.encoding {
+            Encoding::Proto => (batch.encoded().to_vec(), "application/x-protobuf"),
+            Encoding::Json => {
+                let decoded = batch.decoded().map_err(|e| ExportError::Permanent(e.to_string()))?;
+                (otlp::encode_json(&decoded), "application/json")
+            }
+        };
+        let body = match self.compression {
+            Compression::Gzip => {
+                let mut enc = flate2::write::GzEncoder::new(Vec::with_capacity(raw.len() / 4), flate2::Compression::fast());
+                enc.write_all(&raw).and_then(|_| enc.finish()).map_err(|e| ExportError::Permanent(e.to_string()))?
+            }
+            Compression::Zstd => zstd::bulk::compress(&raw, 1).map_err(|e| ExportError::Permanent(e.to_string()))?,
+            Compression::None | Compression::Empty => raw,
+        };
+        Ok((body, content_type))
+    }
+}
+
+impl Export for OtlpHttp {
+    fn export(&self, batch: Batch) -> BoxFuture<'_, Result<PartialSuccess, ExportError>> {
+        Box::pin(async move {
+            let (body, content_type) = self.body(&batch)?;
+            let mut req = self.client.post(&self.url).header("content-type", content_type).body(body);
+            match self.compression {
+                Compression::Gzip => req = req.header("content-encoding", "gzip"),
+                Compression::Zstd => req = req.header("content-encoding", "zstd"),
+                _ => {}
+            }
+            let resp = req.send().await.map_err(|e| ExportError::retryable(format!("{}: {e}", self.url)))?;
+            let status = resp.status();
+            let retry_after = resp.headers().get("retry-after").and_then(|v| v.to_str().ok()).and_then(parse_retry_after);
+            let json = resp.headers().get("content-type").and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("json"));
+            let body = read_limited(resp).await;
+            if status.is_success() {
+                return Ok(if json {
+                    partial_from_json(&body, self.signal)
+                } else {
+                    PartialSuccess::decode_response(&body).unwrap_or_default()
+                });
+            }
+            let detail = if json {
+                serde_json::from_slice::<Value>(&body).ok().and_then(|v| v.get("message").and_then(Value::as_str).map(str::to_owned))
+            } else {
+                otlp::status_message(&body)
+            };
+            let message = format!("HTTP {status} from {}{}", self.url, detail.map(|d| format!(": {d}")).unwrap_or_default());
+            Err(match status.as_u16() {
+                429 | 502 | 503 | 504 => ExportError::Retryable { message, retry_after },
+                _ => ExportError::Permanent(message),
+            })
+        })
+    }
+}
+
+async fn read_limited(mut resp: reqwest::Response) -> Vec<u8> {
+    let mut out = Vec::new();
+    while let Ok(Some(chunk)) = resp.chunk().await {
+        let room = MAX_RESPONSE_BODY - out.len();
+        out.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        if out.len() >= MAX_RESPONSE_BODY {
+            break;
+        }
+    }
+    out
+}
+
+fn partial_from_json(body: &[u8], signal: Signal) -> PartialSuccess {
+    let Ok(v) = serde_json::from_slice::<Value>(body) else { return PartialSuccess::default() };
+    let Some(p) = v.get("partialSuccess") else { return PartialSuccess::default() };
+    let field = match signal {
+        Signal::Traces => "rejectedSpans",
+        Signal::Metrics => "rejectedDataPoints",
+        Signal::Logs => "rejectedLogRecords",
+    };
+    let rejected = match p.get(field) {
+        Some(Value::String(s)) => s.parse().unwrap_or(0),
+        Some(n) => n.as_i64().unwrap_or(0),
+        None => 0,
+    };
+    let error_message = p.get("errorMessage").and_then(Value::as_str).unwrap_or_default().to_owned();
+    PartialSuccess { rejected, error_message }
+}

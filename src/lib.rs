@@ -1,0 +1,16 @@
+//! otelstack: an OpenTelemetry collector that reads otelcol YAML
+//! (`otelstack-collector`), and the tooling around a one-command
+//! observability stack (`stackctl`). See docs/architecture.md for the map.
+
+pub mod cli;
+pub mod component;
+pub mod config;
+pub mod exporters;
+pub mod extensions;
+pub mod otlp;
+pub mod processors;
+pub mod receivers;
+pub mod registry;
+pub mod service;
+pub mod signal;
+pub mod telemetry;

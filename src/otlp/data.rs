@@ -1,0 +1,321 @@
+//! Decoded OTLP data and the one trait that makes processors signal-generic:
+//! [`ResourceData`] exposes a resource, its scopes, and each item's attributes
+//! the same way for spans, metric data points and log records.
+
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::common::v1::KeyValue;
+use opentelemetry_proto::tonic::logs::v1::ResourceLogs;
+use opentelemetry_proto::tonic::metrics::v1::{metric, Metric, ResourceMetrics};
+use opentelemetry_proto::tonic::resource::v1::Resource;
+use opentelemetry_proto::tonic::trace::v1::ResourceSpans;
+use prost::Message;
+
+use crate::signal::Signal;
+
+/// Decoded resource entries of one signal.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Decoded {
+    Traces(Vec<ResourceSpans>),
+    Metrics(Vec<ResourceMetrics>),
+    Logs(Vec<ResourceLogs>),
+}
+
+/// Runs `$body` with `$v` bound to the inner vector, whatever the signal.
+macro_rules! each_signal {
+    ($d:expr, $v:ident => $body:expr) => {
+        match $d {
+            Decoded::Traces($v) => $body,
+            Decoded::Metrics($v) => $body,
+            Decoded::Logs($v) => $body,
+        }
+    };
+}
+
+impl Decoded {
+    pub fn empty(signal: Signal) -> Decoded {
+        match signal {
+            Signal::Traces => Decoded::Traces(Vec::new()),
+            Signal::Metrics => Decoded::Metrics(Vec::new()),
+            Signal::Logs => Decoded::Logs(Vec::new()),
+        }
+    }
+
+    pub fn decode(signal: Signal, bytes: &[u8]) -> Result<Decoded, prost::DecodeError> {
+        Ok(match signal {
+            Signal::Traces => Decoded::Traces(ExportTraceServiceRequest::decode(bytes)?.resource_spans),
+            Signal::Metrics => Decoded::Metrics(ExportMetricsServiceRequest::decode(bytes)?.resource_metrics),
+            Signal::Logs => Decoded::Logs(ExportLogsServiceRequest::decode(bytes)?.resource_logs),
+        })
+    }
+
+    pub fn signal(&self) -> Signal {
+        match self {
+            Decoded::Traces(_) => Signal::Traces,
+            Decoded::Metrics(_) => Signal::Metrics,
+            Decoded::Logs(_) => Signal::Logs,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        each_signal!(self, v => v.is_empty())
+    }
+
+    pub fn item_count(&self) -> usize {
+        each_signal!(self, v => v.iter().map(ResourceData::item_count).sum())
+    }
+
+    /// Encodes as the export request (field 1 repeated).
+    pub fn encode_request(&self) -> Vec<u8> {
+        let mut buf = Vec::with_capacity(self.encoded_len());
+        self.encode_request_into(&mut buf);
+        buf
+    }
+
+    pub fn encode_request_into(&self, buf: &mut impl bytes::BufMut) {
+        each_signal!(self, v => for r in v { prost::encoding::message::encode(1, r, buf) })
+    }
+
+    pub fn encoded_len(&self) -> usize {
+        each_signal!(self, v => prost::encoding::message::encoded_len_repeated(1, v))
+    }
+
+    /// Calls `f` with each resource (created empty where missing).
+    pub fn for_each_resource(&mut self, f: &mut dyn FnMut(&mut Resource)) {
+        each_signal!(self, v => for r in v.iter_mut() { f(r.resource_mut()) })
+    }
+
+    /// Calls `f` with each item's attributes: span, data point or log record.
+    pub fn for_each_item_attributes(&mut self, f: &mut dyn FnMut(&mut Vec<KeyValue>)) {
+        each_signal!(self, v => for r in v.iter_mut() { r.for_each_item_attributes(f) })
+    }
+}
+
+/// A `Resource{Spans,Metrics,Logs}` entry.
+pub trait ResourceData: Message + Clone + Default {
+    type Scope: ScopeData;
+    fn resource_mut(&mut self) -> &mut Resource;
+    fn scopes_mut(&mut self) -> &mut Vec<Self::Scope>;
+    fn for_each_item_attributes(&mut self, f: &mut dyn FnMut(&mut Vec<KeyValue>));
+    fn item_count(&self) -> usize;
+}
+
+/// A `Scope{Spans,Metrics,Logs}` entry.
+pub trait ScopeData: Clone {
+    type Item: Item;
+    fn items_mut(&mut self) -> &mut Vec<Self::Item>;
+}
+
+/// A span, a metric (whose size is its data point count) or a log record.
+pub trait Item: Clone {
+    fn size(&self) -> usize {
+        1
+    }
+    /// Moves the first `n` units (data points) into a new item; only called
+    /// with `0 < n < self.size()`.
+    fn take_front(&mut self, n: usize) -> Self {
+        let _ = n;
+        unreachable!("single-unit items are never split")
+    }
+}
+
+macro_rules! resource_data {
+    ($res:ty, $scope:ty, $scopes:ident, $item:ty, $items:ident, $attrs:expr) => {
+        impl ResourceData for $res {
+            type Scope = $scope;
+            fn resource_mut(&mut self) -> &mut Resource {
+                self.resource.get_or_insert_with(Resource::default)
+            }
+            fn scopes_mut(&mut self) -> &mut Vec<$scope> {
+                &mut self.$scopes
+            }
+            fn for_each_item_attributes(&mut self, f: &mut dyn FnMut(&mut Vec<KeyValue>)) {
+                for scope in &mut self.$scopes {
+                    for item in &mut scope.$items {
+                        ($attrs)(item, &mut *f)
+                    }
+                }
+            }
+            fn item_count(&self) -> usize {
+                self.$scopes.iter().flat_map(|s| s.$items.iter()).map(Item::size).sum()
+            }
+        }
+        impl ScopeData for $scope {
+            type Item = $item;
+            fn items_mut(&mut self) -> &mut Vec<$item> {
+                &mut self.$items
+            }
+        }
+    };
+}
+
+use opentelemetry_proto::tonic::logs::v1::{LogRecord, ScopeLogs};
+use opentelemetry_proto::tonic::metrics::v1::ScopeMetrics;
+use opentelemetry_proto::tonic::trace::v1::{ScopeSpans, Span};
+
+resource_data!(ResourceSpans, ScopeSpans, scope_spans, Span, spans, |s: &mut Span,
+                                                                     f: &mut dyn FnMut(
+    &mut Vec<KeyValue>,
+)| f(&mut s.attributes));
+resource_data!(ResourceLogs, ScopeLogs, scope_logs, LogRecord, log_records, |l: &mut LogRecord,
+                                                                            f: &mut dyn FnMut(
+    &mut Vec<KeyValue>,
+)| f(&mut l.attributes));
+resource_data!(ResourceMetrics, ScopeMetrics, scope_metrics, Metric, metrics, metric_attributes);
+
+impl Item for Span {}
+impl Item for LogRecord {}
+
+fn metric_attributes(m: &mut Metric, f: &mut dyn FnMut(&mut Vec<KeyValue>)) {
+    match &mut m.data {
+        Some(metric::Data::Gauge(g)) => g.data_points.iter_mut().for_each(|p| f(&mut p.attributes)),
+        Some(metric::Data::Sum(s)) => s.data_points.iter_mut().for_each(|p| f(&mut p.attributes)),
+        Some(metric::Data::Histogram(h)) => h.data_points.iter_mut().for_each(|p| f(&mut p.attributes)),
+        Some(metric::Data::ExponentialHistogram(h)) => h.data_points.iter_mut().for_each(|p| f(&mut p.attributes)),
+        Some(metric::Data::Summary(s)) => s.data_points.iter_mut().for_each(|p| f(&mut p.attributes)),
+        None => {}
+    }
+}
+
+/// Moves the first `n` elements of `v` into a new vector.
+fn take_front<T>(v: &mut Vec<T>, n: usize) -> Vec<T> {
+    let rest = v.split_off(n);
+    std::mem::replace(v, rest)
+}
+
+impl Item for Metric {
+    fn size(&self) -> usize {
+        match &self.data {
+            Some(metric::Data::Gauge(g)) => g.data_points.len(),
+            Some(metric::Data::Sum(s)) => s.data_points.len(),
+            Some(metric::Data::Histogram(h)) => h.data_points.len(),
+            Some(metric::Data::ExponentialHistogram(h)) => h.data_points.len(),
+            Some(metric::Data::Summary(s)) => s.data_points.len(),
+            None => 0,
+        }
+    }
+
+    fn take_front(&mut self, n: usize) -> Self {
+        let mut front = Metric { data: None, ..self.clone_without_data() };
+        front.data = match &mut self.data {
+            Some(metric::Data::Gauge(g)) => {
+                Some(metric::Data::Gauge(metric_gauge(take_front(&mut g.data_points, n))))
+            }
+            Some(metric::Data::Sum(s)) => Some(metric::Data::Sum(
+                opentelemetry_proto::tonic::metrics::v1::Sum { data_points: take_front(&mut s.data_points, n), ..*s },
+            )),
+            Some(metric::Data::Histogram(h)) => {
+                Some(metric::Data::Histogram(opentelemetry_proto::tonic::metrics::v1::Histogram {
+                    data_points: take_front(&mut h.data_points, n),
+                    aggregation_temporality: h.aggregation_temporality,
+                }))
+            }
+            Some(metric::Data::ExponentialHistogram(h)) => Some(metric::Data::ExponentialHistogram(
+                opentelemetry_proto::tonic::metrics::v1::ExponentialHistogram {
+                    data_points: take_front(&mut h.data_points, n),
+                    aggregation_temporality: h.aggregation_temporality,
+                },
+            )),
+            Some(metric::Data::Summary(s)) => Some(metric::Data::Summary(
+                opentelemetry_proto::tonic::metrics::v1::Summary { data_points: take_front(&mut s.data_points, n) },
+            )),
+            None => None,
+        };
+        front
+    }
+}
+
+fn metric_gauge(
+    data_points: Vec<opentelemetry_proto::tonic::metrics::v1::NumberDataPoint>,
+) -> opentelemetry_proto::tonic::metrics::v1::Gauge {
+    opentelemetry_proto::tonic::metrics::v1::Gauge { data_points }
+}
+
+trait CloneWithoutData {
+    fn clone_without_data(&self) -> Self;
+}
+impl CloneWithoutData for Metric {
+    fn clone_without_data(&self) -> Self {
+        Metric {
+            name: self.name.clone(),
+            description: self.description.clone(),
+            unit: self.unit.clone(),
+            metadata: self.metadata.clone(),
+            data: None,
+        }
+    }
+}
+
+/// Splits decoded data into chunks of at most `max` items each.
+pub fn split(decoded: Decoded, max: usize) -> Vec<Decoded> {
+    match decoded {
+        Decoded::Traces(v) => split_resources(v, max).into_iter().map(Decoded::Traces).collect(),
+        Decoded::Metrics(v) => split_resources(v, max).into_iter().map(Decoded::Metrics).collect(),
+        Decoded::Logs(v) => split_resources(v, max).into_iter().map(Decoded::Logs).collect(),
+    }
+}
+
+fn split_resources<R: ResourceData>(resources: Vec<R>, max: usize) -> Vec<Vec<R>> {
+    let mut chunks: Vec<Vec<R>> = Vec::new();
+    let mut current: Vec<R> = Vec::new();
+    let mut room = max;
+    for mut res in resources {
+        let scopes = std::mem::take(res.scopes_mut());
+        let mut res_out = res.clone();
+        for mut scope in scopes {
+            let items = std::mem::take(scope.items_mut());
+            let mut scope_out = scope.clone();
+            for mut item in items {
+                while item.size() > room {
+                    if room > 0 {
+                        scope_out.items_mut().push(item.take_front(room));
+                    }
+                    flush(&mut current, &mut res_out, &mut scope_out, &res, &scope, &mut chunks);
+                    room = max;
+                }
+                room -= item.size();
+                scope_out.items_mut().push(item);
+                if room == 0 {
+                    flush(&mut current, &mut res_out, &mut scope_out, &res, &scope, &mut chunks);
+                    room = max;
+                }
+            }
+            if !scope_out.items_mut().is_empty() {
+                res_out.scopes_mut().push(scope_out);
+            }
+        }
+        if !res_out.scopes_mut().is_empty() {
+            current.push(res_out);
+        }
+    }
+    if !current.is_empty() {
+        chunks.push(current);
+    }
+    chunks
+}
+
+/// Closes the chunk being filled and starts a new one with empty copies of
+/// the resource and scope currently being walked.
+fn flush<R: ResourceData>(
+    current: &mut Vec<R>,
+    res_out: &mut R,
+    scope_out: &mut R::Scope,
+    res: &R,
+    scope: &R::Scope,
+    chunks: &mut Vec<Vec<R>>,
+) {
+    if !scope_out.items_mut().is_empty() {
+        res_out.scopes_mut().push(std::mem::replace(scope_out, scope.clone()));
+    }
+    if !res_out.scopes_mut().is_empty() {
+        current.push(std::mem::replace(res_out, res.clone()));
+    }
+    if !current.is_empty() {
+        chunks.push(std::mem::take(current));
+    }
+}
+
+#[cfg(test)]
+#[path = "data_tests.rs"]
+mod tests;

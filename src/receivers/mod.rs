@@ -1,0 +1,4 @@
+//! Receivers: where data enters. Each module is one receiver type with its
+//! config, factory and server code.
+
+pub mod otlp;

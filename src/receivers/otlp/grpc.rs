@@ -1,0 +1,127 @@
+//! OTLP/gRPC: the three `Export` methods, served by tonic with a bytes codec
+//! so requests are never decoded into message trees here.
+
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::response::IntoResponse;
+use bytes::Bytes;
+use serde::Deserialize;
+use serde_json::Value;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tonic::codec::CompressionEncoding;
+use tonic::{Request, Response, Status};
+
+use super::{bind, Ingest};
+use crate::component::ConsumeError;
+use crate::otlp::grpc_codec::BytesCodec;
+use crate::signal::{Batch, Signal};
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GrpcConfig {
+    pub endpoint: String,
+    pub transport: String,
+    pub max_recv_msg_size_mib: u64,
+    pub max_concurrent_streams: u32,
+    pub read_buffer_size: Option<u64>,
+    pub write_buffer_size: Option<u64>,
+    pub keepalive: Option<Value>,
+    pub include_metadata: bool,
+    pub tls: Option<Value>,
+    pub auth: Option<Value>,
+}
+
+impl Default for GrpcConfig {
+    fn default() -> Self {
+        GrpcConfig {
+            endpoint: "localhost:4317".into(),
+            transport: "tcp".into(),
+            max_recv_msg_size_mib: 4,
+            max_concurrent_streams: 0,
+            read_buffer_size: None,
+            write_buffer_size: None,
+            keepalive: None,
+            include_metadata: false,
+            tls: None,
+            auth: None,
+        }
+    }
+}
+
+pub(super) async fn serve(cfg: &GrpcConfig, ingest: Ingest, stop: CancellationToken) -> anyhow::Result<JoinHandle<()>> {
+    let listener = bind(&cfg.endpoint, "OTLP/gRPC").await?;
+    let max = usize::try_from(cfg.max_recv_msg_size_mib.max(1) * 1024 * 1024).unwrap_or(usize::MAX);
+    let mut router = axum::Router::new();
+    for signal in Signal::ALL.into_iter().filter(|s| ingest.accepts(*s)) {
+        let ingest = ingest.clone();
+        router = router.route(
+            signal.grpc_path(),
+            axum::routing::post(move |req: http::Request<Body>| {
+                let ingest = ingest.clone();
+                async move {
+                    let mut grpc = tonic::server::Grpc::new(BytesCodec)
+                        .accept_compressed(CompressionEncoding::Gzip)
+                        .accept_compressed(CompressionEncoding::Zstd)
+                        .send_compressed(CompressionEncoding::Gzip)
+                        .max_decoding_message_size(max);
+                    grpc.unary(ExportService { ingest, signal }, req).await.into_response()
+                }
+            }),
+        );
+    }
+    let streams = (cfg.max_concurrent_streams > 0).then_some(cfg.max_concurrent_streams);
+    let server = tonic::transport::Server::builder()
+        .max_concurrent_streams(streams)
+        .tcp_nodelay(true)
+        .http2_adaptive_window(Some(true))
+        .add_routes(tonic::service::Routes::from(router));
+    let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+    let endpoint = cfg.endpoint.clone();
+    tracing::info!(endpoint = %endpoint, "OTLP/gRPC receiver listening");
+    Ok(tokio::spawn(async move {
+        if let Err(e) = server.serve_with_incoming_shutdown(incoming, stop.cancelled_owned()).await {
+            tracing::error!(endpoint = %endpoint, error = %e, "OTLP/gRPC server stopped with an error");
+        }
+    }))
+}
+
+#[derive(Clone)]
+struct ExportService {
+    ingest: Ingest,
+    signal: Signal,
+}
+
+impl tonic::server::UnaryService<Bytes> for ExportService {
+    type Response = Bytes;
+    type Future = futures::future::BoxFuture<'static, Result<Response<Bytes>, Status>>;
+
+    fn call(&mut self, request: Request<Bytes>) -> Self::Future {
+        let this = self.clone();
+        Box::pin(async move {
+            let batch = Batch::from_encoded(this.signal, request.into_inner())
+                .map_err(|e| Status::invalid_argument(e.to_string()))?;
+            match this.ingest.push(batch).await {
+                Ok(()) => Ok(Response::new(Bytes::new())),
+                Err(ConsumeError::Refused { reason, retry_after }) => Err(unavailable(&reason, retry_after)),
+                Err(ConsumeError::Permanent(reason)) => Err(Status::internal(reason)),
+            }
+        })
+    }
+}
+
+/// UNAVAILABLE with a `google.rpc.RetryInfo` detail when a delay is known.
+fn unavailable(reason: &str, retry_after: Option<Duration>) -> Status {
+    let Some(delay) = retry_after else { return Status::unavailable(reason) };
+    let mut duration = Vec::new();
+    prost::encoding::int64::encode(1, &(delay.as_secs() as i64), &mut duration);
+    let mut retry_info = Vec::new();
+    prost::encoding::bytes::encode(1, &duration, &mut retry_info);
+    let mut any = Vec::new();
+    prost::encoding::string::encode(1, &"type.googleapis.com/google.rpc.RetryInfo".to_owned(), &mut any);
+    prost::encoding::bytes::encode(2, &retry_info, &mut any);
+    let mut status = crate::otlp::status_proto(tonic::Code::Unavailable as i32, reason);
+    prost::encoding::bytes::encode(3, &any, &mut status);
+    Status::with_details(tonic::Code::Unavailable, reason, Bytes::from(status))
+}

@@ -1,0 +1,263 @@
+//! OTLP/HTTP: `POST /v1/{traces,metrics,logs}` with protobuf or JSON bodies,
+//! gzip/deflate/zstd encodings, and `max_request_body_size` enforced on the
+//! wire and again while inflating, so a compression bomb is refused early.
+//! Errors are `google.rpc.Status` bodies in the request's encoding.
+
+use std::io::Read;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use http_body_util::BodyExt;
+use serde::Deserialize;
+use serde_json::Value;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+
+use super::{bind, Ingest};
+use crate::component::ConsumeError;
+use crate::otlp::{self, PartialSuccess};
+use crate::signal::{Batch, Signal};
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpConfig {
+    pub endpoint: String,
+    pub max_request_body_size: usize,
+    pub traces_url_path: String,
+    pub metrics_url_path: String,
+    pub logs_url_path: String,
+    pub cors: Option<CorsConfig>,
+    pub include_metadata: bool,
+    pub compression_algorithms: Option<Vec<String>>,
+    pub response_headers: std::collections::BTreeMap<String, String>,
+    pub tls: Option<Value>,
+    pub auth: Option<Value>,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            endpoint: "localhost:4318".into(),
+            max_request_body_size: 20 * 1024 * 1024,
+            traces_url_path: "/v1/traces".into(),
+            metrics_url_path: "/v1/metrics".into(),
+            logs_url_path: "/v1/logs".into(),
+            cors: None,
+            include_metadata: false,
+            compression_algorithms: None,
+            response_headers: Default::default(),
+            tls: None,
+            auth: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CorsConfig {
+    pub allowed_origins: Vec<String>,
+    pub allowed_headers: Vec<String>,
+    pub max_age: Option<u64>,
+}
+
+#[derive(Clone)]
+struct Route {
+    ingest: Ingest,
+    signal: Signal,
+    max_body: usize,
+    response_headers: HeaderMap,
+}
+
+pub(super) async fn serve(cfg: &HttpConfig, ingest: Ingest, stop: CancellationToken) -> anyhow::Result<JoinHandle<()>> {
+    let listener = bind(&cfg.endpoint, "OTLP/HTTP").await?;
+    let mut response_headers = HeaderMap::new();
+    for (k, v) in &cfg.response_headers {
+        response_headers.insert(header::HeaderName::from_bytes(k.as_bytes())?, HeaderValue::from_str(v)?);
+    }
+    let mut router = axum::Router::new();
+    for (signal, path) in [
+        (Signal::Traces, &cfg.traces_url_path),
+        (Signal::Metrics, &cfg.metrics_url_path),
+        (Signal::Logs, &cfg.logs_url_path),
+    ] {
+        if !ingest.accepts(signal) {
+            continue;
+        }
+        let route = Route { ingest: ingest.clone(), signal, max_body: cfg.max_request_body_size, response_headers: response_headers.clone() };
+        router = router.route(
+            path,
+            post(handle).with_state(route).fallback(|| async {
+                error_response(StatusCode::METHOD_NOT_ALLOWED, false, "method not allowed: OTLP/HTTP takes POST")
+            }),
+        );
+    }
+    let router = router.fallback(|| async { error_response(StatusCode::NOT_FOUND, false, "not found: OTLP/HTTP paths are /v1/traces, /v1/metrics and /v1/logs") });
+    let router = match &cfg.cors {
+        Some(cors) if !cors.allowed_origins.is_empty() => router.layer(cors_layer(cors)),
+        _ => router,
+    };
+    let endpoint = cfg.endpoint.clone();
+    tracing::info!(endpoint = %endpoint, "OTLP/HTTP receiver listening");
+    Ok(tokio::spawn(async move {
+        let served = axum::serve(listener, router).with_graceful_shutdown(stop.cancelled_owned()).await;
+        if let Err(e) = served {
+            tracing::error!(endpoint = %endpoint, error = %e, "OTLP/HTTP server stopped with an error");
+        }
+    }))
+}
+
+fn cors_layer(cfg: &CorsConfig) -> CorsLayer {
+    let patterns: Vec<regex::Regex> = cfg
+        .allowed_origins
+        .iter()
+        .filter_map(|o| regex::Regex::new(&format!("^{}$", regex::escape(o).replace(r"\*", ".*"))).ok())
+        .collect();
+    let mut headers: Vec<header::HeaderName> =
+        vec![header::CONTENT_TYPE, header::CONTENT_ENCODING, header::ACCEPT, header::HeaderName::from_static("x-requested-with")];
+    headers.extend(cfg.allowed_headers.iter().filter_map(|h| header::HeaderName::from_bytes(h.as_bytes()).ok()));
+    let mut layer = CorsLayer::new()
+        .allow_origin(AllowOrigin::predicate(move |origin: &HeaderValue, _| {
+            origin.to_str().is_ok_and(|o| patterns.iter().any(|p| p.is_match(o)))
+        }))
+        .allow_methods([Method::POST, Method::OPTIONS])
+        .allow_headers(headers);
+    if let Some(age) = cfg.max_age {
+        layer = layer.max_age(Duration::from_secs(age));
+    }
+    layer
+}
+
+#[derive(Clone, Copy)]
+enum Format {
+    Protobuf,
+    Json,
+}
+
+async fn handle(State(route): State<Route>, headers: HeaderMap, body: Body) -> Response {
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let media = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let format = match media.as_str() {
+        "application/x-protobuf" | "application/protobuf" => Format::Protobuf,
+        "application/json" => Format::Json,
+        _ => {
+            let msg = format!("unsupported content type {content_type:?}: use application/x-protobuf or application/json");
+            return error_response(StatusCode::UNSUPPORTED_MEDIA_TYPE, false, &msg);
+        }
+    };
+    let json = matches!(format, Format::Json);
+    let encoding = headers.get(header::CONTENT_ENCODING).and_then(|v| v.to_str().ok()).unwrap_or("").trim().to_ascii_lowercase();
+    if !matches!(encoding.as_str(), "" | "identity" | "none" | "gzip" | "x-gzip" | "deflate" | "zlib" | "zstd") {
+        let msg = format!("unsupported content encoding {encoding:?}: use gzip, deflate, zstd or none");
+        return error_response(StatusCode::UNSUPPORTED_MEDIA_TYPE, json, &msg);
+    }
+    let raw = match http_body_util::Limited::new(body, route.max_body).collect().await {
+        Ok(c) => c.to_bytes(),
+        Err(e) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => {
+            return too_large(json, route.max_body);
+        }
+        Err(e) => return error_response(StatusCode::BAD_REQUEST, json, &format!("cannot read the request body: {e}")),
+    };
+    let body = match inflate(&encoding, raw, route.max_body).await {
+        Ok(b) => b,
+        Err(Inflate::TooLarge) => return too_large(json, route.max_body),
+        Err(Inflate::Corrupt(e)) => {
+            return error_response(StatusCode::BAD_REQUEST, json, &format!("cannot decompress the {encoding} body: {e}"))
+        }
+    };
+    let batch = match format {
+        Format::Protobuf => Batch::from_encoded(route.signal, body).map_err(|e| e.to_string()),
+        Format::Json => otlp::decode_json(route.signal, &body)
+            .map(Batch::from_decoded)
+            .map_err(|e| format!("invalid OTLP/JSON: {e}")),
+    };
+    let batch = match batch {
+        Ok(b) => b,
+        Err(msg) => return error_response(StatusCode::BAD_REQUEST, json, &msg),
+    };
+    let mut response = match route.ingest.push(batch).await {
+        Ok(()) => success(route.signal, json),
+        Err(ConsumeError::Refused { reason, retry_after }) => {
+            let mut r = error_response(StatusCode::SERVICE_UNAVAILABLE, json, &reason);
+            let secs = retry_after.unwrap_or(Duration::from_secs(1)).as_secs().max(1);
+            r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+            r
+        }
+        Err(ConsumeError::Permanent(reason)) => error_response(StatusCode::INTERNAL_SERVER_ERROR, json, &reason),
+    };
+    response.headers_mut().extend(route.response_headers.clone());
+    response
+}
+
+enum Inflate {
+    TooLarge,
+    Corrupt(std::io::Error),
+}
+
+/// Decompresses with a cap on the output; large bodies inflate on the
+/// blocking pool so the reactor keeps serving.
+async fn inflate(encoding: &str, raw: bytes::Bytes, max: usize) -> Result<bytes::Bytes, Inflate> {
+    if matches!(encoding, "" | "identity" | "none") {
+        return Ok(raw);
+    }
+    let encoding = encoding.to_owned();
+    let small = raw.len() < 64 * 1024;
+    let work = move || -> Result<bytes::Bytes, Inflate> {
+        let reader: Box<dyn Read> = match encoding.as_str() {
+            "gzip" | "x-gzip" => Box::new(flate2::read::MultiGzDecoder::new(&raw[..])),
+            "deflate" | "zlib" => {
+                // HTTP "deflate" is zlib-wrapped; some clients send raw deflate
+                if raw.len() >= 2 && (u16::from(raw[0]) << 8 | u16::from(raw[1])) % 31 == 0 && raw[0] & 0x0f == 8 {
+                    Box::new(flate2::read::ZlibDecoder::new(&raw[..]))
+                } else {
+                    Box::new(flate2::read::DeflateDecoder::new(&raw[..]))
+                }
+            }
+            _ => Box::new(zstd::stream::read::Decoder::new(&raw[..]).map_err(Inflate::Corrupt)?),
+        };
+        let mut out = Vec::with_capacity((raw.len() * 4).min(max));
+        reader.take(max as u64 + 1).read_to_end(&mut out).map_err(Inflate::Corrupt)?;
+        if out.len() > max {
+            return Err(Inflate::TooLarge);
+        }
+        Ok(bytes::Bytes::from(out))
+    };
+    if small {
+        return work();
+    }
+    tokio::task::spawn_blocking(work).await.unwrap_or_else(|e| Err(Inflate::Corrupt(std::io::Error::other(e))))
+}
+
+fn too_large(json: bool, max: usize) -> Response {
+    error_response(StatusCode::PAYLOAD_TOO_LARGE, json, &format!("request body is larger than max_request_body_size ({max} bytes)"))
+}
+
+fn success(signal: Signal, json: bool) -> Response {
+    let ok = PartialSuccess::default();
+    if json {
+        ([(header::CONTENT_TYPE, "application/json")], ok.encode_response_json(signal)).into_response()
+    } else {
+        ([(header::CONTENT_TYPE, "application/x-protobuf")], ok.encode_response()).into_response()
+    }
+}
+
+/// A `google.rpc.Status` body with the gRPC code matching the HTTP status.
+fn error_response(status: StatusCode, json: bool, message: &str) -> Response {
+    let code = match status {
+        StatusCode::BAD_REQUEST => tonic::Code::InvalidArgument,
+        StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED => tonic::Code::Unimplemented,
+        StatusCode::PAYLOAD_TOO_LARGE => tonic::Code::ResourceExhausted,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => tonic::Code::InvalidArgument,
+        StatusCode::SERVICE_UNAVAILABLE => tonic::Code::Unavailable,
+        _ => tonic::Code::Internal,
+    } as i32;
+    if json {
+        (status, [(header::CONTENT_TYPE, "application/json")], otlp::status_json(code, message)).into_response()
+    } else {
+        (status, [(header::CONTENT_TYPE, "application/x-protobuf")], otlp::status_proto(code, message)).into_response()
+    }
+}

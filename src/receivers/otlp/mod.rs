@@ -1,0 +1,182 @@
+//! The `otlp` receiver: OTLP over gRPC (`protocols.grpc`) and HTTP
+//! (`protocols.http`), one listener each, shared by every pipeline that
+//! names the receiver. Requests are validated and counted on the wire and
+//! passed on as bytes; the sender is answered only after the pipeline took
+//! the data.
+
+mod grpc;
+mod http;
+
+use std::sync::Arc;
+
+use futures::future::BoxFuture;
+use serde::{Deserialize, Deserializer};
+use serde_json::Value;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::component::{
+    parse_section, BuildContext, BuildResult, ConsumeError, Factory, Invalid, ReceiverConfig, Running, SignalConsumers,
+    Validate,
+};
+use crate::config::types::split_host_port;
+use crate::signal::{Batch, Signal};
+use crate::telemetry::ReceiverMetrics;
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OtlpReceiverConfig {
+    pub protocols: Protocols,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Protocols {
+    /// `grpc:` with no value enables the protocol with its defaults
+    #[serde(deserialize_with = "present")]
+    pub grpc: Option<grpc::GrpcConfig>,
+    #[serde(deserialize_with = "present")]
+    pub http: Option<http::HttpConfig>,
+}
+
+/// A key that is present is `Some`, even with an empty (null) value.
+fn present<'de, D: Deserializer<'de>, T: Deserialize<'de> + Default>(d: D) -> Result<Option<T>, D::Error> {
+    Ok(Some(Option::<T>::deserialize(d)?.unwrap_or_default()))
+}
+
+/// Server settings both protocols accept but this receiver does not act on
+/// yet; validation names them instead of ignoring them.
+fn refuse_unsupported(proto: &str, tls: &Option<Value>, auth: &Option<Value>) -> Result<(), Invalid> {
+        if tls.is_some() {
+            return Err(Invalid::at(
+                format!("protocols.{proto}.tls"),
+                "TLS on receivers is not supported yet; terminate TLS in front of the collector or remove tls",
+            ));
+        }
+        if auth.is_some() {
+            return Err(Invalid::at(format!("protocols.{proto}.auth"), "receiver authentication is not supported yet"));
+        }
+        Ok(())
+}
+
+pub fn factory() -> Factory<dyn ReceiverConfig> {
+    Factory {
+        type_name: "otlp",
+        signals: &Signal::ALL,
+        deprecated: None,
+        parse: |v| Ok(Box::new(parse_section::<OtlpReceiverConfig>(v)?)),
+    }
+}
+
+impl Validate for OtlpReceiverConfig {
+    fn validate(&self) -> Result<(), Invalid> {
+        if self.protocols.grpc.is_none() && self.protocols.http.is_none() {
+            return Err(Invalid::at("protocols", "enable at least one protocol: grpc or http"));
+        }
+        if let Some(g) = &self.protocols.grpc {
+            split_host_port(&g.endpoint).map_err(|e| Invalid::at("protocols.grpc.endpoint", e))?;
+            refuse_unsupported("grpc", &g.tls, &g.auth)?;
+        }
+        if let Some(h) = &self.protocols.http {
+            split_host_port(&h.endpoint).map_err(|e| Invalid::at("protocols.http.endpoint", e))?;
+            refuse_unsupported("http", &h.tls, &h.auth)?;
+            for (key, path) in [("traces_url_path", &h.traces_url_path), ("metrics_url_path", &h.metrics_url_path), ("logs_url_path", &h.logs_url_path)] {
+                if !path.starts_with('/') {
+                    return Err(Invalid::at(format!("protocols.http.{key}"), "must start with '/'"));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl ReceiverConfig for OtlpReceiverConfig {
+    fn start(&self, ctx: BuildContext, consumers: SignalConsumers) -> BoxFuture<'_, BuildResult<Box<dyn Running>>> {
+        Box::pin(async move {
+            let stop = CancellationToken::new();
+            let mut tasks = Vec::new();
+            if let Some(g) = &self.protocols.grpc {
+                let ingest = Ingest::new(&ctx, &consumers, "grpc");
+                tasks.push(grpc::serve(g, ingest, stop.clone()).await?);
+            }
+            if let Some(h) = &self.protocols.http {
+                let ingest = Ingest::new(&ctx, &consumers, "http");
+                tasks.push(http::serve(h, ingest, stop.clone()).await?);
+            }
+            Ok(Box::new(ServerRunning { stop, tasks: std::sync::Mutex::new(tasks) }) as Box<dyn Running>)
+        })
+    }
+}
+
+/// Hands validated requests to the pipelines and keeps the receiver counters.
+#[derive(Clone)]
+pub(crate) struct Ingest {
+    consumers: SignalConsumers,
+    metrics: Arc<[ReceiverMetrics; 3]>,
+}
+
+impl Ingest {
+    fn new(ctx: &BuildContext, consumers: &SignalConsumers, transport: &str) -> Ingest {
+        let id = ctx.id.to_string();
+        let metrics = Signal::ALL.map(|s| ctx.telemetry.receiver(s, &id, transport));
+        Ingest { consumers: consumers.clone(), metrics: Arc::new(metrics) }
+    }
+
+    pub fn accepts(&self, signal: Signal) -> bool {
+        self.consumers.get(signal).is_some()
+    }
+
+    /// Passes a batch on; the receiver answers only after this returns.
+    pub async fn push(&self, batch: Batch) -> Result<(), ConsumeError> {
+        let signal = batch.signal();
+        let items = batch.items() as u64;
+        if items == 0 {
+            return Ok(());
+        }
+        let consumer = self.consumers.get(signal).expect("routes exist only for consumed signals");
+        let metrics = &self.metrics[signal as usize];
+        match consumer.consume(batch).await {
+            Ok(()) => {
+                metrics.accepted.inc_by(items);
+                Ok(())
+            }
+            Err(e) => {
+                metrics.refused.inc_by(items);
+                Err(e)
+            }
+        }
+    }
+}
+
+struct ServerRunning {
+    stop: CancellationToken,
+    tasks: std::sync::Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl Running for ServerRunning {
+    fn shutdown(&self, deadline: Instant) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            self.stop.cancel();
+            let tasks = std::mem::take(&mut *self.tasks.lock().expect("lock"));
+            let all = futures::future::join_all(tasks);
+            if tokio::time::timeout_at(deadline, all).await.is_err() {
+                tracing::warn!("OTLP receiver: in-flight requests did not finish before the shutdown deadline");
+            }
+        })
+    }
+}
+
+/// Binds a TCP listener with a sentence that says how to fix a failure.
+pub(crate) async fn bind(endpoint: &str, what: &str) -> anyhow::Result<tokio::net::TcpListener> {
+    let addrs = crate::config::types::listen_addrs(endpoint).map_err(anyhow::Error::msg)?;
+    let addr = addrs.iter().find(|a| a.is_ipv4()).unwrap_or(&addrs[0]);
+    tokio::net::TcpListener::bind(addr).await.map_err(|e| {
+        let hint = if e.kind() == std::io::ErrorKind::AddrInUse {
+            "another process is using the port; stop it or change the endpoint"
+        } else {
+            "check the endpoint"
+        };
+        anyhow::anyhow!("cannot listen on {endpoint} for {what}: {e}; {hint}")
+    })
+}

@@ -1,0 +1,58 @@
+//! The one list of every component otelstack-collector knows. Adding a
+//! component means writing its module and adding its factory here.
+
+use crate::component::{ConnectorConfig, ExporterConfig, ExtensionConfig, Factory, ProcessorConfig, ReceiverConfig};
+use crate::{exporters, extensions, processors, receivers};
+
+pub struct Registry {
+    pub receivers: Vec<Factory<dyn ReceiverConfig>>,
+    pub processors: Vec<Factory<dyn ProcessorConfig>>,
+    pub exporters: Vec<Factory<dyn ExporterConfig>>,
+    pub connectors: Vec<Factory<dyn ConnectorConfig>>,
+    pub extensions: Vec<Factory<dyn ExtensionConfig>>,
+}
+
+pub fn registry() -> Registry {
+    Registry {
+        receivers: vec![receivers::otlp::factory()],
+        processors: vec![
+            processors::batch::factory(),
+            processors::resource::factory(),
+            processors::attributes::factory(),
+        ],
+        exporters: vec![
+            exporters::otlp_grpc::factory("otlp", None),
+            exporters::otlp_grpc::factory("otlp_grpc", None),
+            exporters::otlp_http::factory("otlphttp", None),
+            exporters::otlp_http::factory("otlp_http", None),
+            exporters::debug::factory("debug", None),
+            exporters::debug::factory(
+                "logging",
+                Some("the logging exporter was removed from otelcol; it runs as the debug exporter here, rename it to 'debug'"),
+            ),
+        ],
+        connectors: vec![],
+        extensions: vec![extensions::health_check::factory()],
+    }
+}
+
+impl Registry {
+    /// `(kind, type, signals, note)` rows for `otelstack-collector components`.
+    pub fn describe(&self) -> Vec<(&'static str, &'static str, String, Option<&'static str>)> {
+        fn rows<'a, C: ?Sized>(
+            kind: &'static str,
+            fs: &'a [Factory<C>],
+        ) -> impl Iterator<Item = (&'static str, &'static str, String, Option<&'static str>)> + 'a {
+            fs.iter().map(move |f| {
+                let sigs: Vec<&str> = f.signals.iter().map(|s| s.as_str()).collect();
+                (kind, f.type_name, sigs.join(","), f.deprecated)
+            })
+        }
+        rows("receiver", &self.receivers)
+            .chain(rows("processor", &self.processors))
+            .chain(rows("exporter", &self.exporters))
+            .chain(rows("connector", &self.connectors))
+            .chain(rows("extension", &self.extensions))
+            .collect()
+    }
+}

@@ -1,0 +1,170 @@
+//! Builds and runs the component graph from a validated config, the way
+//! otelcol does: `receivers -> processors -> fan-out -> exporters`, receivers
+//! and exporters shared between pipelines, components started downstream
+//! first and stopped upstream first, each stage with a deadline.
+
+mod fanout;
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::time::Instant;
+
+use crate::component::{BuildContext, ComponentId, Consumer, Running, SignalConsumers};
+use crate::config::Config;
+use crate::extensions::health_check::ServerTask;
+use crate::signal::Signal;
+use crate::telemetry::Telemetry;
+pub use fanout::Fanout;
+
+/// Whether the collector is serving; read by the health_check extension.
+#[derive(Clone)]
+pub struct Health {
+    ready: Arc<AtomicBool>,
+    started: std::time::Instant,
+}
+
+impl Health {
+    pub fn new() -> Health {
+        Health { ready: Arc::new(AtomicBool::new(false)), started: std::time::Instant::now() }
+    }
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::SeqCst)
+    }
+    pub fn set_ready(&self, ready: bool) {
+        self.ready.store(ready, Ordering::SeqCst);
+    }
+    pub fn uptime(&self) -> Duration {
+        self.started.elapsed()
+    }
+}
+
+impl Default for Health {
+    fn default() -> Self {
+        Health::new()
+    }
+}
+
+type Stage = Vec<(String, Box<dyn Running>)>;
+
+/// A running collector.
+pub struct Service {
+    health: Health,
+    receivers: Stage,
+    processors: Stage,
+    exporters: Stage,
+    extensions: Stage,
+}
+
+impl Service {
+    /// Starts everything; on error, what was started is stopped again.
+    pub async fn start(config: Config, telemetry: Arc<Telemetry>) -> anyhow::Result<Service> {
+        let health = Health::new();
+        let mut svc = Service { health: health.clone(), receivers: vec![], processors: vec![], exporters: vec![], extensions: vec![] };
+        match svc.build(config, telemetry).await {
+            Ok(()) => {
+                health.set_ready(true);
+                Ok(svc)
+            }
+            Err(e) => {
+                svc.shutdown(Duration::from_secs(5)).await;
+                Err(e)
+            }
+        }
+    }
+
+    async fn build(&mut self, config: Config, telemetry: Arc<Telemetry>) -> anyhow::Result<()> {
+        let ctx = |id: &ComponentId| BuildContext { id: id.clone(), telemetry: telemetry.clone() };
+        if let Some(addr) = config.telemetry.metrics.listen_address() {
+            let listener = crate::receivers::otlp::bind(&addr, "self metrics (service.telemetry.metrics)").await?;
+            let router = crate::telemetry::server::router(telemetry.clone());
+            let stop = tokio_util::sync::CancellationToken::new();
+            let token = stop.clone();
+            let task = tokio::spawn(async move {
+                let _ = axum::serve(listener, router).with_graceful_shutdown(token.cancelled_owned()).await;
+            });
+            tracing::info!(address = %addr, "self metrics served at /metrics");
+            self.extensions.push(("telemetry".into(), Box::new(ServerTask { stop, task: std::sync::Mutex::new(Some(task)) })));
+        }
+        for id in &config.service_extensions {
+            let ext = &config.extensions[id];
+            let running = ext.start(ctx(id), self.health.clone()).await.with_context(|| format!("extension {id}"))?;
+            self.extensions.push((format!("extension {id}"), running));
+        }
+
+        // Exporters first: one instance per (exporter, signal), shared by pipelines.
+        let mut exporters: BTreeMap<(ComponentId, Signal), Arc<dyn Consumer>> = BTreeMap::new();
+        for p in &config.pipelines {
+            for id in &p.exporters {
+                let key = (id.clone(), p.signal());
+                if exporters.contains_key(&key) {
+                    continue;
+                }
+                let built = config.exporters[id].build(ctx(id), p.signal()).with_context(|| format!("exporter {id}"))?;
+                self.exporters.push((format!("exporter {id} ({})", p.signal()), built.running));
+                exporters.insert(key, built.consumer);
+            }
+        }
+
+        // Pipelines: processors are built back to front, each handed the next.
+        let mut entries: BTreeMap<ComponentId, Vec<(Signal, Arc<dyn Consumer>)>> = BTreeMap::new();
+        for p in &config.pipelines {
+            let outs = p.exporters.iter().map(|id| exporters[&(id.clone(), p.signal())].clone()).collect();
+            let mut next: Arc<dyn Consumer> = Fanout::of(outs);
+            let mut running = Vec::new();
+            for id in p.processors.iter().rev() {
+                let built = config.processors[id]
+                    .build(ctx(id), p.signal(), next)
+                    .with_context(|| format!("processor {id} in pipeline {}", p.id))?;
+                if let Some(r) = built.running {
+                    running.push((format!("processor {id} in pipeline {}", p.id), r));
+                }
+                next = built.consumer;
+            }
+            running.reverse();
+            self.processors.extend(running);
+            for r in &p.receivers {
+                entries.entry(r.clone()).or_default().push((p.signal(), next.clone()));
+            }
+        }
+
+        // Receivers last, so data only arrives once everything behind them runs.
+        for (id, cfg) in &config.receivers {
+            let mut consumers = SignalConsumers::default();
+            for signal in Signal::ALL {
+                let targets: Vec<_> =
+                    entries.get(id).into_iter().flatten().filter(|(s, _)| *s == signal).map(|(_, c)| c.clone()).collect();
+                if !targets.is_empty() {
+                    consumers.set(signal, Fanout::of(targets));
+                }
+            }
+            let running = cfg.start(ctx(id), consumers).await.with_context(|| format!("receiver {id}"))?;
+            self.receivers.push((format!("receiver {id}"), running));
+        }
+        Ok(())
+    }
+
+    pub fn health(&self) -> &Health {
+        &self.health
+    }
+
+    /// Stops receivers, then flushes processors, then drains exporters,
+    /// each stage bounded by what is left of `timeout`.
+    pub async fn shutdown(&mut self, timeout: Duration) {
+        self.health.set_ready(false);
+        let deadline = Instant::now() + timeout;
+        for stage in [&mut self.receivers, &mut self.processors, &mut self.exporters, &mut self.extensions] {
+            for (name, running) in stage.drain(..) {
+                running.shutdown(deadline).await;
+                if Instant::now() > deadline {
+                    tracing::error!(component = %name, "stopped after the shutdown deadline");
+                } else {
+                    tracing::debug!(component = %name, "stopped");
+                }
+            }
+        }
+    }
+}
