@@ -14,3 +14,5 @@ pub mod registry;
 pub mod service;
 pub mod signal;
 pub mod telemetry;
+#[cfg(test)]
+pub mod testkit;

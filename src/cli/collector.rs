@@ -13,7 +13,11 @@ use crate::service::Service;
 use crate::telemetry::Telemetry;
 
 #[derive(Debug, Parser)]
-#[command(name = "otelstack-collector", version, about = "An OpenTelemetry collector that reads OpenTelemetry Collector YAML")]
+#[command(
+    name = "otelstack-collector",
+    version,
+    about = "An OpenTelemetry collector that reads OpenTelemetry Collector YAML"
+)]
 pub struct Cli {
     /// Config file (or file:PATH, env:VAR); repeat to merge several in order.
     /// Without it the embedded default config runs.
@@ -114,7 +118,9 @@ fn run(args: &[String]) -> ExitCode {
     };
     init_logging(&cfg.telemetry.logs.level, cfg.telemetry.logs.encoding == "json");
     if args.is_empty() {
-        tracing::info!("no --config given: running the embedded default config (OTLP on localhost:4317/4318 -> batch -> debug)");
+        tracing::info!(
+            "no --config given: running the embedded default config (OTLP on localhost:4317/4318 -> batch -> debug)"
+        );
     }
     print_warnings(&cfg);
     let _ = rustls::crypto::ring::default_provider().install_default();
@@ -162,7 +168,9 @@ fn healthcheck(url: &str) -> ExitCode {
                 ExitCode::from(1)
             }
             Err(e) => {
-                eprintln!("unhealthy: cannot reach {url}: {e}; is the collector running with the health_check extension?");
+                eprintln!(
+                    "unhealthy: cannot reach {url}: {e}; is the collector running with the health_check extension?"
+                );
                 ExitCode::from(1)
             }
         }

@@ -4,5 +4,9 @@
 use clap::Parser;
 
 #[derive(Debug, Parser)]
-#[command(name = "stackctl", version, about = "Create and run an otelstack observability stack (collector, Tempo, Prometheus, Grafana, Jaeger, MariaDB)")]
+#[command(
+    name = "stackctl",
+    version,
+    about = "Create and run an otelstack observability stack (collector, Tempo, Prometheus, Grafana, Jaeger, MariaDB)"
+)]
 pub struct Cli {}

@@ -104,6 +104,9 @@ mod tests {
         assert_eq!(humanize_serde(m), "unknown field; valid keys are: a, b");
         let m = "unknown variant `detaild`, expected one of `basic`, `normal`, `detailed`";
         assert_eq!(humanize_serde(m), "unknown value 'detaild'; did you mean 'detailed'?");
-        assert_eq!(humanize_serde("invalid type: string \"x\", expected u64"), "invalid type: string \"x\", expected u64");
+        assert_eq!(
+            humanize_serde("invalid type: string \"x\", expected u64"),
+            "invalid type: string \"x\", expected u64"
+        );
     }
 }

@@ -85,7 +85,8 @@ pub fn expand_str(input: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Resul
     }
     out.push_str(rest);
     let trimmed = input.trim();
-    let whole_reference = refs == 1 && trimmed.starts_with("${") && trimmed.ends_with('}') && !trimmed.starts_with("$$");
+    let whole_reference =
+        refs == 1 && trimmed.starts_with("${") && trimmed.ends_with('}') && !trimmed.starts_with("$$");
     Ok(Expanded { text: out, whole_reference, unset })
 }
 

@@ -12,16 +12,22 @@ use crate::signal::Signal;
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub(super) struct ServiceSection {
+    #[serde(deserialize_with = "crate::config::types::null_default")]
     pub extensions: Vec<String>,
+    #[serde(deserialize_with = "crate::config::types::null_default")]
     pub pipelines: BTreeMap<String, PipelineSection>,
+    #[serde(deserialize_with = "crate::config::types::null_default")]
     pub telemetry: TelemetryConfig,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub(super) struct PipelineSection {
+    #[serde(deserialize_with = "crate::config::types::null_default")]
     pub receivers: Vec<String>,
+    #[serde(deserialize_with = "crate::config::types::null_default")]
     pub processors: Vec<String>,
+    #[serde(deserialize_with = "crate::config::types::null_default")]
     pub exporters: Vec<String>,
 }
 
@@ -59,7 +65,9 @@ impl fmt::Display for PipelineId {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct TelemetryConfig {
+    #[serde(deserialize_with = "crate::config::types::null_default")]
     pub logs: LogsTelemetry,
+    #[serde(deserialize_with = "crate::config::types::null_default")]
     pub metrics: MetricsTelemetry,
     /// accepted for compatibility; the collector does not trace itself
     pub traces: Value,

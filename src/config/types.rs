@@ -80,11 +80,19 @@ impl<'de> Deserialize<'de> for GoDuration {
                 Ok(GoDuration(Duration::from_nanos(v)))
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<GoDuration, E> {
-                u64::try_from(v).map(|v| GoDuration(Duration::from_nanos(v))).map_err(|_| E::custom("negative duration"))
+                u64::try_from(v)
+                    .map(|v| GoDuration(Duration::from_nanos(v)))
+                    .map_err(|_| E::custom("negative duration"))
             }
         }
         d.deserialize_any(V)
     }
+}
+
+/// For struct-valued keys: a key written with no value (`tls:`) reads as
+/// the default, as in otelcol where an empty value is an empty map.
+pub fn null_default<'de, D: Deserializer<'de>, T: Deserialize<'de> + Default>(d: D) -> Result<T, D::Error> {
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
 }
 
 /// Splits `host:port` (also `[::1]:port`, `:port` meaning all interfaces).

@@ -15,6 +15,7 @@ const TOP_LEVEL: [&str; 6] = ["receivers", "processors", "exporters", "connector
 
 struct Compiler<'a> {
     root: &'a Node,
+    broken: BTreeSet<(Kind, ComponentId)>,
     errors: Vec<ConfigError>,
     warnings: Vec<String>,
 }
@@ -44,7 +45,11 @@ impl Compiler<'_> {
     }
 
     /// Parses every entry of one section with its factory.
-    fn section<C: ?Sized + Validate>(&mut self, kind: Kind, factories: &[Factory<C>]) -> BTreeMap<ComponentId, (Box<C>, usize)> {
+    fn section<C: ?Sized + Validate>(
+        &mut self,
+        kind: Kind,
+        factories: &[Factory<C>],
+    ) -> BTreeMap<ComponentId, (Box<C>, usize)> {
         let mut out = BTreeMap::new();
         let Some(node) = self.root.get(kind.section()) else { return out };
         if node.is_null() {
@@ -63,8 +68,8 @@ impl Compiler<'_> {
                     continue;
                 }
             };
-            let Some((index, factory)) = factories.iter().enumerate().find(|(_, f)| f.type_name == id.type_name)
-            else {
+            let Some((index, factory)) = factories.iter().enumerate().find(|(_, f)| f.type_name == id.type_name) else {
+                self.broken.insert((kind, id.clone()));
                 let known: Vec<&str> = factories.iter().map(|f| f.type_name).collect();
                 let hint = match suggest(&id.type_name, known.iter().copied()) {
                     Some(s) => format!("; did you mean '{s}'?"),
@@ -86,7 +91,10 @@ impl Compiler<'_> {
                     }
                     out.insert(id, (cfg, index));
                 }
-                Err(e) => self.parse_error(&path, e),
+                Err(e) => {
+                    self.broken.insert((kind, id));
+                    self.parse_error(&path, e);
+                }
             }
         }
         out
@@ -94,7 +102,7 @@ impl Compiler<'_> {
 }
 
 pub(super) fn compile(root: &Node, registry: &Registry, warnings: Vec<String>) -> Result<Config, ConfigErrors> {
-    let mut c = Compiler { root, errors: Vec::new(), warnings };
+    let mut c = Compiler { root, broken: BTreeSet::new(), errors: Vec::new(), warnings };
     if let Some(map) = root.as_map() {
         for (key, _) in map {
             if !TOP_LEVEL.contains(&key.as_str()) {
@@ -123,7 +131,10 @@ pub(super) fn compile(root: &Node, registry: &Registry, warnings: Vec<String>) -
         },
     };
     if root.get("service").is_some() && service.pipelines.is_empty() && c.errors.is_empty() {
-        c.error(&["service".into(), "pipelines".into()], "no pipelines configured; add at least one (traces, metrics or logs)");
+        c.error(
+            &["service".into(), "pipelines".into()],
+            "no pipelines configured; add at least one (traces, metrics or logs)",
+        );
     }
 
     let mut pipelines = Vec::new();
@@ -138,32 +149,41 @@ pub(super) fn compile(root: &Node, registry: &Registry, warnings: Vec<String>) -
             }
         };
         let signal = id.signal;
-        let mut resolve = |c: &mut Compiler, kind: Kind, names: &[String], supports: &dyn Fn(&ComponentId) -> Option<bool>| {
-            let mut ids = Vec::new();
-            let field = kind.section();
-            if names.is_empty() && matches!(kind, Kind::Receiver | Kind::Exporter) {
-                c.error(&[&path[..], &[field.to_owned()]].concat(), format!("a pipeline needs at least one {}", kind.noun()));
-            }
-            for (i, name) in names.iter().enumerate() {
-                let p = [&path[..], &[field.to_owned(), i.to_string()]].concat();
-                let Ok(cid) = ComponentId::parse(name) else {
-                    c.error(&p, format!("invalid {} id {name:?}", kind.noun()));
-                    continue;
-                };
-                match supports(&cid) {
-                    None => c.error(&p, format!("references {} \"{name}\" which is not configured", kind.noun())),
-                    Some(false) => c.error(&p, format!("{} \"{name}\" does not support {signal} pipelines", kind.noun())),
-                    Some(true) => {
-                        if ids.contains(&cid) {
-                            c.error(&p, format!("{} \"{name}\" is listed twice", kind.noun()));
+        let mut resolve =
+            |c: &mut Compiler, kind: Kind, names: &[String], supports: &dyn Fn(&ComponentId) -> Option<bool>| {
+                let mut ids = Vec::new();
+                let field = kind.section();
+                if names.is_empty() && matches!(kind, Kind::Receiver | Kind::Exporter) {
+                    c.error(
+                        &[&path[..], &[field.to_owned()]].concat(),
+                        format!("a pipeline needs at least one {}", kind.noun()),
+                    );
+                }
+                for (i, name) in names.iter().enumerate() {
+                    let p = [&path[..], &[field.to_owned(), i.to_string()]].concat();
+                    let Ok(cid) = ComponentId::parse(name) else {
+                        c.error(&p, format!("invalid {} id {name:?}", kind.noun()));
+                        continue;
+                    };
+                    if c.broken.contains(&(kind, cid.clone())) {
+                        continue;
+                    }
+                    match supports(&cid) {
+                        None => c.error(&p, format!("references {} \"{name}\" which is not configured", kind.noun())),
+                        Some(false) => {
+                            c.error(&p, format!("{} \"{name}\" does not support {signal} pipelines", kind.noun()))
                         }
-                        used.insert((kind, cid.clone()));
-                        ids.push(cid);
+                        Some(true) => {
+                            if ids.contains(&cid) {
+                                c.error(&p, format!("{} \"{name}\" is listed twice", kind.noun()));
+                            }
+                            used.insert((kind, cid.clone()));
+                            ids.push(cid);
+                        }
                     }
                 }
-            }
-            ids
-        };
+                ids
+            };
         let rs = resolve(&mut c, Kind::Receiver, &p.receivers, &|cid| {
             receivers.get(cid).map(|(_, i)| registry.receivers[*i].supports(signal))
         });
@@ -198,7 +218,11 @@ pub(super) fn compile(root: &Node, registry: &Registry, warnings: Vec<String>) -
     ] {
         for id in ids {
             if !used.contains(&(kind, id.clone())) {
-                c.warnings.push(format!("{}.{id}: {} is configured but not used by any pipeline", kind.section(), kind.noun()));
+                c.warnings.push(format!(
+                    "{}.{id}: {} is configured but not used by any pipeline",
+                    kind.section(),
+                    kind.noun()
+                ));
             }
         }
     }

@@ -49,12 +49,18 @@ impl Compression {
 impl TlsClientConfig {
     pub fn validate(&self) -> Result<(), Invalid> {
         if self.cert_file.is_some() != self.key_file.is_some() {
-            return Err(Invalid::at("tls", "cert_file and key_file go together: set both for client certificates, or neither"));
+            return Err(Invalid::at(
+                "tls",
+                "cert_file and key_file go together: set both for client certificates, or neither",
+            ));
         }
         for (key, v) in [("tls.min_version", &self.min_version), ("tls.max_version", &self.max_version)] {
             if let Some(v) = v {
                 if !matches!(v.as_str(), "1.2" | "1.3") {
-                    return Err(Invalid::at(key, format!("TLS version {v:?} is not supported; use \"1.2\" or \"1.3\"")));
+                    return Err(Invalid::at(
+                        key,
+                        format!("TLS version {v:?} is not supported; use \"1.2\" or \"1.3\""),
+                    ));
                 }
             }
         }
@@ -63,9 +69,9 @@ impl TlsClientConfig {
 
     fn pem(&self, file: &Option<String>, inline: &Option<String>, what: &str) -> anyhow::Result<Option<Vec<u8>>> {
         match (file, inline) {
-            (Some(path), _) => std::fs::read(path)
-                .map(Some)
-                .map_err(|e| anyhow::anyhow!("cannot read tls {what} {path:?}: {e}")),
+            (Some(path), _) => {
+                std::fs::read(path).map(Some).map_err(|e| anyhow::anyhow!("cannot read tls {what} {path:?}: {e}"))
+            }
             (None, Some(pem)) => Ok(Some(pem.as_bytes().to_vec())),
             (None, None) => Ok(None),
         }
@@ -85,7 +91,8 @@ impl TlsClientConfig {
     /// client certificate, optional verification bypass.
     pub fn rustls_config(&self, alpn: &[&[u8]]) -> anyhow::Result<rustls::ClientConfig> {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let builder = rustls::ClientConfig::builder_with_provider(provider.clone()).with_safe_default_protocol_versions()?;
+        let builder =
+            rustls::ClientConfig::builder_with_provider(provider.clone()).with_safe_default_protocol_versions()?;
         let builder = if self.insecure_skip_verify {
             builder.dangerous().with_custom_certificate_verifier(Arc::new(NoVerify(provider)))
         } else {

@@ -14,7 +14,9 @@ use opentelemetry_proto::tonic::resource::v1::Resource;
 use serde::Deserialize;
 
 use super::helper::{self, Export, ExportError, HelperSettings, QueueConfig, RetryConfig};
-use crate::component::{parse_section, BuildContext, BuildResult, BuiltExporter, ExporterConfig, Factory, Invalid, Validate};
+use crate::component::{
+    parse_section, BuildContext, BuildResult, BuiltExporter, ExporterConfig, Factory, Invalid, Validate,
+};
 use crate::otlp::data::Decoded;
 use crate::otlp::PartialSuccess;
 use crate::signal::{Batch, Signal};
@@ -41,7 +43,13 @@ pub struct DebugConfig {
 
 impl Default for DebugConfig {
     fn default() -> Self {
-        DebugConfig { verbosity: Verbosity::Basic, loglevel: None, sampling_initial: 2, sampling_thereafter: 1, use_internal_logger: true }
+        DebugConfig {
+            verbosity: Verbosity::Basic,
+            loglevel: None,
+            sampling_initial: 2,
+            sampling_thereafter: 1,
+            use_internal_logger: true,
+        }
     }
 }
 
@@ -53,7 +61,10 @@ impl Validate for DebugConfig {
     fn validate(&self) -> Result<(), Invalid> {
         match self.loglevel.as_deref() {
             None | Some("debug" | "info" | "warn" | "error") => Ok(()),
-            Some(other) => Err(Invalid::at("loglevel", format!("unknown level {other:?}; use verbosity: basic, normal or detailed"))),
+            Some(other) => Err(Invalid::at(
+                "loglevel",
+                format!("unknown level {other:?}; use verbosity: basic, normal or detailed"),
+            )),
         }
     }
 }
@@ -105,7 +116,11 @@ fn summary(name: &str, batch: &Batch, decoded: Option<&Decoded>) -> String {
         Signal::Logs => ("Logs", "log records", "resource logs"),
     };
     let resource_count = decoded.map(resource_count).map(|n| format!("\"{resources}\": {n}, ")).unwrap_or_default();
-    format!("{}\tinfo\t{title}\t{{\"otelcol.component.id\": \"{name}\", {resource_count}\"{noun}\": {}}}\n", now(), batch.items())
+    format!(
+        "{}\tinfo\t{title}\t{{\"otelcol.component.id\": \"{name}\", {resource_count}\"{noun}\": {}}}\n",
+        now(),
+        batch.items()
+    )
 }
 
 fn resource_count(d: &Decoded) -> usize {
@@ -164,7 +179,14 @@ fn resource_header(out: &mut String, kind: &str, i: usize, resource: &Option<Res
     }
 }
 
-fn scope_header(out: &mut String, kind: &str, i: usize, scope: &Option<InstrumentationScope>, schema: &str, detailed: bool) {
+fn scope_header(
+    out: &mut String,
+    kind: &str,
+    i: usize,
+    scope: &Option<InstrumentationScope>,
+    schema: &str,
+    detailed: bool,
+) {
     let (name, version) = scope.as_ref().map(|s| (s.name.as_str(), s.version.as_str())).unwrap_or_default();
     if detailed {
         let _ = writeln!(out, "{kind} #{i}\n{kind} SchemaURL: {schema}\nInstrumentationScope {name} {version}");
@@ -181,14 +203,21 @@ fn render(out: &mut String, d: &Decoded, detailed: bool) {
                 for (j, s) in r.scope_spans.iter().enumerate() {
                     scope_header(out, "ScopeSpans", j, &s.scope, &s.schema_url, detailed);
                     for (k, sp) in s.spans.iter().enumerate() {
-                        let (tid, sid, pid) = (const_hex::encode(&sp.trace_id), const_hex::encode(&sp.span_id), const_hex::encode(&sp.parent_span_id));
+                        let (tid, sid, pid) = (
+                            const_hex::encode(&sp.trace_id),
+                            const_hex::encode(&sp.span_id),
+                            const_hex::encode(&sp.parent_span_id),
+                        );
                         if !detailed {
                             let _ = writeln!(out, "{} {tid} {sid} {}", sp.name, inline_attrs(&sp.attributes));
                             continue;
                         }
                         let status = sp.status.clone().unwrap_or_default();
                         let code = ["Unset", "Ok", "Error"].get(status.code as usize).copied().unwrap_or("Unknown");
-                        let kind = ["Unspecified", "Internal", "Server", "Client", "Producer", "Consumer"].get(sp.kind as usize).copied().unwrap_or("Unknown");
+                        let kind = ["Unspecified", "Internal", "Server", "Client", "Producer", "Consumer"]
+                            .get(sp.kind as usize)
+                            .copied()
+                            .unwrap_or("Unknown");
                         let _ = writeln!(
                             out,
                             "Span #{k}\n    Trace ID       : {tid}\n    Parent ID      : {pid}\n    ID             : {sid}\n    Name           : {}\n    Kind           : {kind}\n    Start time     : {}\n    End time       : {}\n    Status code    : {code}\n    Status message : {}",
@@ -196,7 +225,12 @@ fn render(out: &mut String, d: &Decoded, detailed: bool) {
                         );
                         attrs_block(out, "Attributes", &sp.attributes);
                         for (e, ev) in sp.events.iter().enumerate() {
-                            let _ = writeln!(out, "SpanEvent #{e}\n     -> Name: {}\n     -> Timestamp: {}", ev.name, time(ev.time_unix_nano));
+                            let _ = writeln!(
+                                out,
+                                "SpanEvent #{e}\n     -> Name: {}\n     -> Timestamp: {}",
+                                ev.name,
+                                time(ev.time_unix_nano)
+                            );
                             attrs_block(out, "     -> Attributes", &ev.attributes);
                         }
                     }
@@ -219,7 +253,13 @@ fn render(out: &mut String, d: &Decoded, detailed: bool) {
                             time(l.observed_time_unix_nano), time(l.time_unix_nano), l.severity_text, l.severity_number, value(&l.body)
                         );
                         attrs_block(out, "Attributes", &l.attributes);
-                        let _ = writeln!(out, "Trace ID: {}\nSpan ID: {}\nFlags: {}", const_hex::encode(&l.trace_id), const_hex::encode(&l.span_id), l.flags);
+                        let _ = writeln!(
+                            out,
+                            "Trace ID: {}\nSpan ID: {}\nFlags: {}",
+                            const_hex::encode(&l.trace_id),
+                            const_hex::encode(&l.span_id),
+                            l.flags
+                        );
                     }
                 }
             }
@@ -254,19 +294,38 @@ fn metric_points(data: Option<&Data>) -> (&'static str, Vec<String>) {
         None => "<none>".into(),
     };
     match data {
-        Some(Data::Gauge(g)) => ("Gauge", g.data_points.iter().map(|p| format!("{{{}}} {}", inline_attrs(&p.attributes), num(&p.value))).collect()),
-        Some(Data::Sum(s)) => ("Sum", s.data_points.iter().map(|p| format!("{{{}}} {}", inline_attrs(&p.attributes), num(&p.value))).collect()),
+        Some(Data::Gauge(g)) => (
+            "Gauge",
+            g.data_points.iter().map(|p| format!("{{{}}} {}", inline_attrs(&p.attributes), num(&p.value))).collect(),
+        ),
+        Some(Data::Sum(s)) => (
+            "Sum",
+            s.data_points.iter().map(|p| format!("{{{}}} {}", inline_attrs(&p.attributes), num(&p.value))).collect(),
+        ),
         Some(Data::Histogram(h)) => (
             "Histogram",
-            h.data_points.iter().map(|p| format!("{{{}}} count={} sum={}", inline_attrs(&p.attributes), p.count, p.sum.unwrap_or_default())).collect(),
+            h.data_points
+                .iter()
+                .map(|p| {
+                    format!("{{{}}} count={} sum={}", inline_attrs(&p.attributes), p.count, p.sum.unwrap_or_default())
+                })
+                .collect(),
         ),
         Some(Data::ExponentialHistogram(h)) => (
             "ExponentialHistogram",
-            h.data_points.iter().map(|p| format!("{{{}}} count={} sum={}", inline_attrs(&p.attributes), p.count, p.sum.unwrap_or_default())).collect(),
+            h.data_points
+                .iter()
+                .map(|p| {
+                    format!("{{{}}} count={} sum={}", inline_attrs(&p.attributes), p.count, p.sum.unwrap_or_default())
+                })
+                .collect(),
         ),
         Some(Data::Summary(s)) => (
             "Summary",
-            s.data_points.iter().map(|p| format!("{{{}}} count={} sum={}", inline_attrs(&p.attributes), p.count, p.sum)).collect(),
+            s.data_points
+                .iter()
+                .map(|p| format!("{{{}}} count={} sum={}", inline_attrs(&p.attributes), p.count, p.sum))
+                .collect(),
         ),
         None => ("Empty", Vec::new()),
     }

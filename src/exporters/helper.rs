@@ -109,7 +109,10 @@ impl QueueConfig {
             return Err(Invalid::at("sending_queue.sizer", "only the \"requests\" sizer is supported"));
         }
         if self.storage.is_some() {
-            return Err(Invalid::at("sending_queue.storage", "persistent queues are not supported yet; remove storage to use the in-memory queue"));
+            return Err(Invalid::at(
+                "sending_queue.storage",
+                "persistent queues are not supported yet; remove storage to use the in-memory queue",
+            ));
         }
         Ok(())
     }
@@ -208,14 +211,16 @@ impl Sender {
 }
 
 /// Wraps an [`Export`] with the queue, retries and timeout.
-pub fn build(name: String, export: Box<dyn Export>, settings: HelperSettings, metrics: ExporterMetrics) -> BuiltExporter {
+pub fn build(
+    name: String,
+    export: Box<dyn Export>,
+    settings: HelperSettings,
+    metrics: ExporterMetrics,
+) -> BuiltExporter {
     let queue = settings.queue.clone();
     let sender = Arc::new(Sender { name, export, settings, metrics, deadline: Mutex::new(None) });
     if !queue.enabled {
-        return BuiltExporter {
-            consumer: Arc::new(Direct(sender.clone())),
-            running: Box::new(DirectRunning(sender)),
-        };
+        return BuiltExporter { consumer: Arc::new(Direct(sender.clone())), running: Box::new(DirectRunning(sender)) };
     }
     let (tx, rx) = async_channel::bounded::<Batch>(queue.queue_size);
     sender.metrics.queue_capacity.set(queue.queue_size as i64);
@@ -244,7 +249,9 @@ impl Consumer for Direct {
         Box::pin(async move {
             self.0.send(batch).await.map_err(|e| match e {
                 ExportError::Permanent(m) => ConsumeError::Permanent(m),
-                ExportError::Retryable { message, retry_after } => ConsumeError::Refused { reason: message, retry_after },
+                ExportError::Retryable { message, retry_after } => {
+                    ConsumeError::Refused { reason: message, retry_after }
+                }
             })
         })
     }
@@ -284,7 +291,10 @@ impl Consumer for Queued {
                 }
                 Err(reason) => {
                     self.sender.metrics.enqueue_failed.inc_by(items);
-                    Err(ConsumeError::Refused { reason: format!("{}: {reason}", self.sender.name), retry_after: Some(Duration::from_secs(1)) })
+                    Err(ConsumeError::Refused {
+                        reason: format!("{}: {reason}", self.sender.name),
+                        retry_after: Some(Duration::from_secs(1)),
+                    })
                 }
             }
         })

@@ -29,11 +29,15 @@ use crate::signal::{Batch, Signal};
 #[serde(deny_unknown_fields, default)]
 pub struct OtlpGrpcConfig {
     pub endpoint: String,
+    #[serde(deserialize_with = "crate::config::types::null_default")]
     pub tls: TlsClientConfig,
+    #[serde(deserialize_with = "crate::config::types::null_default")]
     pub headers: BTreeMap<String, String>,
     pub compression: Compression,
     pub timeout: GoDuration,
+    #[serde(deserialize_with = "crate::config::types::null_default")]
     pub retry_on_failure: RetryConfig,
+    #[serde(deserialize_with = "crate::config::types::null_default")]
     pub sending_queue: QueueConfig,
     pub keepalive: Option<Value>,
     pub balancer_name: Option<String>,
@@ -66,13 +70,21 @@ impl Default for OtlpGrpcConfig {
 }
 
 pub fn factory(type_name: &'static str, deprecated: Option<&'static str>) -> Factory<dyn ExporterConfig> {
-    Factory { type_name, signals: &Signal::ALL, deprecated, parse: |v| Ok(Box::new(parse_section::<OtlpGrpcConfig>(v)?)) }
+    Factory {
+        type_name,
+        signals: &Signal::ALL,
+        deprecated,
+        parse: |v| Ok(Box::new(parse_section::<OtlpGrpcConfig>(v)?)),
+    }
 }
 
 impl Validate for OtlpGrpcConfig {
     fn validate(&self) -> Result<(), Invalid> {
         if self.endpoint.trim().is_empty() {
-            return Err(Invalid::at("endpoint", "is required, like \"tempo:4317\" or \"https://otlp.example.com:4317\""));
+            return Err(Invalid::at(
+                "endpoint",
+                "is required, like \"tempo:4317\" or \"https://otlp.example.com:4317\"",
+            ));
         }
         self.target().map_err(|e| Invalid::at("endpoint", e))?;
         if self.auth.is_some() {
@@ -143,7 +155,10 @@ impl ExporterConfig for OtlpGrpcConfig {
         let mut headers = MetadataMap::new();
         for (k, v) in &self.headers {
             let key = MetadataKey::from_str(&k.to_ascii_lowercase())?;
-            headers.insert(key, MetadataValue::from_str(v).map_err(|_| anyhow::anyhow!("header {k} has an invalid value"))?);
+            headers.insert(
+                key,
+                MetadataValue::from_str(v).map_err(|_| anyhow::anyhow!("header {k} has an invalid value"))?,
+            );
         }
         let mut client = tonic::client::Grpc::new(self.channel()?).max_decoding_message_size(64 * 1024 * 1024);
         if !self.compression.is_none() {

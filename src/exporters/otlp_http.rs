@@ -36,12 +36,16 @@ pub struct OtlpHttpConfig {
     pub traces_endpoint: Option<String>,
     pub metrics_endpoint: Option<String>,
     pub logs_endpoint: Option<String>,
+    #[serde(deserialize_with = "crate::config::types::null_default")]
     pub tls: TlsClientConfig,
+    #[serde(deserialize_with = "crate::config::types::null_default")]
     pub headers: BTreeMap<String, String>,
     pub compression: Compression,
     pub encoding: Encoding,
     pub timeout: GoDuration,
+    #[serde(deserialize_with = "crate::config::types::null_default")]
     pub retry_on_failure: RetryConfig,
+    #[serde(deserialize_with = "crate::config::types::null_default")]
     pub sending_queue: QueueConfig,
     pub read_buffer_size: Option<u64>,
     pub write_buffer_size: Option<u64>,
@@ -78,7 +82,12 @@ impl Default for OtlpHttpConfig {
 }
 
 pub fn factory(type_name: &'static str, deprecated: Option<&'static str>) -> Factory<dyn ExporterConfig> {
-    Factory { type_name, signals: &Signal::ALL, deprecated, parse: |v| Ok(Box::new(parse_section::<OtlpHttpConfig>(v)?)) }
+    Factory {
+        type_name,
+        signals: &Signal::ALL,
+        deprecated,
+        parse: |v| Ok(Box::new(parse_section::<OtlpHttpConfig>(v)?)),
+    }
 }
 
 impl Validate for OtlpHttpConfig {
@@ -89,7 +98,8 @@ impl Validate for OtlpHttpConfig {
         }
         for signal in Signal::ALL {
             if let Some(url) = self.url(signal) {
-                reqwest::Url::parse(&url).map_err(|e| Invalid::at("endpoint", format!("{url:?} is not a valid URL: {e}")))?;
+                reqwest::Url::parse(&url)
+                    .map_err(|e| Invalid::at("endpoint", format!("{url:?} is not a valid URL: {e}")))?;
             }
         }
         if self.auth.is_some() {
@@ -132,10 +142,15 @@ impl OtlpHttpConfig {
 
 impl ExporterConfig for OtlpHttpConfig {
     fn build(&self, ctx: BuildContext, signal: Signal) -> BuildResult<BuiltExporter> {
-        let url = self.url(signal).ok_or_else(|| anyhow::anyhow!("no endpoint for {signal}: set endpoint or {signal}_endpoint"))?;
+        let url = self
+            .url(signal)
+            .ok_or_else(|| anyhow::anyhow!("no endpoint for {signal}: set endpoint or {signal}_endpoint"))?;
         let mut headers = reqwest::header::HeaderMap::new();
         for (k, v) in &self.headers {
-            headers.insert(reqwest::header::HeaderName::from_bytes(k.as_bytes())?, reqwest::header::HeaderValue::from_str(v)?);
+            headers.insert(
+                reqwest::header::HeaderName::from_bytes(k.as_bytes())?,
+                reqwest::header::HeaderValue::from_str(v)?,
+            );
         }
         let tls = self.tls.rustls_config(&[b"h2", b"http/1.1"])?;
         let client = reqwest::Client::builder()
@@ -174,7 +189,8 @@ impl OtlpHttp {
         };
         let body = match self.compression {
             Compression::Gzip => {
-                let mut enc = flate2::write::GzEncoder::new(Vec::with_capacity(raw.len() / 4), flate2::Compression::fast());
+                let mut enc =
+                    flate2::write::GzEncoder::new(Vec::with_capacity(raw.len() / 4), flate2::Compression::fast());
                 enc.write_all(&raw).and_then(|_| enc.finish()).map_err(|e| ExportError::Permanent(e.to_string()))?
             }
             Compression::Zstd => zstd::bulk::compress(&raw, 1).map_err(|e| ExportError::Permanent(e.to_string()))?,
@@ -196,8 +212,10 @@ impl Export for OtlpHttp {
             }
             let resp = req.send().await.map_err(|e| ExportError::retryable(format!("{}: {e}", self.url)))?;
             let status = resp.status();
-            let retry_after = resp.headers().get("retry-after").and_then(|v| v.to_str().ok()).and_then(parse_retry_after);
-            let json = resp.headers().get("content-type").and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("json"));
+            let retry_after =
+                resp.headers().get("retry-after").and_then(|v| v.to_str().ok()).and_then(parse_retry_after);
+            let json =
+                resp.headers().get("content-type").and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("json"));
             let body = read_limited(resp).await;
             if status.is_success() {
                 return Ok(if json {
@@ -207,11 +225,14 @@ impl Export for OtlpHttp {
                 });
             }
             let detail = if json {
-                serde_json::from_slice::<Value>(&body).ok().and_then(|v| v.get("message").and_then(Value::as_str).map(str::to_owned))
+                serde_json::from_slice::<Value>(&body)
+                    .ok()
+                    .and_then(|v| v.get("message").and_then(Value::as_str).map(str::to_owned))
             } else {
                 otlp::status_message(&body)
             };
-            let message = format!("HTTP {status} from {}{}", self.url, detail.map(|d| format!(": {d}")).unwrap_or_default());
+            let message =
+                format!("HTTP {status} from {}{}", self.url, detail.map(|d| format!(": {d}")).unwrap_or_default());
             Err(match status.as_u16() {
                 429 | 502 | 503 | 504 => ExportError::Retryable { message, retry_after },
                 _ => ExportError::Permanent(message),

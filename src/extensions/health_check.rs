@@ -11,7 +11,9 @@ use serde::Deserialize;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
-use crate::component::{parse_section, BuildContext, BuildResult, ExtensionConfig, Factory, Invalid, Running, Validate};
+use crate::component::{
+    parse_section, BuildContext, BuildResult, ExtensionConfig, Factory, Invalid, Running, Validate,
+};
 use crate::config::types::split_host_port;
 use crate::service::Health;
 
@@ -48,7 +50,12 @@ impl Default for HealthCheckConfig {
 }
 
 pub fn factory() -> Factory<dyn ExtensionConfig> {
-    Factory { type_name: "health_check", signals: &[], deprecated: None, parse: |v| Ok(Box::new(parse_section::<HealthCheckConfig>(v)?)) }
+    Factory {
+        type_name: "health_check",
+        signals: &[],
+        deprecated: None,
+        parse: |v| Ok(Box::new(parse_section::<HealthCheckConfig>(v)?)),
+    }
 }
 
 impl Validate for HealthCheckConfig {

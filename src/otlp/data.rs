@@ -154,14 +154,22 @@ use opentelemetry_proto::tonic::logs::v1::{LogRecord, ScopeLogs};
 use opentelemetry_proto::tonic::metrics::v1::ScopeMetrics;
 use opentelemetry_proto::tonic::trace::v1::{ScopeSpans, Span};
 
-resource_data!(ResourceSpans, ScopeSpans, scope_spans, Span, spans, |s: &mut Span,
-                                                                     f: &mut dyn FnMut(
-    &mut Vec<KeyValue>,
-)| f(&mut s.attributes));
-resource_data!(ResourceLogs, ScopeLogs, scope_logs, LogRecord, log_records, |l: &mut LogRecord,
-                                                                            f: &mut dyn FnMut(
-    &mut Vec<KeyValue>,
-)| f(&mut l.attributes));
+resource_data!(
+    ResourceSpans,
+    ScopeSpans,
+    scope_spans,
+    Span,
+    spans,
+    |s: &mut Span, f: &mut dyn FnMut(&mut Vec<KeyValue>)| f(&mut s.attributes)
+);
+resource_data!(
+    ResourceLogs,
+    ScopeLogs,
+    scope_logs,
+    LogRecord,
+    log_records,
+    |l: &mut LogRecord, f: &mut dyn FnMut(&mut Vec<KeyValue>)| f(&mut l.attributes)
+);
 resource_data!(ResourceMetrics, ScopeMetrics, scope_metrics, Metric, metrics, metric_attributes);
 
 impl Item for Span {}
@@ -199,12 +207,11 @@ impl Item for Metric {
     fn take_front(&mut self, n: usize) -> Self {
         let mut front = Metric { data: None, ..self.clone_without_data() };
         front.data = match &mut self.data {
-            Some(metric::Data::Gauge(g)) => {
-                Some(metric::Data::Gauge(metric_gauge(take_front(&mut g.data_points, n))))
-            }
-            Some(metric::Data::Sum(s)) => Some(metric::Data::Sum(
-                opentelemetry_proto::tonic::metrics::v1::Sum { data_points: take_front(&mut s.data_points, n), ..*s },
-            )),
+            Some(metric::Data::Gauge(g)) => Some(metric::Data::Gauge(metric_gauge(take_front(&mut g.data_points, n)))),
+            Some(metric::Data::Sum(s)) => Some(metric::Data::Sum(opentelemetry_proto::tonic::metrics::v1::Sum {
+                data_points: take_front(&mut s.data_points, n),
+                ..*s
+            })),
             Some(metric::Data::Histogram(h)) => {
                 Some(metric::Data::Histogram(opentelemetry_proto::tonic::metrics::v1::Histogram {
                     data_points: take_front(&mut h.data_points, n),
@@ -217,9 +224,11 @@ impl Item for Metric {
                     aggregation_temporality: h.aggregation_temporality,
                 },
             )),
-            Some(metric::Data::Summary(s)) => Some(metric::Data::Summary(
-                opentelemetry_proto::tonic::metrics::v1::Summary { data_points: take_front(&mut s.data_points, n) },
-            )),
+            Some(metric::Data::Summary(s)) => {
+                Some(metric::Data::Summary(opentelemetry_proto::tonic::metrics::v1::Summary {
+                    data_points: take_front(&mut s.data_points, n),
+                }))
+            }
             None => None,
         };
         front

@@ -15,6 +15,9 @@ use crate::signal::Signal;
 /// Decodes an OTLP/JSON export request (hex ids, int64 as string or number,
 /// enums as integers, unknown fields ignored).
 pub fn decode_json(signal: Signal, body: &[u8]) -> Result<Decoded, serde_json::Error> {
+    if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(serde::de::Error::custom("an OTLP/JSON request must be a JSON object"));
+    }
     Ok(match signal {
         Signal::Traces => Decoded::Traces(serde_json::from_slice::<ExportTraceServiceRequest>(body)?.resource_spans),
         Signal::Metrics => {
@@ -27,12 +30,8 @@ pub fn decode_json(signal: Signal, body: &[u8]) -> Result<Decoded, serde_json::E
 /// Encodes decoded data as an OTLP/JSON export request.
 pub fn encode_json(decoded: &Decoded) -> Vec<u8> {
     let result = match decoded {
-        Decoded::Traces(v) => {
-            serde_json::to_vec(&ExportTraceServiceRequest { resource_spans: v.clone() })
-        }
-        Decoded::Metrics(v) => {
-            serde_json::to_vec(&ExportMetricsServiceRequest { resource_metrics: v.clone() })
-        }
+        Decoded::Traces(v) => serde_json::to_vec(&ExportTraceServiceRequest { resource_spans: v.clone() }),
+        Decoded::Metrics(v) => serde_json::to_vec(&ExportMetricsServiceRequest { resource_metrics: v.clone() }),
         Decoded::Logs(v) => serde_json::to_vec(&ExportLogsServiceRequest { resource_logs: v.clone() }),
     };
     result.expect("OTLP messages always serialize")

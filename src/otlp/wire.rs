@@ -50,16 +50,8 @@ const fn item(fields: &'static [(u32, Kind)]) -> Schema {
 
 use Kind::{Bytes as B, Fixed32 as F32, Fixed64 as F64, Msg as M, Str as S, Varint as V};
 
-static ANY_VALUE: Schema = msg(&[
-    (1, S),
-    (2, V),
-    (3, V),
-    (4, F64),
-    (5, M(&ARRAY_VALUE)),
-    (6, M(&KV_LIST)),
-    (7, B),
-    (8, V),
-]);
+static ANY_VALUE: Schema =
+    msg(&[(1, S), (2, V), (3, V), (4, F64), (5, M(&ARRAY_VALUE)), (6, M(&KV_LIST)), (7, B), (8, V)]);
 static ARRAY_VALUE: Schema = msg(&[(1, M(&ANY_VALUE))]);
 static KV_LIST: Schema = msg(&[(1, M(&KEY_VALUE))]);
 static KEY_VALUE: Schema = msg(&[(1, S), (2, M(&ANY_VALUE)), (3, V)]);
@@ -110,15 +102,8 @@ static RESOURCE_LOGS: Schema = msg(&[(1, M(&RESOURCE)), (2, M(&SCOPE_LOGS)), (3,
 static LOGS_REQUEST: Schema = msg(&[(1, M(&RESOURCE_LOGS))]);
 
 static EXEMPLAR: Schema = msg(&[(7, M(&KEY_VALUE)), (2, F64), (3, F64), (6, F64), (4, B), (5, B)]);
-static NUMBER_DP: Schema = item(&[
-    (7, M(&KEY_VALUE)),
-    (2, F64),
-    (3, F64),
-    (4, F64),
-    (6, F64),
-    (5, M(&EXEMPLAR)),
-    (8, V),
-]);
+static NUMBER_DP: Schema =
+    item(&[(7, M(&KEY_VALUE)), (2, F64), (3, F64), (4, F64), (6, F64), (5, M(&EXEMPLAR)), (8, V)]);
 static HISTOGRAM_DP: Schema = item(&[
     (9, M(&KEY_VALUE)),
     (2, F64),
@@ -150,15 +135,8 @@ static EXP_HISTOGRAM_DP: Schema = item(&[
     (14, F64),
 ]);
 static QUANTILE: Schema = msg(&[(1, F64), (2, F64)]);
-static SUMMARY_DP: Schema = item(&[
-    (7, M(&KEY_VALUE)),
-    (2, F64),
-    (3, F64),
-    (4, F64),
-    (5, F64),
-    (6, M(&QUANTILE)),
-    (8, V),
-]);
+static SUMMARY_DP: Schema =
+    item(&[(7, M(&KEY_VALUE)), (2, F64), (3, F64), (4, F64), (5, F64), (6, M(&QUANTILE)), (8, V)]);
 static GAUGE: Schema = msg(&[(1, M(&NUMBER_DP))]);
 static SUM: Schema = msg(&[(1, M(&NUMBER_DP)), (2, V), (3, V)]);
 static HISTOGRAM: Schema = msg(&[(1, M(&HISTOGRAM_DP)), (2, V)]);
@@ -263,10 +241,14 @@ fn walk(schema: &Schema, buf: &[u8], depth: usize, count: &mut usize) -> Result<
             continue;
         };
         match (kind, wire) {
-            (Kind::Varint, 0) | (Kind::Packed(0), 0) => drop(read_varint(buf, &mut pos)?),
+            (Kind::Varint, 0) | (Kind::Packed(0), 0) => {
+                read_varint(buf, &mut pos)?;
+            }
             (Kind::Fixed64, 1) | (Kind::Packed(1), 1) => advance(buf, &mut pos, 8)?,
             (Kind::Fixed32, 5) => advance(buf, &mut pos, 4)?,
-            (Kind::Bytes, 2) => drop(read_len(buf, &mut pos)?),
+            (Kind::Bytes, 2) => {
+                read_len(buf, &mut pos)?;
+            }
             (Kind::Str, 2) => {
                 let range = read_len(buf, &mut pos)?;
                 std::str::from_utf8(&buf[range]).map_err(|_| WireError("string field is not valid UTF-8"))?;
@@ -290,7 +272,11 @@ fn walk(schema: &Schema, buf: &[u8], depth: usize, count: &mut usize) -> Result<
 
 fn check_packed(buf: &[u8], elem_wire: u8) -> Result<(), WireError> {
     if elem_wire == 1 {
-        return if buf.len() % 8 == 0 { Ok(()) } else { Err(WireError("packed fixed64 length is not a multiple of 8")) };
+        return if buf.len() % 8 == 0 {
+            Ok(())
+        } else {
+            Err(WireError("packed fixed64 length is not a multiple of 8"))
+        };
     }
     let mut pos = 0;
     while pos < buf.len() {

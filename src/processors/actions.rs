@@ -113,13 +113,16 @@ pub fn json_to_any(v: &Value) -> AnyValue {
             values: a.iter().map(json_to_any).collect(),
         })),
         Value::Object(o) => Some(AnyValueKind::KvlistValue(opentelemetry_proto::tonic::common::v1::KeyValueList {
-            values: o.iter().map(|(k, v)| KeyValue { key: k.clone(), value: Some(json_to_any(v)), ..Default::default() }).collect(),
+            values: o
+                .iter()
+                .map(|(k, v)| KeyValue { key: k.clone(), value: Some(json_to_any(v)), ..Default::default() })
+                .collect(),
         })),
     };
     AnyValue { value: kind }
 }
 
-fn find<'a>(attrs: &'a [KeyValue], key: &str) -> Option<usize> {
+fn find(attrs: &[KeyValue], key: &str) -> Option<usize> {
     attrs.iter().position(|kv| kv.key == key)
 }
 
@@ -186,7 +189,11 @@ impl Action {
                 if let Some(caps) = re.captures(&source) {
                     for name in re.capture_names().flatten() {
                         if let Some(m) = caps.name(name) {
-                            set(attrs, name, AnyValue { value: Some(AnyValueKind::StringValue(m.as_str().to_owned())) });
+                            set(
+                                attrs,
+                                name,
+                                AnyValue { value: Some(AnyValueKind::StringValue(m.as_str().to_owned())) },
+                            );
                         }
                     }
                 }

@@ -9,12 +9,15 @@ use serde_json::Value;
 use super::actions::ActionConfig;
 use super::resource::compile_all;
 use super::Transform;
-use crate::component::{parse_section, Invalid, Validate, BuildContext, BuildResult, BuiltProcessor, Consumer, Factory, ProcessorConfig};
+use crate::component::{
+    parse_section, BuildContext, BuildResult, BuiltProcessor, Consumer, Factory, Invalid, ProcessorConfig, Validate,
+};
 use crate::signal::Signal;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AttributesConfig {
+    #[serde(deserialize_with = "crate::config::types::null_default")]
     pub actions: Vec<ActionConfig>,
     /// include/exclude filters are parsed so validation can name them as unsupported
     pub include: Option<Value>,
@@ -47,7 +50,10 @@ impl Validate for AttributesConfig {
     fn validate(&self) -> Result<(), Invalid> {
         if self.include.is_some() || self.exclude.is_some() {
             let key = if self.include.is_some() { "include" } else { "exclude" };
-            return Err(Invalid::at(key, "include/exclude filters are not supported; remove them to apply the actions to every item"));
+            return Err(Invalid::at(
+                key,
+                "include/exclude filters are not supported; remove them to apply the actions to every item",
+            ));
         }
         super::resource::validate_actions(&self.actions, "actions")
     }

@@ -50,7 +50,12 @@ impl Default for BatchConfig {
 }
 
 pub fn factory() -> Factory<dyn ProcessorConfig> {
-    Factory { type_name: "batch", signals: &Signal::ALL, deprecated: None, parse: |v| Ok(Box::new(parse_section::<BatchConfig>(v)?)) }
+    Factory {
+        type_name: "batch",
+        signals: &Signal::ALL,
+        deprecated: None,
+        parse: |v| Ok(Box::new(parse_section::<BatchConfig>(v)?)),
+    }
 }
 
 impl Validate for BatchConfig {
@@ -59,7 +64,10 @@ impl Validate for BatchConfig {
             return Err(Invalid::at("send_batch_max_size", "must be 0 or at least send_batch_size"));
         }
         if !self.metadata_keys.is_empty() {
-            return Err(Invalid::at("metadata_keys", "batching by request metadata is not supported; remove metadata_keys"));
+            return Err(Invalid::at(
+                "metadata_keys",
+                "batching by request metadata is not supported; remove metadata_keys",
+            ));
         }
         Ok(())
     }

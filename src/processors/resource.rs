@@ -6,17 +6,25 @@ use serde::Deserialize;
 
 use super::actions::{self, ActionConfig};
 use super::Transform;
-use crate::component::{parse_section, Invalid, Validate, BuildContext, BuildResult, BuiltProcessor, Consumer, Factory, ProcessorConfig};
+use crate::component::{
+    parse_section, BuildContext, BuildResult, BuiltProcessor, Consumer, Factory, Invalid, ProcessorConfig, Validate,
+};
 use crate::signal::Signal;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ResourceConfig {
+    #[serde(deserialize_with = "crate::config::types::null_default")]
     pub attributes: Vec<ActionConfig>,
 }
 
 pub fn factory() -> Factory<dyn ProcessorConfig> {
-    Factory { type_name: "resource", signals: &Signal::ALL, deprecated: None, parse: |v| Ok(Box::new(parse_section::<ResourceConfig>(v)?)) }
+    Factory {
+        type_name: "resource",
+        signals: &Signal::ALL,
+        deprecated: None,
+        parse: |v| Ok(Box::new(parse_section::<ResourceConfig>(v)?)),
+    }
 }
 
 impl ProcessorConfig for ResourceConfig {
@@ -34,10 +42,7 @@ impl ProcessorConfig for ResourceConfig {
 
 /// Compiles a validated list of actions.
 pub fn compile_all(list: &[ActionConfig], field: &str) -> BuildResult<Vec<actions::Action>> {
-    list.iter()
-        .enumerate()
-        .map(|(i, a)| actions::compile(a).map_err(|e| anyhow::anyhow!("{field}.{i}: {e}")))
-        .collect()
+    list.iter().enumerate().map(|(i, a)| actions::compile(a).map_err(|e| anyhow::anyhow!("{field}.{i}: {e}"))).collect()
 }
 
 impl Validate for ResourceConfig {

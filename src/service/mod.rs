@@ -49,6 +49,7 @@ impl Default for Health {
 }
 
 type Stage = Vec<(String, Box<dyn Running>)>;
+type PipelineEntry = (Signal, Arc<dyn Consumer>);
 
 /// A running collector.
 pub struct Service {
@@ -63,7 +64,13 @@ impl Service {
     /// Starts everything; on error, what was started is stopped again.
     pub async fn start(config: Config, telemetry: Arc<Telemetry>) -> anyhow::Result<Service> {
         let health = Health::new();
-        let mut svc = Service { health: health.clone(), receivers: vec![], processors: vec![], exporters: vec![], extensions: vec![] };
+        let mut svc = Service {
+            health: health.clone(),
+            receivers: vec![],
+            processors: vec![],
+            exporters: vec![],
+            extensions: vec![],
+        };
         match svc.build(config, telemetry).await {
             Ok(()) => {
                 health.set_ready(true);
@@ -87,7 +94,8 @@ impl Service {
                 let _ = axum::serve(listener, router).with_graceful_shutdown(token.cancelled_owned()).await;
             });
             tracing::info!(address = %addr, "self metrics served at /metrics");
-            self.extensions.push(("telemetry".into(), Box::new(ServerTask { stop, task: std::sync::Mutex::new(Some(task)) })));
+            self.extensions
+                .push(("telemetry".into(), Box::new(ServerTask { stop, task: std::sync::Mutex::new(Some(task)) })));
         }
         for id in &config.service_extensions {
             let ext = &config.extensions[id];
@@ -103,14 +111,16 @@ impl Service {
                 if exporters.contains_key(&key) {
                     continue;
                 }
-                let built = config.exporters[id].build(ctx(id), p.signal()).with_context(|| format!("exporter {id}"))?;
+                let built =
+                    config.exporters[id].build(ctx(id), p.signal()).with_context(|| format!("exporter {id}"))?;
                 self.exporters.push((format!("exporter {id} ({})", p.signal()), built.running));
                 exporters.insert(key, built.consumer);
             }
         }
 
         // Pipelines: processors are built back to front, each handed the next.
-        let mut entries: BTreeMap<ComponentId, Vec<(Signal, Arc<dyn Consumer>)>> = BTreeMap::new();
+        // receiver id -> the entry consumer of each pipeline that reads from it
+        let mut entries: BTreeMap<ComponentId, Vec<PipelineEntry>> = BTreeMap::new();
         for p in &config.pipelines {
             let outs = p.exporters.iter().map(|id| exporters[&(id.clone(), p.signal())].clone()).collect();
             let mut next: Arc<dyn Consumer> = Fanout::of(outs);
@@ -135,8 +145,13 @@ impl Service {
         for (id, cfg) in &config.receivers {
             let mut consumers = SignalConsumers::default();
             for signal in Signal::ALL {
-                let targets: Vec<_> =
-                    entries.get(id).into_iter().flatten().filter(|(s, _)| *s == signal).map(|(_, c)| c.clone()).collect();
+                let targets: Vec<_> = entries
+                    .get(id)
+                    .into_iter()
+                    .flatten()
+                    .filter(|(s, _)| *s == signal)
+                    .map(|(_, c)| c.clone())
+                    .collect();
                 if !targets.is_empty() {
                     consumers.set(signal, Fanout::of(targets));
                 }

@@ -45,7 +45,14 @@ fn idx(signal: Signal) -> usize {
 /// Every self metric, registered once at start.
 fn per_signal<L>(registry: &mut Registry, stem: &str, help: &str) -> PerSignal<Family<L, Counter>>
 where
-    L: prometheus_client::encoding::EncodeLabelSet + Clone + std::hash::Hash + Eq + Send + Sync + std::fmt::Debug + 'static,
+    L: prometheus_client::encoding::EncodeLabelSet
+        + Clone
+        + std::hash::Hash
+        + Eq
+        + Send
+        + Sync
+        + std::fmt::Debug
+        + 'static,
 {
     Signal::ALL.map(|s| {
         let fam = Family::default();
@@ -105,22 +112,37 @@ impl Telemetry {
         let mut registry = Registry::default();
         let receiver_accepted =
             per_signal(&mut registry, "receiver_accepted", "Number of items successfully pushed into the pipeline:");
-        let receiver_refused =
-            per_signal(&mut registry, "receiver_refused", "Number of items that could not be pushed into the pipeline:");
-        let exporter_sent = per_signal(&mut registry, "exporter_sent", "Number of items successfully sent to destination:");
-        let exporter_send_failed =
-            per_signal(&mut registry, "exporter_send_failed", "Number of items in failed attempts to send to destination:");
-        let exporter_enqueue_failed =
-            per_signal(&mut registry, "exporter_enqueue_failed", "Number of items failed to be added to the sending queue:");
+        let receiver_refused = per_signal(
+            &mut registry,
+            "receiver_refused",
+            "Number of items that could not be pushed into the pipeline:",
+        );
+        let exporter_sent =
+            per_signal(&mut registry, "exporter_sent", "Number of items successfully sent to destination:");
+        let exporter_send_failed = per_signal(
+            &mut registry,
+            "exporter_send_failed",
+            "Number of items in failed attempts to send to destination:",
+        );
+        let exporter_enqueue_failed = per_signal(
+            &mut registry,
+            "exporter_enqueue_failed",
+            "Number of items failed to be added to the sending queue:",
+        );
         let queue_size = Family::<QueueLabels, Gauge>::default();
-        registry.register("otelcol_exporter_queue_size", "Current size of the retry queue (in batches)", queue_size.clone());
+        registry.register(
+            "otelcol_exporter_queue_size",
+            "Current size of the retry queue (in batches)",
+            queue_size.clone(),
+        );
         let queue_capacity = Family::<QueueLabels, Gauge>::default();
         registry.register(
             "otelcol_exporter_queue_capacity",
             "Fixed capacity of the retry queue (in batches)",
             queue_capacity.clone(),
         );
-        let batch_send_size = Family::<ProcessorLabels, Histogram, fn() -> Histogram>::new_with_constructor(batch_histogram);
+        let batch_send_size =
+            Family::<ProcessorLabels, Histogram, fn() -> Histogram>::new_with_constructor(batch_histogram);
         registry.register(
             "otelcol_processor_batch_batch_send_size",
             "Number of units in the batch",

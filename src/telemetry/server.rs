@@ -15,10 +15,7 @@ pub fn router(telemetry: Arc<Telemetry>) -> Router {
         get(move || {
             let t = telemetry.clone();
             async move {
-                (
-                    [(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
-                    t.encode(),
-                )
+                ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], t.encode())
                     .into_response()
             }
         }),

@@ -34,6 +34,7 @@ pub struct HttpConfig {
     pub cors: Option<CorsConfig>,
     pub include_metadata: bool,
     pub compression_algorithms: Option<Vec<String>>,
+    #[serde(deserialize_with = "crate::config::types::null_default")]
     pub response_headers: std::collections::BTreeMap<String, String>,
     pub tls: Option<Value>,
     pub auth: Option<Value>,
@@ -88,7 +89,12 @@ pub(super) async fn serve(cfg: &HttpConfig, ingest: Ingest, stop: CancellationTo
         if !ingest.accepts(signal) {
             continue;
         }
-        let route = Route { ingest: ingest.clone(), signal, max_body: cfg.max_request_body_size, response_headers: response_headers.clone() };
+        let route = Route {
+            ingest: ingest.clone(),
+            signal,
+            max_body: cfg.max_request_body_size,
+            response_headers: response_headers.clone(),
+        };
         router = router.route(
             path,
             post(handle).with_state(route).fallback(|| async {
@@ -96,7 +102,13 @@ pub(super) async fn serve(cfg: &HttpConfig, ingest: Ingest, stop: CancellationTo
             }),
         );
     }
-    let router = router.fallback(|| async { error_response(StatusCode::NOT_FOUND, false, "not found: OTLP/HTTP paths are /v1/traces, /v1/metrics and /v1/logs") });
+    let router = router.fallback(|| async {
+        error_response(
+            StatusCode::NOT_FOUND,
+            false,
+            "not found: OTLP/HTTP paths are /v1/traces, /v1/metrics and /v1/logs",
+        )
+    });
     let router = match &cfg.cors {
         Some(cors) if !cors.allowed_origins.is_empty() => router.layer(cors_layer(cors)),
         _ => router,
@@ -117,8 +129,12 @@ fn cors_layer(cfg: &CorsConfig) -> CorsLayer {
         .iter()
         .filter_map(|o| regex::Regex::new(&format!("^{}$", regex::escape(o).replace(r"\*", ".*"))).ok())
         .collect();
-    let mut headers: Vec<header::HeaderName> =
-        vec![header::CONTENT_TYPE, header::CONTENT_ENCODING, header::ACCEPT, header::HeaderName::from_static("x-requested-with")];
+    let mut headers: Vec<header::HeaderName> = vec![
+        header::CONTENT_TYPE,
+        header::CONTENT_ENCODING,
+        header::ACCEPT,
+        header::HeaderName::from_static("x-requested-with"),
+    ];
     headers.extend(cfg.allowed_headers.iter().filter_map(|h| header::HeaderName::from_bytes(h.as_bytes()).ok()));
     let mut layer = CorsLayer::new()
         .allow_origin(AllowOrigin::predicate(move |origin: &HeaderValue, _| {
@@ -145,12 +161,14 @@ async fn handle(State(route): State<Route>, headers: HeaderMap, body: Body) -> R
         "application/x-protobuf" | "application/protobuf" => Format::Protobuf,
         "application/json" => Format::Json,
         _ => {
-            let msg = format!("unsupported content type {content_type:?}: use application/x-protobuf or application/json");
+            let msg =
+                format!("unsupported content type {content_type:?}: use application/x-protobuf or application/json");
             return error_response(StatusCode::UNSUPPORTED_MEDIA_TYPE, false, &msg);
         }
     };
     let json = matches!(format, Format::Json);
-    let encoding = headers.get(header::CONTENT_ENCODING).and_then(|v| v.to_str().ok()).unwrap_or("").trim().to_ascii_lowercase();
+    let encoding =
+        headers.get(header::CONTENT_ENCODING).and_then(|v| v.to_str().ok()).unwrap_or("").trim().to_ascii_lowercase();
     if !matches!(encoding.as_str(), "" | "identity" | "none" | "gzip" | "x-gzip" | "deflate" | "zlib" | "zstd") {
         let msg = format!("unsupported content encoding {encoding:?}: use gzip, deflate, zstd or none");
         return error_response(StatusCode::UNSUPPORTED_MEDIA_TYPE, json, &msg);
@@ -166,7 +184,11 @@ async fn handle(State(route): State<Route>, headers: HeaderMap, body: Body) -> R
         Ok(b) => b,
         Err(Inflate::TooLarge) => return too_large(json, route.max_body),
         Err(Inflate::Corrupt(e)) => {
-            return error_response(StatusCode::BAD_REQUEST, json, &format!("cannot decompress the {encoding} body: {e}"))
+            return error_response(
+                StatusCode::BAD_REQUEST,
+                json,
+                &format!("cannot decompress the {encoding} body: {e}"),
+            )
         }
     };
     let batch = match format {
@@ -233,7 +255,11 @@ async fn inflate(encoding: &str, raw: bytes::Bytes, max: usize) -> Result<bytes:
 }
 
 fn too_large(json: bool, max: usize) -> Response {
-    error_response(StatusCode::PAYLOAD_TOO_LARGE, json, &format!("request body is larger than max_request_body_size ({max} bytes)"))
+    error_response(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        json,
+        &format!("request body is larger than max_request_body_size ({max} bytes)"),
+    )
 }
 
 fn success(signal: Signal, json: bool) -> Response {

@@ -27,6 +27,7 @@ use crate::telemetry::ReceiverMetrics;
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct OtlpReceiverConfig {
+    #[serde(deserialize_with = "crate::config::types::null_default")]
     pub protocols: Protocols,
 }
 
@@ -48,16 +49,16 @@ fn present<'de, D: Deserializer<'de>, T: Deserialize<'de> + Default>(d: D) -> Re
 /// Server settings both protocols accept but this receiver does not act on
 /// yet; validation names them instead of ignoring them.
 fn refuse_unsupported(proto: &str, tls: &Option<Value>, auth: &Option<Value>) -> Result<(), Invalid> {
-        if tls.is_some() {
-            return Err(Invalid::at(
-                format!("protocols.{proto}.tls"),
-                "TLS on receivers is not supported yet; terminate TLS in front of the collector or remove tls",
-            ));
-        }
-        if auth.is_some() {
-            return Err(Invalid::at(format!("protocols.{proto}.auth"), "receiver authentication is not supported yet"));
-        }
-        Ok(())
+    if tls.is_some() {
+        return Err(Invalid::at(
+            format!("protocols.{proto}.tls"),
+            "TLS on receivers is not supported yet; terminate TLS in front of the collector or remove tls",
+        ));
+    }
+    if auth.is_some() {
+        return Err(Invalid::at(format!("protocols.{proto}.auth"), "receiver authentication is not supported yet"));
+    }
+    Ok(())
 }
 
 pub fn factory() -> Factory<dyn ReceiverConfig> {
@@ -81,7 +82,11 @@ impl Validate for OtlpReceiverConfig {
         if let Some(h) = &self.protocols.http {
             split_host_port(&h.endpoint).map_err(|e| Invalid::at("protocols.http.endpoint", e))?;
             refuse_unsupported("http", &h.tls, &h.auth)?;
-            for (key, path) in [("traces_url_path", &h.traces_url_path), ("metrics_url_path", &h.metrics_url_path), ("logs_url_path", &h.logs_url_path)] {
+            for (key, path) in [
+                ("traces_url_path", &h.traces_url_path),
+                ("metrics_url_path", &h.metrics_url_path),
+                ("logs_url_path", &h.logs_url_path),
+            ] {
                 if !path.starts_with('/') {
                     return Err(Invalid::at(format!("protocols.http.{key}"), "must start with '/'"));
                 }
