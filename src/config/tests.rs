@@ -203,3 +203,18 @@ fn default_config_is_valid() {
     assert_eq!(cfg.pipelines.len(), 3);
     assert!(cfg.warnings.is_empty(), "{:?}", cfg.warnings);
 }
+
+#[test]
+fn shipped_examples_validate() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/collector");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "yaml") {
+            load(&[Source::File(path.display().to_string())], &registry(), &|_| None)
+                .unwrap_or_else(|e| panic!("{} must validate:\n{e}", path.display()));
+            seen += 1;
+        }
+    }
+    assert!(seen >= 2, "examples/collector holds the example configs");
+}
