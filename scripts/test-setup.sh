@@ -3,12 +3,12 @@
 #
 # Idempotent and non-interactive: safe on a fresh Debian 12 machine (CI) and on
 # one that is already set up, where it finishes in about a second. It
-#   1. makes sure python3 can create a venv (apt-get only if it cannot),
-#   2. creates .venv at the repo root if missing,
-#   3. pip installs the pinned tests/requirements.txt into it, only when the
+#   1. creates .venv at the repo root if missing (apt-get installs
+#      python3-venv only if python3 cannot create a venv),
+#   2. pip installs the pinned tests/requirements.txt into it, only when the
 #      requirements file changed since the last successful install (a stamp
 #      keyed on the file's sha256 and the venv's Python version),
-#   4. checks that the Rotel peer binary is present and runs.
+#   3. checks that the Rotel peer binary is present and runs.
 # It does not build the collector: `cargo build` (or `make`) does that.
 set -euo pipefail
 
@@ -22,26 +22,23 @@ step() { echo "test-setup: $*"; }
 
 command -v python3 >/dev/null || { step "python3 not found (Debian 12: apt-get install python3)"; exit 1; }
 
-# 1. venv support (Debian splits ensurepip into python3-venv).
-if python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
-    step "python3 $(python3 -c 'import platform; print(platform.python_version())') has venv support"
-else
-    step "installing python3-venv with apt-get"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
-    apt-get install -y -qq python3-venv >/dev/null
-fi
-
-# 2. the venv itself.
+# 1-2. the venv (Debian ships venv/ensurepip separately, in python3-venv).
 if [ -x "$VENV/bin/python" ] && "$VENV/bin/python" -c 'import sys' >/dev/null 2>&1; then
-    step "venv $VENV exists"
+    step "venv $VENV exists ($("$VENV/bin/python" --version 2>&1))"
 else
     rm -rf "$VENV"
-    python3 -m venv "$VENV"
-    step "created venv $VENV"
+    if ! python3 -m venv "$VENV" >/dev/null 2>&1; then
+        step "python3 -m venv failed: installing python3-venv with apt-get"
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -qq
+        apt-get install -y -qq python3-venv >/dev/null
+        rm -rf "$VENV"
+        python3 -m venv "$VENV"
+    fi
+    step "created venv $VENV ($("$VENV/bin/python" --version 2>&1))"
 fi
 
-# 3. pinned requirements, keyed on the file's hash.
+# 2. pinned requirements, keyed on the file's hash.
 want="$(sha256sum "$REQ" | cut -d' ' -f1) $("$VENV/bin/python" -c 'import sys; print("%d.%d.%d" % sys.version_info[:3])')"
 if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$want" ]; then
     step "requirements up to date ($(wc -l <"$REQ") lines in tests/requirements.txt)"
@@ -53,7 +50,7 @@ else
     step "installed tests/requirements.txt into $VENV"
 fi
 
-# 4. Rotel, the peer collector (its binary ships inside the PyPI package).
+# 3. Rotel, the peer collector (its binary ships inside the PyPI package).
 ROTEL_BIN="$("$VENV/bin/python" -c 'import importlib.util, os; s = importlib.util.find_spec("rotel"); print(os.path.join(s.submodule_search_locations[0], "rotel-agent"))')"
 if [ -x "$ROTEL_BIN" ] && "$ROTEL_BIN" --version >/dev/null 2>&1; then
     step "rotel peer ok: $("$ROTEL_BIN" --version 2>&1 | head -n1) at $ROTEL_BIN"

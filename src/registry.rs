@@ -16,6 +16,7 @@ pub fn registry() -> Registry {
     Registry {
         receivers: vec![receivers::otlp::factory()],
         processors: vec![
+            processors::memory_limiter::factory(),
             processors::batch::factory(),
             processors::resource::factory(),
             processors::attributes::factory(),

@@ -11,7 +11,9 @@ const TRACE_JSON: &str = r#"{"resourceSpans":[{"resource":{"attributes":[{"key":
 
 #[test]
 fn decodes_otlp_json_per_the_spec() {
-    let Decoded::Traces(rs) = decode_json(Signal::Traces, TRACE_JSON.as_bytes()).unwrap() else { panic!() };
+    let Decoded::Traces(rs) = decode_json(Signal::Traces, TRACE_JSON.as_bytes()).unwrap().decoded().unwrap() else {
+        panic!()
+    };
     let span = &rs[0].scope_spans[0].spans[0];
     assert_eq!(const_hex::encode(&span.trace_id), "5b8efff798038103d269b633813fc60c");
     assert_eq!(const_hex::encode(&span.span_id), "eee19b7ec3c1b174");
@@ -35,14 +37,16 @@ fn decodes_otlp_json_per_the_spec() {
 fn rejects_bad_hex_ids_and_malformed_json() {
     let bad = TRACE_JSON.replace("5b8efff798038103d269b633813fc60c", "not-hex-at-all");
     assert!(decode_json(Signal::Traces, bad.as_bytes()).is_err());
+    let short = TRACE_JSON.replace("5b8efff798038103d269b633813fc60c", "5b8efff798038103d269b633813f");
+    assert_eq!(decode_json(Signal::Traces, short.as_bytes()).unwrap_err(), "trace id must be 16 bytes");
     assert!(decode_json(Signal::Traces, b"{\"resourceSpans\": [").is_err());
     assert!(decode_json(Signal::Logs, b"[]").is_err());
 }
 
 #[test]
 fn empty_json_request_is_valid() {
-    assert_eq!(decode_json(Signal::Metrics, b"{}").unwrap().item_count(), 0);
-    assert_eq!(decode_json(Signal::Logs, br#"{"resourceLogs":[]}"#).unwrap().item_count(), 0);
+    assert_eq!(decode_json(Signal::Metrics, b"{}").unwrap().items(), 0);
+    assert_eq!(decode_json(Signal::Logs, br#"{"resourceLogs":[]}"#).unwrap().items(), 0);
 }
 
 #[test]

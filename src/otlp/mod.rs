@@ -13,8 +13,15 @@ use crate::otlp::data::Decoded;
 use crate::signal::Signal;
 
 /// Decodes an OTLP/JSON export request (hex ids, int64 as string or number,
-/// enums as integers, unknown fields ignored).
-pub fn decode_json(signal: Signal, body: &[u8]) -> Result<Decoded, serde_json::Error> {
+/// enums as integers, unknown fields ignored) into an encoded batch. The
+/// encoded form goes through the same wire checks as protobuf requests, so
+/// ids of the wrong length are refused here too.
+pub fn decode_json(signal: Signal, body: &[u8]) -> Result<crate::signal::Batch, String> {
+    let decoded = decode_json_unchecked(signal, body).map_err(|e| e.to_string())?;
+    crate::signal::Batch::from_encoded(signal, bytes::Bytes::from(decoded.encode_request())).map_err(|e| e.0.to_owned())
+}
+
+pub fn decode_json_unchecked(signal: Signal, body: &[u8]) -> Result<Decoded, serde_json::Error> {
     if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
         return Err(serde::de::Error::custom("an OTLP/JSON request must be a JSON object"));
     }

@@ -24,6 +24,8 @@ enum Kind {
     Fixed64,
     Str,
     Bytes,
+    /// a trace or span id: empty, or exactly this many bytes
+    Id(usize),
     /// repeated numeric field: packed (length-delimited) or one value per tag
     Packed(u8),
     Msg(&'static Schema),
@@ -49,6 +51,8 @@ const fn item(fields: &'static [(u32, Kind)]) -> Schema {
 }
 
 use Kind::{Bytes as B, Fixed32 as F32, Fixed64 as F64, Msg as M, Str as S, Varint as V};
+const TID: Kind = Kind::Id(16);
+const SID: Kind = Kind::Id(8);
 
 static ANY_VALUE: Schema =
     msg(&[(1, S), (2, V), (3, V), (4, F64), (5, M(&ARRAY_VALUE)), (6, M(&KV_LIST)), (7, B), (8, V)]);
@@ -61,12 +65,12 @@ static RESOURCE: Schema = msg(&[(1, M(&KEY_VALUE)), (2, V), (3, M(&ENTITY_REF))]
 
 static STATUS: Schema = msg(&[(2, S), (3, V)]);
 static EVENT: Schema = msg(&[(1, F64), (2, S), (3, M(&KEY_VALUE)), (4, V)]);
-static LINK: Schema = msg(&[(1, B), (2, B), (3, S), (4, M(&KEY_VALUE)), (5, V), (6, F32)]);
+static LINK: Schema = msg(&[(1, TID), (2, SID), (3, S), (4, M(&KEY_VALUE)), (5, V), (6, F32)]);
 static SPAN: Schema = item(&[
-    (1, B),
-    (2, B),
+    (1, TID),
+    (2, SID),
     (3, S),
-    (4, B),
+    (4, SID),
     (5, S),
     (6, V),
     (7, F64),
@@ -93,15 +97,15 @@ static LOG_RECORD: Schema = item(&[
     (6, M(&KEY_VALUE)),
     (7, V),
     (8, F32),
-    (9, B),
-    (10, B),
+    (9, TID),
+    (10, SID),
     (12, S),
 ]);
 static SCOPE_LOGS: Schema = msg(&[(1, M(&SCOPE)), (2, M(&LOG_RECORD)), (3, S)]);
 static RESOURCE_LOGS: Schema = msg(&[(1, M(&RESOURCE)), (2, M(&SCOPE_LOGS)), (3, S)]);
 static LOGS_REQUEST: Schema = msg(&[(1, M(&RESOURCE_LOGS))]);
 
-static EXEMPLAR: Schema = msg(&[(7, M(&KEY_VALUE)), (2, F64), (3, F64), (6, F64), (4, B), (5, B)]);
+static EXEMPLAR: Schema = msg(&[(7, M(&KEY_VALUE)), (2, F64), (3, F64), (6, F64), (4, SID), (5, TID)]);
 static NUMBER_DP: Schema =
     item(&[(7, M(&KEY_VALUE)), (2, F64), (3, F64), (4, F64), (6, F64), (5, M(&EXEMPLAR)), (8, V)]);
 static HISTOGRAM_DP: Schema = item(&[
@@ -248,6 +252,16 @@ fn walk(schema: &Schema, buf: &[u8], depth: usize, count: &mut usize) -> Result<
             (Kind::Fixed32, 5) => advance(buf, &mut pos, 4)?,
             (Kind::Bytes, 2) => {
                 read_len(buf, &mut pos)?;
+            }
+            (Kind::Id(len), 2) => {
+                let range = read_len(buf, &mut pos)?;
+                if !range.is_empty() && range.len() != len {
+                    return Err(WireError(if len == 16 {
+                        "trace id must be 16 bytes"
+                    } else {
+                        "span id must be 8 bytes"
+                    }));
+                }
             }
             (Kind::Str, 2) => {
                 let range = read_len(buf, &mut pos)?;

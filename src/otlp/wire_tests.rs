@@ -95,3 +95,18 @@ fn concatenated_requests_are_one_request() {
     assert_eq!(decoded.resource_spans, vec![spans("a", "x", 2), spans("b", "y", 3)]);
     assert_eq!(resource_entries(&joined).unwrap().len(), 2);
 }
+
+#[test]
+fn ids_of_the_wrong_length_are_invalid() {
+    let mut rs = spans("svc", "bad", 1);
+    rs.scope_spans[0].spans[0].trace_id = vec![1; 7];
+    let bytes = ExportTraceServiceRequest { resource_spans: vec![rs.clone()] }.encode_to_vec();
+    assert_eq!(inspect(Signal::Traces, &bytes), Err(WireError("trace id must be 16 bytes")));
+    rs.scope_spans[0].spans[0].trace_id = vec![1; 16];
+    rs.scope_spans[0].spans[0].parent_span_id = vec![2; 9];
+    let bytes = ExportTraceServiceRequest { resource_spans: vec![rs.clone()] }.encode_to_vec();
+    assert_eq!(inspect(Signal::Traces, &bytes), Err(WireError("span id must be 8 bytes")));
+    rs.scope_spans[0].spans[0].parent_span_id = vec![];
+    let bytes = ExportTraceServiceRequest { resource_spans: vec![rs] }.encode_to_vec();
+    assert_eq!(inspect(Signal::Traces, &bytes), Ok(1), "an empty parent id is a root span");
+}

@@ -172,9 +172,9 @@ impl Action {
             ActionKind::Delete => attrs.retain(|kv| !self.matches(&kv.key)),
             ActionKind::Hash => {
                 for kv in attrs.iter_mut().filter(|kv| self.matches(&kv.key)) {
-                    if let Some(v) = &kv.value {
-                        let digest = Sha256::digest(any_to_string(v).as_bytes());
-                        kv.value = Some(AnyValue { value: Some(AnyValueKind::StringValue(const_hex::encode(digest))) });
+                    if let Some(bytes) = kv.value.as_ref().and_then(hash_input) {
+                        let digest = const_hex::encode(Sha256::digest(&bytes));
+                        kv.value = Some(AnyValue { value: Some(AnyValueKind::StringValue(digest)) });
                     }
                 }
             }
@@ -210,6 +210,18 @@ impl Action {
 
     fn matches(&self, k: &str) -> bool {
         self.key.as_deref() == Some(k) || self.pattern.as_ref().is_some_and(|re| re.is_match(k))
+    }
+}
+
+/// The bytes otelcol's attraction hashes: a string's bytes, an int or
+/// double as 8 little-endian bytes, a bool as one byte.
+fn hash_input(v: &AnyValue) -> Option<Vec<u8>> {
+    match &v.value {
+        Some(AnyValueKind::StringValue(s)) => Some(s.as_bytes().to_vec()),
+        Some(AnyValueKind::IntValue(i)) => Some(i.to_le_bytes().to_vec()),
+        Some(AnyValueKind::DoubleValue(d)) => Some(d.to_bits().to_le_bytes().to_vec()),
+        Some(AnyValueKind::BoolValue(b)) => Some(vec![u8::from(*b)]),
+        _ => None,
     }
 }
 

@@ -43,6 +43,14 @@ fn delete_hash_extract_convert() {
         Some(s("2bd806c97f0e00af1a1fc3328fa763a9269723c8db8fac4f93af71db186d6e90")),
         "sha256(alice)"
     );
+    let mut ints = vec![kv("n", V::IntValue(12345))];
+    action(serde_json::json!({"key": "n", "action": "hash"})).apply(&mut ints);
+    let expected = const_hex::encode(<Sha256 as Digest>::digest(12345i64.to_le_bytes()));
+    assert_eq!(get(&ints, "n"), Some(s(&expected)), "ints hash as 8 little-endian bytes, as otelcol does");
+    let mut ints = vec![kv("n", V::IntValue(12345))];
+    action(serde_json::json!({"key": "n", "action": "hash"})).apply(&mut ints);
+    let expected = const_hex::encode(<Sha256 as Digest>::digest(12345i64.to_le_bytes()));
+    assert_eq!(get(&ints, "n"), Some(s(&expected)), "ints hash as 8 little-endian bytes, as otelcol does");
     action(serde_json::json!({"key": "http.url", "pattern": "^/api/(?P<api_version>v\\d+)/users/(?P<user_num>\\d+)$", "action": "extract"})).apply(&mut a);
     assert_eq!(get(&a, "api_version"), Some(s("v2")));
     assert_eq!(get(&a, "user_num"), Some(s("42")));

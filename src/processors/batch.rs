@@ -166,7 +166,8 @@ impl Batcher {
                     self.pending.push(batch);
                     if self.pending_items >= self.cfg.send_batch_size || timeout.is_zero() {
                         self.send(Trigger::Size, None).await;
-                        flush_at = None;
+                        // a remainder below send_batch_size waits for a fresh timeout
+                        flush_at = (!self.pending.is_empty()).then(|| Instant::now() + timeout);
                     }
                 }
                 _ = sleep_until(flush_at) => {
@@ -198,6 +199,13 @@ impl Batcher {
                 return;
             }
         };
+        let mut chunks = chunks;
+        if matches!(trigger, Trigger::Size) && chunks.len() > 1 {
+            if let Some(last) = chunks.pop_if(|c| c.items() < self.cfg.send_batch_size) {
+                self.pending_items = last.items();
+                self.pending.push(last);
+            }
+        }
         for chunk in chunks {
             if chunk.is_empty() {
                 continue;

@@ -38,11 +38,13 @@ async fn size_trigger_merges_requests_in_order() {
 }
 
 #[tokio::test]
-async fn max_size_splits_exactly() {
+async fn max_size_splits_exactly_and_the_remainder_waits_for_the_timeout() {
     let sink = Arc::new(CollectSink::default());
-    let p = build(cfg(10, 10, 60_000), sink.clone());
+    let p = build(cfg(10, 10, 400), sink.clone());
     p.consumer.consume(traces_batch(vec![spans("svc", "x", 25)])).await.unwrap();
     tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(sink.sizes(), vec![10, 10], "5 spans are below send_batch_size and wait");
+    tokio::time::sleep(Duration::from_millis(600)).await;
     assert_eq!(sink.sizes(), vec![10, 10, 5]);
     let expected: Vec<String> = (0..25).map(|i| format!("x-{i}")).collect();
     assert_eq!(sink.span_names(), expected);

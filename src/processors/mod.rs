@@ -1,10 +1,12 @@
-//! Processors: `batch` holds data and sends it on by size or time; `resource`
-//! and `attributes` change attributes in place. Each module has its config,
+//! Processors: `batch` holds data and sends it on by size or time;
+//! `memory_limiter` refuses data while memory is high; `resource` and
+//! `attributes` change attributes in place. Each module has its config,
 //! factory and tests.
 
 pub mod actions;
 pub mod attributes;
 pub mod batch;
+pub mod memory_limiter;
 pub mod resource;
 
 use std::sync::Arc;

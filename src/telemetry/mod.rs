@@ -5,6 +5,11 @@
 mod process;
 pub mod server;
 
+/// This process's resident memory in bytes.
+pub fn rss_bytes() -> Option<u64> {
+    process::memory().map(|(rss, _)| rss)
+}
+
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;

@@ -27,7 +27,7 @@ import threading
 import time
 import zlib
 from concurrent import futures
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -102,6 +102,7 @@ class Ports:
     http: int
     health: int
     metrics: int
+    collector: object = field(default=None, repr=False)  # set by fixtures that start one
 
     @classmethod
     def new(cls) -> "Ports":
@@ -113,9 +114,11 @@ class Ports:
 
 
 def config_yaml(ports: Ports, *, exporters: dict, pipelines: dict, processors: dict | None = None,
-                grpc_extra: dict | None = None, http_extra: dict | None = None, self_metrics: bool = False) -> str:
+                grpc_extra: dict | None = None, http_extra: dict | None = None) -> str:
     """A full otelcol config: otlp receiver (grpc+http on `ports`), the given
-    processors/exporters/pipelines, and a health_check extension."""
+    processors/exporters/pipelines, a health_check extension and the self
+    metrics endpoint, all on fresh ports (otelcol's default self metrics port
+    8888 would clash between two collectors)."""
     cfg = {
         "receivers": {"otlp": {"protocols": {
             "grpc": {"endpoint": f"127.0.0.1:{ports.grpc}", **(grpc_extra or {})},
@@ -124,12 +127,11 @@ def config_yaml(ports: Ports, *, exporters: dict, pipelines: dict, processors: d
         "processors": processors or {},
         "exporters": exporters,
         "extensions": {"health_check": {"endpoint": f"127.0.0.1:{ports.health}"}},
-        "service": {"extensions": ["health_check"], "pipelines": pipelines},
+        "service": {"extensions": ["health_check"], "pipelines": pipelines,
+                    "telemetry": {"metrics": {"address": f"127.0.0.1:{ports.metrics}"}}},
     }
     if not cfg["processors"]:
         del cfg["processors"]
-    if self_metrics:
-        cfg["service"]["telemetry"] = {"metrics": {"address": f"127.0.0.1:{ports.metrics}"}}
     return to_yaml(cfg) + "\n"
 
 
@@ -170,6 +172,7 @@ class Collector:
         self.proc = subprocess.Popen(self.cmd, stdout=self._out, stderr=self._err, env=full_env,
                                      start_new_session=True)
         self.returncode: int | None = None
+        self.start_failed = False
 
     def stderr(self) -> str:
         self._err.flush()
@@ -180,6 +183,7 @@ class Collector:
         last = "no answer"
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
+                self.start_failed = True  # reported here; teardown does not repeat it
                 pytest.fail(f"collector exited with {self.proc.returncode} before becoming healthy; "
                             f"stderr:\n{self.stderr()[-4000:]}")
             try:
@@ -230,7 +234,7 @@ def collector(tmp_path):
     failures = []
     for c in started:
         rc = c.terminate()
-        if rc != 0:
+        if rc != 0 and not c.start_failed:
             failures.append(f"{c.config_path.name}: exit code {rc} after SIGTERM; stderr tail:\n{c.stderr()[-3000:]}")
         c.close()
     assert not failures, "\n".join(failures)
@@ -249,11 +253,13 @@ class Recorder:
         self._cond = threading.Condition()
         self._requests = {s: [] for s in SIGNALS}
         self._meta = {s: [] for s in SIGNALS}
+        self._times = {s: [] for s in SIGNALS}
 
     def record(self, signal_name: str, request, meta):
         with self._cond:
             self._requests[signal_name].append(request)
             self._meta[signal_name].append(meta)
+            self._times[signal_name].append(time.monotonic())
             self._cond.notify_all()
 
     def requests(self, signal_name: str = "traces") -> list:
@@ -263,6 +269,11 @@ class Recorder:
     def metadata(self, signal_name: str = "traces") -> list:
         with self._cond:
             return list(self._meta[signal_name])
+
+    def arrival_times(self, signal_name: str = "traces") -> list:
+        """time.monotonic() at which each request arrived, in arrival order."""
+        with self._cond:
+            return list(self._times[signal_name])
 
     def spans(self):
         return flat_spans(self.requests("traces"))

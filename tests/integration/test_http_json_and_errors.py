@@ -37,19 +37,27 @@ PARENT_ID = "eee19b7ec3c1b173"
 
 @pytest.fixture
 def otlp_http(collector, grpc_sink):
-    """Start a collector (otlp receiver -> otlp exporter to the gRPC sink) for all
-    three signals; returns (ports, sink). Extra http/grpc receiver settings via
-    request.param-less helper below."""
+    """Factory: start a collector (otlp receiver -> otlp exporter to the gRPC
+    sink, all three signals) with optional extra http/grpc receiver settings;
+    returns its Ports (the Collector is at ports.collector)."""
 
     def start(http_extra=None, grpc_extra=None):
         ports = Ports.new()
         cfg = config_yaml(ports, exporters={"otlp": otlp_exporter(grpc_sink.port)},
                           pipelines={s: pipeline(["otlp"]) for s in ("traces", "metrics", "logs")},
                           http_extra=http_extra, grpc_extra=grpc_extra)
-        collector(cfg)
+        ports.collector = collector(cfg)
         return ports
 
     return start
+
+
+def peak_rss_mib(pid: int) -> float:
+    """Peak resident set size (VmHWM) of a running process, in MiB."""
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError("no VmHWM in /proc status")
 
 
 def post(ports, path, body, ctype=PB, **headers):
@@ -213,7 +221,7 @@ def test_bad_hex_id_json_400(otlp_http, grpc_sink, trace_id):
     body = json.loads(json.dumps(JSON_TRACES))
     body["resourceSpans"][0]["scopeSpans"][0]["spans"][0]["traceId"] = trace_id
     r = post(ports, "/v1/traces", json.dumps(body), JSON)
-    assert r.status_code == 400
+    assert r.status_code == 400, f"traceId {trace_id!r} ({len(trace_id)} hex chars) answered {r.status_code}, not 400"
     assert r.headers.get("Content-Type", "").startswith(JSON), "JSON request must get a JSON Status"
     st = rpc_status(r)
     assert st.code == 3 and st.message
@@ -315,6 +323,9 @@ def test_gzip_bomb_413_and_keeps_serving(otlp_http, grpc_sink):
     except requests.ConnectionError as e:  # a server may answer and close before reading it all
         pytest.fail(f"connection error instead of a 413 answer: {e}")
     assert status == 413
+    # the bomb must be refused while inflating, not after inflating 1 GiB
+    peak = peak_rss_mib(ports.collector.proc.pid)
+    assert peak < 256, f"collector peak RSS {peak:.0f} MiB after the gzip bomb: it inflated too much"
     span, body = valid_trace_body("after-bomb")
     assert post(ports, "/v1/traces", body).status_code == 200
     grpc_sink.wait_for("traces", 1)

@@ -15,6 +15,7 @@ import logging
 import uuid
 import warnings
 
+import grpc
 import pytest
 from opentelemetry._logs import SeverityNumber
 from opentelemetry.exporter.otlp.proto.grpc._log_exporter import OTLPLogExporter as GrpcLogExporter
@@ -37,9 +38,8 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcess
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode, TraceFlags
 
-import grpc
 from conftest import config_yaml, otlp_exporter, otlphttp_exporter, pipeline
-from otlp_util import attrs, make_span, sdk_attrs, trace_request, grpc_export
+from otlp_util import attrs, grpc_export, make_span, sdk_attrs, trace_request
 
 # client variants: (protocol, gzip?)
 CLIENTS = [("grpc", False), ("grpc", True), ("http", False), ("http", True)]
@@ -77,12 +77,11 @@ class Checked:
         return True
 
 
-def fanout_collector(collector, ports, grpc_sink, http_sink, signal_name, **exporter_extra):
+def fanout_collector(collector, ports, grpc_sink, http_sink, signal_name):
     cfg = config_yaml(
         ports,
         processors={"batch": {"timeout": "200ms"}},
-        exporters={"otlp": otlp_exporter(grpc_sink.port, **exporter_extra),
-                   "otlphttp": otlphttp_exporter(http_sink.port, **exporter_extra)},
+        exporters={"otlp": otlp_exporter(grpc_sink.port), "otlphttp": otlphttp_exporter(http_sink.port)},
         pipelines={signal_name: pipeline(["otlp", "otlphttp"], ["batch"])},
     )
     return collector(cfg)
@@ -156,7 +155,10 @@ def test_sdk_traces_fan_out(collector, ports, grpc_sink, http_sink, protocol, gz
     assert len(sdk_spans) == 5
     assert_spans_match(sdk_spans, grpc_sink)
     assert_spans_match(sdk_spans, http_sink)
-    assert all(m["path"] == "/v1/traces" for m in http_sink.metadata("traces"))
+    for meta in http_sink.metadata("traces"):
+        assert meta["path"] == "/v1/traces"
+        assert meta["headers"].get("content-type") == "application/x-protobuf"
+        assert meta["headers"].get("content-encoding") == "gzip", "otlphttp compresses with gzip by default"
 
 
 def emit_metrics(exporter):

@@ -66,7 +66,9 @@ pub(super) async fn serve(cfg: &GrpcConfig, ingest: Ingest, stop: CancellationTo
                         .accept_compressed(CompressionEncoding::Zstd)
                         .send_compressed(CompressionEncoding::Gzip)
                         .max_decoding_message_size(max);
-                    grpc.unary(ExportService { ingest, signal }, req).await.into_response()
+                    let mut response = grpc.unary(ExportService { ingest, signal }, req).await;
+                    too_large_is_resource_exhausted(&mut response);
+                    response.into_response()
                 }
             }),
         );
@@ -108,6 +110,15 @@ impl tonic::server::UnaryService<Bytes> for ExportService {
                 Err(ConsumeError::Permanent(reason)) => Err(Status::internal(reason)),
             }
         })
+    }
+}
+
+/// tonic answers a message over the size limit with OUT_OF_RANGE; OTLP
+/// (and otelcol) use RESOURCE_EXHAUSTED, which clients do not retry.
+fn too_large_is_resource_exhausted<B>(response: &mut http::Response<B>) {
+    let headers = response.headers_mut();
+    if headers.get("grpc-status").is_some_and(|v| v == "11") {
+        headers.insert("grpc-status", http::HeaderValue::from_static("8"));
     }
 }
 

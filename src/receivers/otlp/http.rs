@@ -193,9 +193,7 @@ async fn handle(State(route): State<Route>, headers: HeaderMap, body: Body) -> R
     };
     let batch = match format {
         Format::Protobuf => Batch::from_encoded(route.signal, body).map_err(|e| e.to_string()),
-        Format::Json => otlp::decode_json(route.signal, &body)
-            .map(Batch::from_decoded)
-            .map_err(|e| format!("invalid OTLP/JSON: {e}")),
+        Format::Json => otlp::decode_json(route.signal, &body).map_err(|e| format!("invalid OTLP/JSON: {e}")),
     };
     let batch = match batch {
         Ok(b) => b,
