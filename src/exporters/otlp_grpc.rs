@@ -1,5 +1,5 @@
 //! The `otlp` exporter (also `otlp_grpc`): OTLP over gRPC. Sends the batch's
-//! encoded bytes as they are (no re-encode), gzip by default. The channel
+//! encoded bytes as they are (no re-encode), gzip (fast level) by default. The channel
 //! connects lazily, so the exporter starts even when its endpoint does not
 //! resolve yet, and reconnects on its own.
 
@@ -7,12 +7,11 @@ use std::collections::BTreeMap;
 use std::str::FromStr;
 use std::time::Duration;
 
+use bytes::Bytes;
 use futures::future::BoxFuture;
-use http::uri::PathAndQuery;
 use serde::Deserialize;
 use serde_json::Value;
-use tonic::codec::CompressionEncoding;
-use tonic::metadata::{MetadataKey, MetadataMap, MetadataValue};
+use tonic::metadata::MetadataKey;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
 
 use super::client::{Compression, TlsClientConfig};
@@ -21,7 +20,7 @@ use crate::component::{
     parse_section, BuildContext, BuildResult, BuiltExporter, ExporterConfig, Factory, Invalid, Validate,
 };
 use crate::config::types::GoDuration;
-use crate::otlp::grpc_codec::BytesCodec;
+use crate::otlp::grpc_client;
 use crate::otlp::{wire, PartialSuccess};
 use crate::signal::{Batch, Signal};
 
@@ -152,20 +151,15 @@ impl OtlpGrpcConfig {
 
 impl ExporterConfig for OtlpGrpcConfig {
     fn build(&self, ctx: BuildContext, signal: Signal) -> BuildResult<BuiltExporter> {
-        let mut headers = MetadataMap::new();
+        let mut headers = http::HeaderMap::new();
         for (k, v) in &self.headers {
-            let key = MetadataKey::from_str(&k.to_ascii_lowercase())?;
-            headers.insert(
-                key,
-                MetadataValue::from_str(v).map_err(|_| anyhow::anyhow!("header {k} has an invalid value"))?,
-            );
+            let name = http::HeaderName::from_str(&k.to_ascii_lowercase())?;
+            let value =
+                http::HeaderValue::from_str(v).map_err(|_| anyhow::anyhow!("header {k} has an invalid value"))?;
+            headers.insert(name, value);
         }
-        let mut client = tonic::client::Grpc::new(self.channel()?).max_decoding_message_size(64 * 1024 * 1024);
-        if !self.compression.is_none() {
-            client = client.send_compressed(CompressionEncoding::Gzip);
-        }
-        client = client.accept_compressed(CompressionEncoding::Gzip);
-        let export = OtlpGrpc { client, path: PathAndQuery::from_static(signal.grpc_path()), headers };
+        let gzip = !self.compression.is_none();
+        let export = OtlpGrpc { channel: self.channel()?, path: signal.grpc_path(), headers, gzip };
         let settings = HelperSettings {
             timeout: self.timeout.0,
             retry: self.retry_on_failure.clone(),
@@ -178,20 +172,30 @@ impl ExporterConfig for OtlpGrpcConfig {
 }
 
 struct OtlpGrpc {
-    client: tonic::client::Grpc<Channel>,
-    path: PathAndQuery,
-    headers: MetadataMap,
+    channel: Channel,
+    path: &'static str,
+    headers: http::HeaderMap,
+    gzip: bool,
 }
+
+/// Bodies above this size are compressed on the blocking pool.
+const INLINE_COMPRESS_MAX: usize = 64 * 1024;
 
 impl Export for OtlpGrpc {
     fn export(&self, batch: Batch) -> BoxFuture<'_, Result<PartialSuccess, ExportError>> {
         Box::pin(async move {
-            let mut client = self.client.clone();
-            client.ready().await.map_err(|e| ExportError::retryable(format!("connection not ready: {e}")))?;
-            let mut request = tonic::Request::new(batch.encoded());
-            *request.metadata_mut() = self.headers.clone();
-            match client.unary(request, self.path.clone(), BytesCodec).await {
-                Ok(response) => Ok(PartialSuccess::decode_response(response.get_ref()).unwrap_or_default()),
+            let mut payload = batch.encoded();
+            if self.gzip {
+                let compress = move || grpc_client::gzip_fast(&payload).map(Bytes::from);
+                let compressed = if batch.encoded_len() <= INLINE_COMPRESS_MAX {
+                    compress()
+                } else {
+                    tokio::task::spawn_blocking(compress).await.map_err(|e| ExportError::Permanent(e.to_string()))?
+                };
+                payload = compressed.map_err(|e| ExportError::Permanent(format!("gzip: {e}")))?;
+            }
+            match grpc_client::unary(&self.channel, self.path, &self.headers, payload, self.gzip).await {
+                Ok(response) => Ok(PartialSuccess::decode_response(&response).unwrap_or_default()),
                 Err(status) => Err(classify(&status)),
             }
         })

@@ -2,6 +2,7 @@
 //! data, OTLP/JSON, export responses and `google.rpc.Status` bodies.
 
 pub mod data;
+pub mod grpc_client;
 pub mod grpc_codec;
 pub mod wire;
 
