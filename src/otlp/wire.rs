@@ -286,7 +286,7 @@ fn walk(schema: &Schema, buf: &[u8], depth: usize, count: &mut usize) -> Result<
 
 fn check_packed(buf: &[u8], elem_wire: u8) -> Result<(), WireError> {
     if elem_wire == 1 {
-        return if buf.len() % 8 == 0 {
+        return if buf.len().is_multiple_of(8) {
             Ok(())
         } else {
             Err(WireError("packed fixed64 length is not a multiple of 8"))
