@@ -11,17 +11,16 @@
 //! - `BENCH_ONLY` `otelstack` or `rotel` (default: both)
 //! - `BENCH_COMPRESSION` exporter compression: `gzip` (default), `none`, or `gzip,none`
 //! - `BENCH_CONNECTIONS` generator connections (4)
+//! - `BENCH_FLAT_INFLIGHT` requests outstanding per connection in flat-out mode (16)
 //! - `BENCH_REPEAT` runs of each configuration (1); ratios use the medians
-//! - `BENCH_PERF` `1` or `callgraph`: `perf record` the collector during the
-//!   load into `target/bench/perf/` (perturbs the numbers)
+//! - `BENCH_PERF` `1` or `callgraph`: run the collector under `perf record`,
+//!   data and a flat report in `target/bench/perf/` (perturbs the numbers)
 //! - `OTELSTACK_COLLECTOR` binary (default `target/release/otelstack-collector`)
 //! - `ROTEL_AGENT` binary (default: `rotel/rotel-agent` in the repo's `.venv`)
 //!
 //! Writes the report to stdout and `target/bench/pipeline.md`; exits non-zero if
 //! a collector failed to run or a fixed-rate run lost, duplicated or refused spans.
 
-#[path = "pipeline/codec.rs"]
-mod codec;
 #[path = "pipeline/collector.rs"]
 mod collector;
 #[path = "pipeline/loadgen.rs"]
@@ -60,6 +59,7 @@ struct Settings {
     compressions: Vec<Compression>,
     connections: usize,
     repeat: usize,
+    flat_inflight: usize,
     /// `Some(call graphs?)` to run `perf record` on the collector.
     perf: Option<bool>,
     out_dir: PathBuf,
@@ -72,10 +72,7 @@ fn env(name: &str) -> Option<String> {
 fn env_num<T: std::str::FromStr>(name: &str, default: T) -> anyhow::Result<T> {
     match env(name) {
         None => Ok(default),
-        Some(v) => v
-            .trim()
-            .parse()
-            .map_err(|_| anyhow::anyhow!("{name}={v:?} is not a valid number")),
+        Some(v) => v.trim().parse().map_err(|_| anyhow::anyhow!("{name}={v:?} is not a valid number")),
     }
 }
 
@@ -113,29 +110,19 @@ impl Settings {
         if rate < 100 {
             bail!("BENCH_RATE must be at least 100 spans/s");
         }
-        let seconds: Option<f64> = env("BENCH_SECONDS")
-            .map(|_| env_num("BENCH_SECONDS", 20.0))
-            .transpose()?;
+        let seconds: Option<f64> = env("BENCH_SECONDS").map(|_| env_num("BENCH_SECONDS", 20.0)).transpose()?;
         let fixed_seconds = seconds.unwrap_or(20.0);
         let flat_seconds = env_num("BENCH_FLAT_SECONDS", seconds.unwrap_or(15.0))?;
         let mut modes = Vec::new();
-        for m in env("BENCH_MODES")
-            .unwrap_or_else(|| "fixed,flat".into())
-            .split(',')
-        {
+        for m in env("BENCH_MODES").unwrap_or_else(|| "fixed,flat".into()).split(',') {
             match m.trim() {
-                "fixed" => modes.push(Mode::Fixed {
-                    spans_per_sec: rate,
-                }),
+                "fixed" => modes.push(Mode::Fixed { spans_per_sec: rate }),
                 "flat" => modes.push(Mode::FlatOut),
                 other => bail!("BENCH_MODES: unknown mode {other:?} (fixed, flat)"),
             }
         }
         let mut compressions = Vec::new();
-        for c in env("BENCH_COMPRESSION")
-            .unwrap_or_else(|| "gzip".into())
-            .split(',')
-        {
+        for c in env("BENCH_COMPRESSION").unwrap_or_else(|| "gzip".into()).split(',') {
             match c.trim() {
                 "gzip" => compressions.push(Compression::Gzip),
                 "none" => compressions.push(Compression::None),
@@ -181,6 +168,7 @@ impl Settings {
             compressions,
             connections: env_num("BENCH_CONNECTIONS", 4usize)?.max(1),
             repeat: env_num("BENCH_REPEAT", 1usize)?.max(1),
+            flat_inflight: env_num("BENCH_FLAT_INFLIGHT", 16usize)?.max(1),
             perf: match env("BENCH_PERF").as_deref().map(str::trim) {
                 None | Some("0") => None,
                 Some("callgraph") => Some(true),
@@ -195,11 +183,7 @@ fn cpu_model() -> String {
     std::fs::read_to_string("/proc/cpuinfo")
         .ok()
         .and_then(|c| {
-            c.lines().find_map(|l| {
-                l.strip_prefix("model name")?
-                    .split_once(':')
-                    .map(|(_, v)| v.trim().to_string())
-            })
+            c.lines().find_map(|l| l.strip_prefix("model name")?.split_once(':').map(|(_, v)| v.trim().to_string()))
         })
         .unwrap_or_else(|| "unknown".into())
 }
@@ -236,22 +220,22 @@ async fn run_one(
     let payloads = Arc::new(payload::Payloads::new(nonce));
     payloads.self_check();
     let sink = sink::Sink::start(nonce).await?;
-    let label = format!(
-        "{kind}-{}-{}",
-        compression.as_str(),
-        if matches!(mode, Mode::FlatOut) {
-            "flat"
-        } else {
-            "fixed"
-        }
-    );
-    let settings = PipelineSettings {
-        sink: sink.addr(),
-        compression,
-        batch_size: BATCH_SIZE,
-        batch_timeout_ms: BATCH_TIMEOUT_MS,
-    };
-    let mut col = Collector::start(kind, bin, &s.out_dir.join("runs").join(&label), &settings)?;
+    let label =
+        format!("{kind}-{}-{}", compression.as_str(), if matches!(mode, Mode::FlatOut) { "flat" } else { "fixed" });
+    let settings =
+        PipelineSettings { sink: sink.addr(), compression, batch_size: BATCH_SIZE, batch_timeout_ms: BATCH_TIMEOUT_MS };
+    let perf_dir = s.out_dir.join("perf");
+    let perf_data = perf_dir.join(format!("{label}.perf.data"));
+    if s.perf.is_some() {
+        std::fs::create_dir_all(&perf_dir)?;
+    }
+    let mut col = Collector::start(
+        kind,
+        bin,
+        &s.out_dir.join("runs").join(&label),
+        &settings,
+        s.perf.map(|cg| (perf_data.as_path(), cg)),
+    )?;
     let ready = match tokio::task::block_in_place(|| col.wait_ready(Duration::from_secs(30))) {
         Ok(d) => d,
         Err(e) => {
@@ -279,15 +263,6 @@ async fn run_one(
     let pid = col.pid;
     let self_pid = std::process::id();
     let rss = procstat::RssSampler::start(pid);
-    let profiler = match &s.perf {
-        None => None,
-        Some(cg) => Some(profile::Profiler::start(
-            pid,
-            &s.out_dir.join("perf"),
-            &label,
-            *cg,
-        )?),
-    };
     let cpu0 = procstat::cpu_seconds(pid, ticks)?;
     let harness0 = procstat::cpu_seconds(self_pid, ticks)?;
     let load_start = Instant::now();
@@ -301,12 +276,14 @@ async fn run_one(
         connections: s.connections,
         inflight_per_conn: match mode {
             Mode::Fixed { .. } => 64,
-            Mode::FlatOut => 4,
+            Mode::FlatOut => s.flat_inflight,
         },
     };
     let load = loadgen::run(&cfg, payloads.clone()).await;
+    let delivered_at_load_end = sink.state.unique();
     // Drain: wait until every acknowledged span reached the sink, or nothing
-    // has arrived for 10 s (batch timeout is 200 ms, so that means loss).
+    // has arrived for 10 s (batch timeout is 200 ms, so that means loss), or
+    // after 120 s at most.
     let target = load.as_ref().map_or(0, |l| l.spans_ok);
     let (mut last, mut last_change) = (sink.state.unique(), Instant::now());
     let drain_start = Instant::now();
@@ -318,9 +295,7 @@ async fn run_one(
         if now != last {
             (last, last_change) = (now, Instant::now());
         }
-        if last_change.elapsed() > Duration::from_secs(10)
-            || drain_start.elapsed() > Duration::from_secs(60)
-        {
+        if last_change.elapsed() > Duration::from_secs(10) || drain_start.elapsed() > Duration::from_secs(120) {
             break;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
@@ -330,44 +305,32 @@ async fn run_one(
     let peak = procstat::peak_rss_kib(pid);
     let threads = procstat::threads(pid).unwrap_or(0);
     let avg_rss = rss.finish();
-    if let Some(p) = profiler {
-        match tokio::task::block_in_place(|| p.finish()) {
-            Ok(txt) => eprintln!("   perf profile: {}", txt.display()),
-            Err(e) => eprintln!("   perf failed: {e:#}"),
-        }
-    }
     let running = col.is_running();
     let log = col.log.clone();
     let stopped = tokio::task::block_in_place(|| col.stop());
     let st = sink.state.clone();
     sink.stop().await;
+    if s.perf.is_some() {
+        match tokio::task::block_in_place(|| profile::report(&perf_data)) {
+            Ok(txt) => eprintln!("   perf profile (whole process life): {}", txt.display()),
+            Err(e) => eprintln!("   perf report failed: {e:#}"),
+        }
+    }
     let load = load.with_context(|| format!("load generator against {kind}"))?;
     if !running {
-        bail!(
-            "{kind} exited during the run ({stopped}); see {}",
-            log.display()
-        );
+        bail!("{kind} exited during the run ({stopped}); see {}", log.display());
     }
     let (cpu1, peak) = (cpu1?, peak?);
     let delivered = st.unique();
     let load_end = load_start + duration;
-    let delivered_rate = st
-        .rate_between(load_start + warm_up, load_end)
-        .unwrap_or_else(|| {
-            st.last_delivery()
-                .map(|t| t.saturating_duration_since(load_start).as_secs_f64())
-                .filter(|s| *s > 0.0)
-                .map_or(0.0, |s| delivered as f64 / s)
-        });
-    let tail = st.last_delivery().map_or(Duration::ZERO, |t| {
-        t.saturating_duration_since(load_start + load.elapsed)
+    let delivered_rate = st.rate_between(load_start + warm_up, load_end).unwrap_or_else(|| {
+        st.last_delivery()
+            .map(|t| t.saturating_duration_since(load_start).as_secs_f64())
+            .filter(|s| *s > 0.0)
+            .map_or(0.0, |s| delivered as f64 / s)
     });
-    let errors = load
-        .errors
-        .iter()
-        .map(|(k, v)| format!("{k}: {v} requests"))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let tail = st.last_delivery().map_or(Duration::ZERO, |t| t.saturating_duration_since(load_start + load.elapsed));
+    let errors = load.errors.iter().map(|(k, v)| format!("{k}: {v} requests")).collect::<Vec<_>>().join(", ");
     let r = RunResult {
         collector: kind,
         compression,
@@ -381,6 +344,7 @@ async fn run_one(
         delivered,
         delivered_rate,
         tail,
+        backlog: load.spans_ok.saturating_sub(delivered_at_load_end),
         duplicates: st.duplicates.load(Ordering::Relaxed),
         foreign: st.foreign.load(Ordering::Relaxed),
         cpu_s: cpu1 - cpu0,
@@ -390,6 +354,15 @@ async fn run_one(
         harness_cpu_s: harness1 - harness0,
         sink_requests: st.requests.load(Ordering::Relaxed),
         sink_bytes: st.bytes.load(Ordering::Relaxed),
+        sink_wire_bytes: st.wire_bytes.load(Ordering::Relaxed),
+        sink_encodings: st
+            .encodings
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| format!("{k}: {v}"))
+            .collect::<Vec<_>>()
+            .join(", "),
         stopped,
     };
     eprintln!(
@@ -430,12 +403,7 @@ async fn run() -> anyhow::Result<bool> {
                         Ok(r) => results.push(r),
                         Err(e) => {
                             eprintln!("!! {kind} {} {mode:?}: {e:#}", compression.as_str());
-                            failures.push(Failure {
-                                collector: *kind,
-                                compression,
-                                mode,
-                                error: format!("{e:#}"),
-                            });
+                            failures.push(Failure { collector: *kind, compression, mode, error: format!("{e:#}") });
                         }
                     }
                     tokio::time::sleep(Duration::from_secs(1)).await;
@@ -448,19 +416,17 @@ async fn run() -> anyhow::Result<bool> {
     md.push_str("# Pipeline benchmark: otlp (gRPC) -> batch -> otlp (gRPC)\n\n");
     md.push_str(&format!(
         "Run at {} s since the Unix epoch on {} CPUs ({}); load average before {}, after {}.\n",
-        started
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0),
+        started.duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0),
         std::thread::available_parallelism().map_or(0, |n| n.get()),
         cpu_model(),
         load_before,
         loadavg()
     ));
     md.push_str(&format!(
-        "Requests of 100 spans (10 attributes each), ~{} bytes encoded, uncompressed from the generator, over {} connections; batch {} spans / {} ms; fixed rate {} spans/s for {} s, flat out for {} s; {} run(s) of each.\n\n",
+        "Requests of 100 spans (10 attributes each), ~{} bytes encoded, uncompressed from the generator, over {} connections (flat out: {} requests outstanding per connection); batch {} spans / {} ms; fixed rate {} spans/s for {} s, flat out for {} s; {} run(s) of each.\n\n",
         payload::Payloads::new(1).avg_request_bytes(),
         s.connections,
+        s.flat_inflight,
         BATCH_SIZE,
         BATCH_TIMEOUT_MS,
         report::thousands(s.rate as f64),
@@ -469,11 +435,7 @@ async fn run() -> anyhow::Result<bool> {
         s.repeat,
     ));
     for (kind, bin) in &s.collectors {
-        md.push_str(&format!(
-            "- {kind}: `{}` ({})\n",
-            bin.display(),
-            binary_version(*kind, bin)
-        ));
+        md.push_str(&format!("- {kind}: `{}` ({})\n", bin.display(), binary_version(*kind, bin)));
     }
     md.push('\n');
     md.push_str(&report::table(&results));
@@ -482,8 +444,29 @@ async fn run() -> anyhow::Result<bool> {
         md.push('\n');
         md.push_str(&ratios);
     }
-    md.push_str("\nCPU-s and RSS are the collector process only (utime+stime over the load and drain; VmHWM); harness CPU-s is the generator and sink (this process) over the same window. Sent spans/s is the rate of spans the collector acknowledged and delivered spans/s the rate of unique spans arriving at the sink, both from 1 s after the load started to when it stopped (the sink's rate is taken between the first and last export in that window); delivered/sent compares all unique span ids at the sink after the drain with all acknowledged spans.\n\n");
+    md.push_str("\nCPU-s and RSS are the collector process only (utime+stime over the load and drain; VmHWM); harness CPU-s is the generator and sink (this process) over the same window; export bytes/span is what the collector sent the sink (gRPC message frames, compressed or not) per delivered span. Sent spans/s is the rate of spans the collector acknowledged and delivered spans/s the rate of unique spans arriving at the sink, both from 1 s after the load started to when it stopped (the sink's rate is taken between the first and last export in that window); delivered/sent compares all unique span ids at the sink after the drain with all acknowledged spans.\n\n");
     md.push_str(&report::details(&results, &failures));
+    let mut noted = Vec::new();
+    for r in &results {
+        if noted.contains(&(r.collector, r.compression)) {
+            continue;
+        }
+        let expected = match r.compression {
+            Compression::Gzip => "gzip",
+            Compression::None => "identity",
+        };
+        let other: Vec<&str> =
+            r.sink_encodings.split(", ").filter(|e| !e.is_empty() && !e.starts_with(&format!("{expected}:"))).collect();
+        if !other.is_empty() {
+            noted.push((r.collector, r.compression));
+            md.push_str(&format!(
+                "\n**NOTE: {} was configured with export compression `{}` but the sink received grpc-encoding {}** (so this row is not like for like).\n",
+                r.collector,
+                r.compression.as_str(),
+                other.join(", ")
+            ));
+        }
+    }
     let mut ok = failures.is_empty();
     for r in &results {
         if !r.complete() {
@@ -515,11 +498,7 @@ async fn run() -> anyhow::Result<bool> {
 
 fn main() {
     // cargo bench passes `--bench` (and maybe a filter); there is nothing to filter.
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("tokio runtime");
     let code = match rt.block_on(run()) {
         Ok(true) => 0,
         Ok(false) => 1,

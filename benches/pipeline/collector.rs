@@ -52,7 +52,9 @@ pub struct PipelineSettings {
 
 pub struct Collector {
     pub kind: Kind,
+    /// The collector's own pid (not perf's when it runs under `perf record`).
     pub pid: u32,
+    profiled: bool,
     pub receiver: SocketAddr,
     health: Option<SocketAddr>,
     child: Child,
@@ -105,17 +107,31 @@ service:
 }
 
 impl Collector {
+    /// Starts the collector; with `perf = Some((data file, call graphs?))` it
+    /// runs under `perf record`.
     pub fn start(
         kind: Kind,
         bin: &Path,
         workdir: &Path,
         p: &PipelineSettings,
+        perf: Option<(&Path, bool)>,
     ) -> anyhow::Result<Collector> {
         std::fs::create_dir_all(workdir)?;
         let receiver = free_port()?;
         let log = workdir.join(format!("{kind}.log"));
         let logfile = std::fs::File::create(&log)?;
-        let mut cmd = Command::new(bin);
+        let mut cmd = match perf {
+            None => Command::new(bin),
+            Some((data, callgraph)) => {
+                let mut c = Command::new("perf");
+                c.args(["record", "-F", "499", "-o"]).arg(data);
+                if callgraph {
+                    c.args(["--call-graph", "dwarf,16384"]);
+                }
+                c.arg("--").arg(bin);
+                c
+            }
+        };
         let mut health = None;
         match kind {
             Kind::Otelstack => {
@@ -139,6 +155,10 @@ impl Collector {
                     .arg("--otlp-exporter-protocol")
                     .arg("grpc")
                     .arg("--otlp-exporter-compression")
+                    // Rotel 0.0.1a15's gRPC exporter still gzips with `none` (with
+                    // this flag and with --otlp-exporter-traces-compression); the
+                    // sink records the grpc-encoding it receives and the report
+                    // flags the mismatch.
                     .arg(p.compression.as_str())
                     .arg("--batch-max-size")
                     .arg(p.batch_size.to_string())
@@ -150,21 +170,13 @@ impl Collector {
                     .arg(workdir.join("rotel-agent.log"));
             }
         }
-        cmd.stdin(Stdio::null())
-            .stdout(logfile.try_clone()?)
-            .stderr(logfile)
-            .env_remove("RUST_LOG");
-        let child = cmd
-            .spawn()
-            .with_context(|| format!("starting {kind} from {}", bin.display()))?;
-        Ok(Collector {
-            kind,
-            pid: child.id(),
-            receiver: localhost(receiver),
-            health,
-            child,
-            log,
-        })
+        cmd.stdin(Stdio::null()).stdout(logfile.try_clone()?).stderr(logfile).env_remove("RUST_LOG");
+        let child = cmd.spawn().with_context(|| format!("starting {kind} from {}", bin.display()))?;
+        let pid = match perf {
+            None => child.id(),
+            Some(_) => workload_pid(child.id())?,
+        };
+        Ok(Collector { kind, pid, profiled: perf.is_some(), receiver: localhost(receiver), health, child, log })
     }
 
     /// Waits until the receiver port accepts connections (and, for otelstack,
@@ -173,24 +185,15 @@ impl Collector {
         let start = Instant::now();
         loop {
             if let Some(status) = self.child.try_wait()? {
-                bail!(
-                    "{} exited during start-up with {status}; log: {}",
-                    self.kind,
-                    self.log_tail()
-                );
+                bail!("{} exited during start-up with {status}; log: {}", self.kind, self.log_tail());
             }
-            let receiver_up =
-                TcpStream::connect_timeout(&self.receiver, Duration::from_millis(200)).is_ok();
+            let receiver_up = TcpStream::connect_timeout(&self.receiver, Duration::from_millis(200)).is_ok();
             let health_up = self.health.is_none_or(health_ok);
             if receiver_up && health_up {
                 return Ok(start.elapsed());
             }
             if start.elapsed() > timeout {
-                bail!(
-                    "{} not ready after {timeout:?}; log: {}",
-                    self.kind,
-                    self.log_tail()
-                );
+                bail!("{} not ready after {timeout:?}; log: {}", self.kind, self.log_tail());
             }
             std::thread::sleep(Duration::from_millis(50));
         }
@@ -205,20 +208,20 @@ impl Collector {
         if let Ok(Some(status)) = self.child.try_wait() {
             return format!("had already exited: {status}");
         }
-        let _ = Command::new("kill")
-            .arg("-TERM")
-            .arg(self.pid.to_string())
-            .status();
+        signal("-TERM", self.pid);
         let start = Instant::now();
-        while start.elapsed() < Duration::from_secs(10) {
+        // perf writes its data after the collector exits.
+        let limit = Duration::from_secs(if self.profiled { 60 } else { 10 });
+        while start.elapsed() < limit {
             if let Ok(Some(status)) = self.child.try_wait() {
                 return format!("exited after SIGTERM in {:?}: {status}", start.elapsed());
             }
             std::thread::sleep(Duration::from_millis(20));
         }
+        signal("-KILL", self.pid);
         let _ = self.child.kill();
         let _ = self.child.wait();
-        "killed after 10 s without exiting on SIGTERM".to_string()
+        format!("killed after {limit:?} without exiting on SIGTERM")
     }
 
     pub fn log_tail(&self) -> String {
@@ -226,6 +229,23 @@ impl Collector {
         let lines: Vec<&str> = text.lines().collect();
         lines[lines.len().saturating_sub(20)..].join("\n")
     }
+}
+
+fn signal(sig: &str, pid: u32) {
+    let _ = Command::new("kill").arg(sig).arg(pid.to_string()).status();
+}
+
+/// The pid of the process `perf record` (pid `perf`) started.
+fn workload_pid(perf: u32) -> anyhow::Result<u32> {
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(10) {
+        let children = std::fs::read_to_string(format!("/proc/{perf}/task/{perf}/children")).unwrap_or_default();
+        if let Some(pid) = children.split_whitespace().next().and_then(|p| p.parse().ok()) {
+            return Ok(pid);
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    bail!("perf record (pid {perf}) started no collector process")
 }
 
 fn health_ok(addr: SocketAddr) -> bool {

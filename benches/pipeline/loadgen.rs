@@ -15,8 +15,8 @@ use prost::Message;
 use tokio::sync::Semaphore;
 use tonic::transport::{Channel, Endpoint};
 
-use super::codec::RawCodec;
 use super::payload::{Payloads, SPANS_PER_REQUEST};
+use otelstack::otlp::grpc_codec::BytesCodec;
 
 const EXPORT_PATH: &str = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
@@ -68,17 +68,8 @@ struct Counters {
 impl Counters {
     async fn send(&self, mut client: tonic::client::Grpc<Channel>, body: Bytes) {
         let res = tokio::time::timeout(REQUEST_TIMEOUT, async {
-            client
-                .ready()
-                .await
-                .map_err(|e| tonic::Status::unavailable(e.to_string()))?;
-            client
-                .unary(
-                    tonic::Request::new(body),
-                    PathAndQuery::from_static(EXPORT_PATH),
-                    RawCodec,
-                )
-                .await
+            client.ready().await.map_err(|e| tonic::Status::unavailable(e.to_string()))?;
+            client.unary(tonic::Request::new(body), PathAndQuery::from_static(EXPORT_PATH), BytesCodec).await
         })
         .await;
         match res {
@@ -88,8 +79,7 @@ impl Counters {
                 if !body.is_empty() {
                     if let Ok(r) = ExportTraceServiceResponse::decode(body) {
                         let rejected = r.partial_success.map_or(0, |p| p.rejected_spans);
-                        self.spans_rejected
-                            .fetch_add(rejected.max(0) as u64, Ordering::Relaxed);
+                        self.spans_rejected.fetch_add(rejected.max(0) as u64, Ordering::Relaxed);
                     }
                 }
             }
@@ -105,9 +95,8 @@ impl Counters {
 }
 
 async fn connect(target: SocketAddr) -> anyhow::Result<Channel> {
-    let ep = Endpoint::from_shared(format!("http://{target}"))?
-        .tcp_nodelay(true)
-        .connect_timeout(Duration::from_secs(5));
+    let ep =
+        Endpoint::from_shared(format!("http://{target}"))?.tcp_nodelay(true).connect_timeout(Duration::from_secs(5));
     // Force a real connection per channel (one HTTP/2 connection each).
     Ok(ep.connect().await?)
 }
@@ -116,11 +105,8 @@ pub async fn run(cfg: &LoadConfig, payloads: Arc<Payloads>) -> anyhow::Result<Lo
     let mut clients = Vec::with_capacity(cfg.connections);
     for _ in 0..cfg.connections {
         let ch = connect(cfg.target).await?;
-        clients.push(
-            tonic::client::Grpc::new(ch)
-                .max_decoding_message_size(64 << 20)
-                .max_encoding_message_size(64 << 20),
-        );
+        clients
+            .push(tonic::client::Grpc::new(ch).max_decoding_message_size(64 << 20).max_encoding_message_size(64 << 20));
     }
     let counters = Arc::new(Counters::default());
     let next = Arc::new(AtomicU64::new(0));
@@ -144,17 +130,7 @@ pub async fn run(cfg: &LoadConfig, payloads: Arc<Payloads>) -> anyhow::Result<Lo
         tasks.push(tokio::spawn(async move {
             match cfg.mode {
                 Mode::Fixed { spans_per_sec } => {
-                    fixed_rate(
-                        client,
-                        cfg,
-                        spans_per_sec,
-                        start,
-                        end,
-                        counters,
-                        next,
-                        payloads,
-                    )
-                    .await
+                    fixed_rate(client, cfg, spans_per_sec, start, end, counters, next, payloads).await
                 }
                 Mode::FlatOut => flat_out(client, cfg, end, counters, next, payloads).await,
             }
@@ -235,12 +211,7 @@ async fn flat_out(
 ) {
     let mut workers = tokio::task::JoinSet::new();
     for _ in 0..cfg.inflight_per_conn {
-        let (client, counters, next, payloads) = (
-            client.clone(),
-            counters.clone(),
-            next.clone(),
-            payloads.clone(),
-        );
+        let (client, counters, next, payloads) = (client.clone(), counters.clone(), next.clone(), payloads.clone());
         workers.spawn(async move {
             while Instant::now() < end {
                 let n = next.fetch_add(1, Ordering::Relaxed);

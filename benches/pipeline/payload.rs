@@ -24,9 +24,7 @@ const TEMPLATES: usize = 16;
 /// Placeholder span id: 6 fixed bytes, then the span's index in the request.
 const SPAN_MARKER: [u8; 6] = [0xFE, 0xED, 0xFA, 0xCE, 0xDE, 0xAD];
 /// Placeholder trace id: 14 fixed bytes, then the trace's index in the request.
-const TRACE_MARKER: [u8; 14] = [
-    0xCA, 0xFE, 0xBA, 0xBE, 0xCA, 0xFE, 0xBA, 0xBE, 0x0B, 0xAD, 0xF0, 0x0D, 0x00, 0x00,
-];
+const TRACE_MARKER: [u8; 14] = [0xCA, 0xFE, 0xBA, 0xBE, 0xCA, 0xFE, 0xBA, 0xBE, 0x0B, 0xAD, 0xF0, 0x0D, 0x00, 0x00];
 
 /// Span id of span number `seq` in a run tagged `nonce`: 2 bytes nonce, 6 bytes `seq + 1`.
 pub fn span_id(nonce: u16, seq: u64) -> u64 {
@@ -60,13 +58,8 @@ pub struct Payloads {
 impl Payloads {
     pub fn new(nonce: u16) -> Self {
         let mut rng = fastrand::Rng::with_seed(0x0715_7ACC);
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .expect("clock after 1970")
-            .as_nanos() as u64;
-        let templates = (0..TEMPLATES)
-            .map(|i| Template::new(build_request(&mut rng, i, now)))
-            .collect();
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).expect("clock after 1970").as_nanos() as u64;
+        let templates = (0..TEMPLATES).map(|i| Template::new(build_request(&mut rng, i, now))).collect();
         Payloads { nonce, templates }
     }
 
@@ -130,17 +123,9 @@ impl Template {
         }
         // Every span has an id, every non-root span a parent id, every span a trace id.
         let parents = SPANS_PER_REQUEST - TRACES_PER_REQUEST;
-        assert_eq!(
-            span_slots.len(),
-            SPANS_PER_REQUEST + parents,
-            "span id slots"
-        );
+        assert_eq!(span_slots.len(), SPANS_PER_REQUEST + parents, "span id slots");
         assert_eq!(trace_slots.len(), SPANS_PER_REQUEST, "trace id slots");
-        Template {
-            bytes,
-            span_slots,
-            trace_slots,
-        }
+        Template { bytes, span_slots, trace_slots }
     }
 }
 
@@ -157,11 +142,7 @@ fn trace_marker(t: usize) -> Vec<u8> {
 }
 
 fn kv(key: &str, value: any_value::Value) -> KeyValue {
-    KeyValue {
-        key: key.to_string(),
-        value: Some(AnyValue { value: Some(value) }),
-        ..Default::default()
-    }
+    KeyValue { key: key.to_string(), value: Some(AnyValue { value: Some(value) }), ..Default::default() }
 }
 
 fn s(key: &str, v: impl Into<String>) -> KeyValue {
@@ -180,16 +161,7 @@ fn d(key: &str, v: f64) -> KeyValue {
     kv(key, any_value::Value::DoubleValue(v))
 }
 
-const SERVICES: &[&str] = &[
-    "frontend",
-    "checkout",
-    "cart",
-    "payment",
-    "inventory",
-    "shipping",
-    "recommendation",
-    "ad",
-];
+const SERVICES: &[&str] = &["frontend", "checkout", "cart", "payment", "inventory", "shipping", "recommendation", "ad"];
 const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/v1/users/{id}"),
     ("GET", "/api/v1/products"),
@@ -217,11 +189,7 @@ fn pick<'a, T>(rng: &mut fastrand::Rng, xs: &'a [T]) -> &'a T {
 }
 
 /// Name, kind and exactly 10 attributes (string, int, bool and double) of one span.
-fn span_body(
-    rng: &mut fastrand::Rng,
-    pos: usize,
-    service: &str,
-) -> (String, SpanKind, Vec<KeyValue>) {
+fn span_body(rng: &mut fastrand::Rng, pos: usize, service: &str) -> (String, SpanKind, Vec<KeyValue>) {
     match pos % 4 {
         0 => {
             let (method, route) = *pick(rng, ROUTES);
@@ -240,10 +208,7 @@ fn span_body(
                     i("http.response.status_code", status),
                     i("server.port", 8080),
                     s("user_agent.original", *pick(rng, USER_AGENTS)),
-                    s(
-                        "client.address",
-                        format!("10.{}.{}.{}", rng.u8(..), rng.u8(..), rng.u8(1..)),
-                    ),
+                    s("client.address", format!("10.{}.{}.{}", rng.u8(..), rng.u8(..), rng.u8(1..))),
                     i("http.request.body.size", rng.i64(0..16_384)),
                     b("app.cache_hit", rng.bool()),
                     d("app.sampling_ratio", (rng.f64() * 1000.0).round() / 1000.0),
@@ -287,16 +252,10 @@ fn span_body(
                     s("rpc.service", svc),
                     s("rpc.method", method),
                     i("rpc.grpc.status_code", *pick(rng, &[0, 0, 0, 0, 14])),
-                    s(
-                        "server.address",
-                        format!("{}.svc.cluster.local", svc.to_lowercase()),
-                    ),
+                    s("server.address", format!("{}.svc.cluster.local", svc.to_lowercase())),
                     i("server.port", 50051),
                     i("app.retry_count", rng.i64(0..3)),
-                    s(
-                        "network.peer.address",
-                        format!("10.42.{}.{}", rng.u8(..), rng.u8(1..)),
-                    ),
+                    s("network.peer.address", format!("10.42.{}.{}", rng.u8(..), rng.u8(1..))),
                     b("rpc.idempotent", rng.bool()),
                     d("rpc.timeout_s", *pick(rng, &[0.5, 1.0, 2.5, 5.0])),
                 ],
@@ -333,10 +292,7 @@ fn build_request(rng: &mut fastrand::Rng, idx: usize, now_ns: u64) -> ExportTrac
             s("service.namespace", "shop"),
             s("deployment.environment.name", "production"),
             s("host.name", format!("{service}-{:08x}", rng.u32(..))),
-            s(
-                "k8s.pod.name",
-                format!("{service}-7d9f{:x}-{:05x}", idx, rng.u32(..0xfffff)),
-            ),
+            s("k8s.pod.name", format!("{service}-7d9f{:x}-{:05x}", idx, rng.u32(..0xfffff))),
             s("telemetry.sdk.language", "rust"),
             s("telemetry.sdk.name", "opentelemetry"),
             s("telemetry.sdk.version", "0.30.0"),
@@ -355,11 +311,7 @@ fn build_request(rng: &mut fastrand::Rng, idx: usize, now_ns: u64) -> ExportTrac
             spans.push(Span {
                 trace_id: trace_marker(t),
                 span_id: span_marker(k),
-                parent_span_id: if j == 0 {
-                    Vec::new()
-                } else {
-                    span_marker(t * SPANS_PER_TRACE)
-                },
+                parent_span_id: if j == 0 { Vec::new() } else { span_marker(t * SPANS_PER_TRACE) },
                 flags: 0x101,
                 name,
                 kind: kind as i32,
@@ -367,16 +319,8 @@ fn build_request(rng: &mut fastrand::Rng, idx: usize, now_ns: u64) -> ExportTrac
                 end_time_unix_nano: start + dur,
                 attributes,
                 status: Some(Status {
-                    message: if error {
-                        "upstream returned an error".into()
-                    } else {
-                        String::new()
-                    },
-                    code: if error {
-                        StatusCode::Error as i32
-                    } else {
-                        StatusCode::Unset as i32
-                    },
+                    message: if error { "upstream returned an error".into() } else { String::new() },
+                    code: if error { StatusCode::Error as i32 } else { StatusCode::Unset as i32 },
                 }),
                 ..Default::default()
             });

@@ -20,17 +20,11 @@ pub fn clock_ticks() -> f64 {
 pub fn cpu_seconds(pid: u32, ticks: f64) -> std::io::Result<f64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
     // The command name (field 2) may contain spaces: split after its ')'.
-    let rest = stat
-        .rsplit_once(')')
-        .map(|(_, r)| r)
-        .ok_or_else(|| std::io::Error::other("bad /proc stat"))?;
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).ok_or_else(|| std::io::Error::other("bad /proc stat"))?;
     let fields: Vec<&str> = rest.split_whitespace().collect();
     // rest starts at field 3 (state); utime is field 14, stime field 15.
     let parse = |i: usize| -> std::io::Result<u64> {
-        fields
-            .get(i - 3)
-            .and_then(|f| f.parse().ok())
-            .ok_or_else(|| std::io::Error::other("bad /proc stat field"))
+        fields.get(i - 3).and_then(|f| f.parse().ok()).ok_or_else(|| std::io::Error::other("bad /proc stat field"))
     };
     Ok((parse(14)? + parse(15)?) as f64 / ticks)
 }
@@ -80,11 +74,7 @@ impl RssSampler {
                 std::thread::sleep(Duration::from_millis(100));
             }
         });
-        RssSampler {
-            stop,
-            samples,
-            handle: Some(handle),
-        }
+        RssSampler { stop, samples, handle: Some(handle) }
     }
 
     /// Stops sampling; returns the average RSS in KiB.

@@ -1,65 +1,21 @@
-//! Optional `perf record` of the collector during the load (`BENCH_PERF=1`, or
-//! `BENCH_PERF=callgraph` for DWARF call graphs). perf itself costs CPU on the
-//! shared cores, so numbers from a profiled run are not comparable.
+//! Optional `perf record` of the collector (`BENCH_PERF=1`, or
+//! `BENCH_PERF=callgraph` for DWARF call graphs): the collector runs under
+//! `perf record` and a flat report of its hottest symbols is written next to
+//! the data. perf itself costs CPU on the shared cores, so numbers from a
+//! profiled run are not comparable with unprofiled ones.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
-pub struct Profiler {
-    child: Child,
-    data: PathBuf,
-}
-
-impl Profiler {
-    /// Starts `perf record` on `pid`, writing `<dir>/<label>.perf.data`.
-    pub fn start(pid: u32, dir: &Path, label: &str, callgraph: bool) -> anyhow::Result<Profiler> {
-        std::fs::create_dir_all(dir)?;
-        let data = dir.join(format!("{label}.perf.data"));
-        let mut cmd = Command::new("perf");
-        cmd.args(["record", "-F", "499", "-p", &pid.to_string(), "-o"])
-            .arg(&data);
-        if callgraph {
-            cmd.args(["--call-graph", "dwarf,16384"]);
-        }
-        let child = cmd
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()?;
-        Ok(Profiler { child, data })
-    }
-
-    /// Stops recording (SIGINT) and writes a flat report of the hottest
-    /// symbols next to the data file. Returns the report's path.
-    pub fn finish(mut self) -> anyhow::Result<PathBuf> {
-        let _ = Command::new("kill")
-            .arg("-INT")
-            .arg(self.child.id().to_string())
-            .status();
-        let start = Instant::now();
-        while self.child.try_wait()?.is_none() {
-            if start.elapsed() > Duration::from_secs(30) {
-                let _ = self.child.kill();
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.child.wait();
-        let out = Command::new("perf")
-            .args([
-                "report",
-                "--stdio",
-                "--no-children",
-                "--sort",
-                "dso,symbol",
-                "-i",
-            ])
-            .arg(&self.data)
-            .args(["--percent-limit", "0.5"])
-            .output()?;
-        let txt = self.data.with_extension("txt");
-        std::fs::write(&txt, &out.stdout)?;
-        Ok(txt)
-    }
+/// Writes `perf report` (self time by DSO and symbol) for `data` to a `.txt`
+/// file beside it and returns that path.
+pub fn report(data: &Path) -> anyhow::Result<PathBuf> {
+    let out = Command::new("perf")
+        .args(["report", "--stdio", "--no-children", "--sort", "dso,symbol"])
+        .args(["--percent-limit", "0.5", "-i"])
+        .arg(data)
+        .output()?;
+    let txt = data.with_extension("txt");
+    std::fs::write(&txt, &out.stdout)?;
+    Ok(txt)
 }

@@ -22,6 +22,8 @@ pub struct RunResult {
     pub delivered_rate: f64,
     /// Last delivery after the generator stopped.
     pub tail: std::time::Duration,
+    /// Spans acknowledged but not yet delivered when the generator stopped.
+    pub backlog: u64,
     pub duplicates: u64,
     pub foreign: u64,
     pub cpu_s: f64,
@@ -31,6 +33,9 @@ pub struct RunResult {
     pub harness_cpu_s: f64,
     pub sink_requests: u64,
     pub sink_bytes: u64,
+    pub sink_wire_bytes: u64,
+    /// `grpc-encoding: count` of the export requests at the sink.
+    pub sink_encodings: String,
     pub stopped: String,
 }
 
@@ -53,11 +58,7 @@ impl RunResult {
 
     /// Every acknowledged span arrived exactly once, and nothing was refused.
     pub fn complete(&self) -> bool {
-        self.lost() == 0
-            && self.duplicates == 0
-            && self.foreign == 0
-            && self.refused == 0
-            && self.sent > 0
+        self.lost() == 0 && self.duplicates == 0 && self.foreign == 0 && self.refused == 0 && self.sent > 0
     }
 }
 
@@ -85,13 +86,14 @@ fn offered(m: Mode) -> String {
 
 pub fn thousands(v: f64) -> String {
     let n = v.round() as i64;
-    let s = n.abs().to_string();
+    let digits: Vec<char> = n.unsigned_abs().to_string().chars().collect();
     let mut out = String::new();
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+    for (i, c) in digits.iter().enumerate() {
+        let left = digits.len() - i;
+        if i > 0 && left.is_multiple_of(3) {
             out.push(',');
         }
-        out.push(c);
+        out.push(*c);
     }
     if n < 0 {
         format!("-{out}")
@@ -115,13 +117,13 @@ fn pct(delivered: u64, sent: u64) -> String {
 pub fn table(results: &[RunResult]) -> String {
     let mut s = String::new();
     s.push_str(
-        "| collector | export compression | mode | offered spans/s | sent spans/s | delivered spans/s | delivered/sent | lost / dup / refused | collector CPU-s | CPU-s per 1M spans | peak RSS MiB | avg RSS MiB | harness CPU-s |\n",
+        "| collector | export compression | mode | offered spans/s | sent spans/s | delivered spans/s | delivered/sent | lost / dup / refused | collector CPU-s | CPU-s per 1M spans | peak RSS MiB | avg RSS MiB | export bytes/span | harness CPU-s |\n",
     );
-    s.push_str("|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n");
+    s.push_str("|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n");
     for r in results {
         let _ = writeln!(
             s,
-            "| {} | {} | {} | {} | {} | {} | {} | {} / {} / {} | {:.2} | {:.2} | {:.1} | {:.1} | {:.2} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} / {} / {} | {:.2} | {:.2} | {:.1} | {:.1} | {:.0} | {:.2} |",
             r.collector,
             r.compression.as_str(),
             mode_name(r.mode),
@@ -136,6 +138,7 @@ pub fn table(results: &[RunResult]) -> String {
             r.cpu_per_million(),
             r.peak_rss_mib(),
             r.avg_rss_kib as f64 / 1024.0,
+            r.sink_wire_bytes as f64 / r.delivered.max(1) as f64,
             r.harness_cpu_s,
         );
     }
@@ -160,19 +163,11 @@ pub fn ratios(results: &[RunResult]) -> String {
         }
     }
     let med = |kind: Kind, c: Compression, m: Mode, f: &dyn Fn(&RunResult) -> f64| {
-        median(
-            results
-                .iter()
-                .filter(|r| r.collector == kind && r.compression == c && r.mode == m)
-                .map(f)
-                .collect(),
-        )
+        median(results.iter().filter(|r| r.collector == kind && r.compression == c && r.mode == m).map(f).collect())
     };
     let mut rows = Vec::new();
     for (c, m) in groups {
-        let ratio = |f: &dyn Fn(&RunResult) -> f64| {
-            med(Kind::Otelstack, c, m, f) / med(Kind::Rotel, c, m, f)
-        };
+        let ratio = |f: &dyn Fn(&RunResult) -> f64| med(Kind::Otelstack, c, m, f) / med(Kind::Rotel, c, m, f);
         let cpu = ratio(&|r| r.cpu_per_million());
         if cpu.is_nan() {
             continue;
@@ -205,16 +200,19 @@ pub fn details(results: &[RunResult], failures: &[Failure]) -> String {
     for r in results {
         let _ = writeln!(
             s,
-            "- {} / {} / {}: {:.1} s of load; {} spans acknowledged, {} delivered, the last {} ms after the load stopped ({} sink requests, {:.1} MiB decoded); collector threads {}; errors: {}; requests behind schedule: {}; foreign spans: {}; shutdown: {}",
+            "- {} / {} / {}: {:.1} s of load; {} spans acknowledged, {} delivered; {} acknowledged but not yet delivered when the load stopped, the last delivered {} ms later ({} sink requests, {:.1} MiB decoded from {:.1} MiB on the wire, grpc-encoding {}); collector threads {}; errors: {}; requests behind schedule: {}; foreign spans: {}; shutdown: {}",
             r.collector,
             r.compression.as_str(),
             mode_name(r.mode),
             r.seconds,
             thousands(r.sent as f64),
             thousands(r.delivered as f64),
+            thousands(r.backlog as f64),
             r.tail.as_millis(),
             thousands(r.sink_requests as f64),
             r.sink_bytes as f64 / (1024.0 * 1024.0),
+            r.sink_wire_bytes as f64 / (1024.0 * 1024.0),
+            r.sink_encodings,
             r.threads,
             if r.errors.is_empty() { "none" } else { &r.errors },
             r.behind_schedule,

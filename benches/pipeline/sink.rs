@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use bytes::Bytes;
+use http_body_util::BodyExt;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -15,8 +16,8 @@ use tonic::transport::server::TcpIncoming;
 use tonic::{Request, Response, Status};
 use tower::Service;
 
-use super::codec::RawCodec;
 use super::payload::parse_span_id;
+use otelstack::otlp::grpc_codec::BytesCodec;
 
 type BoxFuture<T, E> = Pin<Box<dyn Future<Output = Result<T, E>> + Send + 'static>>;
 
@@ -44,6 +45,10 @@ pub struct SinkState {
     pub malformed_requests: AtomicU64,
     /// Decompressed request bytes.
     pub bytes: AtomicU64,
+    /// Request body bytes as received (gRPC frames, compressed if the exporter compresses).
+    pub wire_bytes: AtomicU64,
+    /// Export requests by their `grpc-encoding` header ("identity" when absent).
+    pub encodings: Mutex<std::collections::BTreeMap<String, u64>>,
     /// Nanoseconds after `start` of the last request that carried spans.
     last_ns: AtomicU64,
 }
@@ -69,11 +74,7 @@ impl SinkState {
         let ns = |t: Instant| t.saturating_duration_since(self.start).as_nanos() as u64;
         let (from, to) = (ns(from), ns(to));
         let seen = self.seen.lock().unwrap();
-        let inside: Vec<&(u64, u64)> = seen
-            .timeline
-            .iter()
-            .filter(|(t, _)| *t >= from && *t <= to)
-            .collect();
+        let inside: Vec<&(u64, u64)> = seen.timeline.iter().filter(|(t, _)| *t >= from && *t <= to).collect();
         let (first, last) = (inside.first()?, inside.last()?);
         if last.0 <= first.0 {
             return None;
@@ -149,12 +150,12 @@ impl Sink {
             foreign: AtomicU64::new(0),
             malformed_requests: AtomicU64::new(0),
             bytes: AtomicU64::new(0),
+            wire_bytes: AtomicU64::new(0),
+            encodings: Mutex::new(Default::default()),
             last_ns: AtomicU64::new(0),
         });
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let svc = SinkService {
-            state: state.clone(),
-        };
+        let svc = SinkService { state: state.clone() };
         let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
         let task = tokio::spawn(async move {
             let res = tonic::transport::Server::builder()
@@ -166,12 +167,7 @@ impl Sink {
                 eprintln!("sink server error: {e}");
             }
         });
-        Ok(Sink {
-            port,
-            state,
-            shutdown: Some(tx),
-            task,
-        })
+        Ok(Sink { port, state, shutdown: Some(tx), task })
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -222,17 +218,27 @@ impl Service<http::Request<tonic::body::Body>> for SinkService {
     fn call(&mut self, req: http::Request<tonic::body::Body>) -> Self::Future {
         let state = self.state.clone();
         if req.uri().path() == EXPORT_PATH {
+            let encoding =
+                req.headers().get("grpc-encoding").and_then(|v| v.to_str().ok()).unwrap_or("identity").to_string();
+            *state.encodings.lock().unwrap().entry(encoding).or_default() += 1;
+            let counter = state.clone();
+            let req = req.map(|body| {
+                tonic::body::Body::new(body.map_frame(move |frame| {
+                    if let Some(data) = frame.data_ref() {
+                        counter.wire_bytes.fetch_add(data.len() as u64, Ordering::Relaxed);
+                    }
+                    frame
+                }))
+            });
             Box::pin(async move {
-                let mut grpc = tonic::server::Grpc::new(RawCodec)
+                let mut grpc = tonic::server::Grpc::new(BytesCodec)
                     .accept_compressed(tonic::codec::CompressionEncoding::Gzip)
                     .accept_compressed(tonic::codec::CompressionEncoding::Zstd)
                     .max_decoding_message_size(256 << 20);
                 Ok(grpc.unary(Export(state), req).await)
             })
         } else {
-            Box::pin(
-                async move { Ok(Status::unimplemented(req.uri().path().to_string()).into_http()) },
-            )
+            Box::pin(async move { Ok(Status::unimplemented(req.uri().path().to_string()).into_http()) })
         }
     }
 }

@@ -265,7 +265,7 @@ fn walk(schema: &Schema, buf: &[u8], depth: usize, count: &mut usize) -> Result<
             }
             (Kind::Str, 2) => {
                 let range = read_len(buf, &mut pos)?;
-                std::str::from_utf8(&buf[range]).map_err(|_| WireError("string field is not valid UTF-8"))?;
+                simdutf8::basic::from_utf8(&buf[range]).map_err(|_| WireError("string field is not valid UTF-8"))?;
             }
             (Kind::Packed(elem), 2) => {
                 let range = read_len(buf, &mut pos)?;
