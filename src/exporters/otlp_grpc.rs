@@ -159,7 +159,13 @@ impl ExporterConfig for OtlpGrpcConfig {
             headers.insert(name, value);
         }
         let gzip = !self.compression.is_none();
-        let export = OtlpGrpc { channel: self.channel()?, path: signal.grpc_path(), headers, gzip };
+        let export = OtlpGrpc {
+            endpoint: self.endpoint.clone(),
+            channel: self.channel()?,
+            path: signal.grpc_path(),
+            headers,
+            gzip,
+        };
         let settings = HelperSettings {
             timeout: self.timeout.0,
             retry: self.retry_on_failure.clone(),
@@ -172,6 +178,7 @@ impl ExporterConfig for OtlpGrpcConfig {
 }
 
 struct OtlpGrpc {
+    endpoint: String,
     channel: Channel,
     path: &'static str,
     headers: http::HeaderMap,
@@ -196,7 +203,12 @@ impl Export for OtlpGrpc {
             }
             match grpc_client::unary(&self.channel, self.path, &self.headers, payload, self.gzip).await {
                 Ok(response) => Ok(PartialSuccess::decode_response(&response).unwrap_or_default()),
-                Err(status) => Err(classify(&status)),
+                Err(status) => Err(match classify(&status) {
+                    ExportError::Retryable { message, retry_after } => {
+                        ExportError::Retryable { message: format!("{}: {message}", self.endpoint), retry_after }
+                    }
+                    ExportError::Permanent(message) => ExportError::Permanent(format!("{}: {message}", self.endpoint)),
+                }),
             }
         })
     }

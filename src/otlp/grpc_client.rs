@@ -50,10 +50,10 @@ pub async fn unary(
     let response = channel
         .ready()
         .await
-        .map_err(|e| Status::unavailable(format!("connection not ready: {e}")))?
+        .map_err(|e| Status::unavailable(format!("connection not ready: {}", chain(&e))))?
         .call(request)
         .await
-        .map_err(|e| Status::unavailable(format!("transport error: {e}")))?;
+        .map_err(|e| Status::unavailable(chain(&e)))?;
     let (parts, body) = response.into_parts();
     if parts.status != http::StatusCode::OK {
         return Err(Status::new(http_code(parts.status), format!("HTTP status {} from the gRPC server", parts.status)));
@@ -84,6 +84,21 @@ pub async fn unary(
 }
 
 use std::io::Read as _;
+
+/// An error with its causes: "transport error: dns error: failed to lookup ...".
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !out.ends_with(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = cause.source();
+    }
+    out
+}
 
 /// The gRPC code for a non-200 HTTP status, per the gRPC HTTP/2 mapping.
 fn http_code(status: http::StatusCode) -> Code {

@@ -348,9 +348,9 @@ class _LogsServicer(logs_service_pb2_grpc.LogsServiceServicer):
 class GrpcSink(Recorder):
     """OTLP/gRPC server on 127.0.0.1 (traces, metrics, logs services)."""
 
-    def __init__(self):
+    def __init__(self, port: int | None = None):
         super().__init__("grpc sink")
-        self.port = free_port()
+        self.port = port or free_port()
         self.server = grpc.server(futures.ThreadPoolExecutor(max_workers=8),
                                   options=[("grpc.max_receive_message_length", 64 << 20)])
         trace_service_pb2_grpc.add_TraceServiceServicer_to_server(_TraceServicer(self), self.server)
