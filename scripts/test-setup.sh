@@ -50,6 +50,18 @@ else
     step "installed tests/requirements.txt into $VENV"
 fi
 
+# Real peers from Debian's packages: Prometheus (server and promtool).
+need_apt=()
+command -v prometheus >/dev/null || need_apt+=(prometheus)
+if [ ${#need_apt[@]} -gt 0 ]; then
+    step "installing ${need_apt[*]} with apt-get"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+else
+    step "prometheus $(prometheus --version 2>&1 | head -n1 | awk '{print $3}') present"
+fi
+
 # 3. Rotel, the peer collector (its binary ships inside the PyPI package).
 ROTEL_BIN="$("$VENV/bin/python" -c 'import importlib.util, os; s = importlib.util.find_spec("rotel"); print(os.path.join(s.submodule_search_locations[0], "rotel-agent"))')"
 if [ -x "$ROTEL_BIN" ] && "$ROTEL_BIN" --version >/dev/null 2>&1; then

@@ -6,3 +6,4 @@ pub mod debug;
 pub mod helper;
 pub mod otlp_grpc;
 pub mod otlp_http;
+pub mod prometheus;

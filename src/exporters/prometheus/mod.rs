@@ -1,0 +1,179 @@
+//! The `prometheus` exporter: serves the metrics it receives on
+//! `<endpoint>/metrics` for Prometheus to scrape, translated per the
+//! OpenTelemetry/Prometheus compatibility spec (see `names.rs`), with
+//! `target_info` per resource and `job`/`instance` from the service
+//! attributes. Series not updated for `metric_expiration` disappear.
+
+pub mod names;
+mod render;
+pub mod store;
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::http::header;
+use axum::response::IntoResponse;
+use futures::future::BoxFuture;
+use serde::Deserialize;
+use serde_json::Value;
+use tokio_util::sync::CancellationToken;
+
+use super::helper::{self, Export, ExportError, HelperSettings, QueueConfig, RetryConfig};
+use crate::component::{parse_section, BuildContext, BuildResult, BuiltExporter, ExporterConfig, Factory, Invalid, Running, Validate};
+use crate::config::types::{split_host_port, GoDuration};
+use crate::extensions::health_check::ServerTask;
+use crate::otlp::data::Decoded;
+use crate::otlp::PartialSuccess;
+use crate::signal::{Batch, Signal};
+use store::{Shape, Store};
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ResourceToTelemetry {
+    pub enabled: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PrometheusConfig {
+    pub endpoint: String,
+    pub namespace: String,
+    #[serde(deserialize_with = "crate::config::types::null_default")]
+    pub const_labels: BTreeMap<String, String>,
+    pub send_timestamps: bool,
+    pub metric_expiration: GoDuration,
+    #[serde(deserialize_with = "crate::config::types::null_default")]
+    pub resource_to_telemetry_conversion: ResourceToTelemetry,
+    pub enable_open_metrics: bool,
+    pub add_metric_suffixes: bool,
+    pub tls: Option<Value>,
+}
+
+impl Default for PrometheusConfig {
+    fn default() -> Self {
+        PrometheusConfig {
+            endpoint: "localhost:8889".into(),
+            namespace: String::new(),
+            const_labels: BTreeMap::new(),
+            send_timestamps: false,
+            metric_expiration: GoDuration::secs(300),
+            resource_to_telemetry_conversion: ResourceToTelemetry::default(),
+            enable_open_metrics: false,
+            add_metric_suffixes: true,
+            tls: None,
+        }
+    }
+}
+
+pub fn factory() -> Factory<dyn ExporterConfig> {
+    Factory {
+        type_name: "prometheus",
+        signals: &[Signal::Metrics],
+        deprecated: None,
+        parse: |v| Ok(Box::new(parse_section::<PrometheusConfig>(v)?)),
+    }
+}
+
+impl Validate for PrometheusConfig {
+    fn validate(&self) -> Result<(), Invalid> {
+        split_host_port(&self.endpoint).map_err(|e| Invalid::at("endpoint", e))?;
+        if self.metric_expiration.is_zero() {
+            return Err(Invalid::at("metric_expiration", "must be greater than zero, like \"5m\""));
+        }
+        if self.enable_open_metrics {
+            return Err(Invalid::at("enable_open_metrics", "OpenMetrics exposition is not supported yet; remove it to serve the Prometheus text format"));
+        }
+        if self.tls.is_some() {
+            return Err(Invalid::at("tls", "TLS on the metrics endpoint is not supported"));
+        }
+        for key in self.const_labels.keys() {
+            if names::label_name(key) != *key {
+                return Err(Invalid::at(format!("const_labels.{key}"), "is not a valid Prometheus label name"));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl ExporterConfig for PrometheusConfig {
+    fn build(&self, ctx: BuildContext, signal: Signal) -> BuildResult<BuiltExporter> {
+        let shape = Shape {
+            namespace: self.namespace.clone(),
+            const_labels: self.const_labels.clone().into_iter().collect(),
+            resource_to_telemetry: self.resource_to_telemetry_conversion.enabled,
+            add_suffixes: self.add_metric_suffixes,
+        };
+        let store = Arc::new(Mutex::new(Store::default()));
+        let addr = crate::config::types::listen_addrs(&self.endpoint).map_err(anyhow::Error::msg)?;
+        let listener = std::net::TcpListener::bind(addr[0]).map_err(|e| {
+            anyhow::anyhow!("cannot listen on {} for the prometheus exporter: {e}; change exporters.{}.endpoint", self.endpoint, ctx.id)
+        })?;
+        listener.set_nonblocking(true)?;
+        let listener = tokio::net::TcpListener::from_std(listener)?;
+        let (served, expiration, timestamps) = (store.clone(), self.metric_expiration.0, self.send_timestamps);
+        let router = axum::Router::new().route(
+            "/metrics",
+            axum::routing::get(move || {
+                let store = served.clone();
+                async move {
+                    let text = {
+                        let mut s = store.lock().expect("store lock");
+                        s.expire(Instant::now(), expiration);
+                        render::text(&s, timestamps)
+                    };
+                    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response()
+                }
+            }),
+        );
+        let stop = CancellationToken::new();
+        let token = stop.clone();
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, router).with_graceful_shutdown(token.cancelled_owned()).await;
+        });
+        tracing::info!(endpoint = %self.endpoint, exporter = %ctx.id, "prometheus exporter serving /metrics");
+        let name = ctx.id.to_string();
+        let settings = HelperSettings {
+            timeout: Duration::from_secs(30),
+            retry: RetryConfig { enabled: false, ..RetryConfig::default() },
+            queue: QueueConfig { enabled: false, ..QueueConfig::default() },
+        };
+        let export = PrometheusExport { store, shape };
+        let mut built = helper::build(name.clone(), Box::new(export), settings, ctx.telemetry.exporter(signal, &name));
+        built.running = Box::new(Both(built.running, ServerTask { stop, task: std::sync::Mutex::new(Some(task)) }));
+        Ok(built)
+    }
+}
+
+struct PrometheusExport {
+    store: Arc<Mutex<Store>>,
+    shape: Shape,
+}
+
+impl Export for PrometheusExport {
+    fn export(&self, batch: Batch) -> BoxFuture<'_, Result<PartialSuccess, ExportError>> {
+        Box::pin(async move {
+            let Decoded::Metrics(resources) = batch.decoded().map_err(|e| ExportError::Permanent(e.to_string()))? else {
+                return Err(ExportError::Permanent("the prometheus exporter takes metrics only".into()));
+            };
+            self.store.lock().expect("store lock").ingest(&resources, &self.shape, Instant::now());
+            Ok(PartialSuccess::default())
+        })
+    }
+}
+
+/// Stops the export helper, then the HTTP server.
+struct Both(Box<dyn Running>, ServerTask);
+
+impl Running for Both {
+    fn shutdown(&self, deadline: tokio::time::Instant) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            self.0.shutdown(deadline).await;
+            self.1.shutdown(deadline).await;
+        })
+    }
+}
+
+#[cfg(test)]
+#[path = "tests.rs"]
+mod tests;

@@ -1,0 +1,150 @@
+use std::time::{Duration, Instant};
+
+use opentelemetry_proto::tonic::common::v1::any_value::Value as V;
+use opentelemetry_proto::tonic::metrics::v1::{
+    metric, number_data_point, summary_data_point, AggregationTemporality, Gauge, Histogram, HistogramDataPoint,
+    Metric, NumberDataPoint, ResourceMetrics, ScopeMetrics, Sum, Summary, SummaryDataPoint,
+};
+use opentelemetry_proto::tonic::resource::v1::Resource;
+
+use super::render::text;
+use super::store::{Shape, Store};
+use crate::testkit::{kv, s};
+
+fn point(v: f64, attrs: Vec<opentelemetry_proto::tonic::common::v1::KeyValue>) -> NumberDataPoint {
+    NumberDataPoint { attributes: attrs, time_unix_nano: 1_700_000_000_000_000_000, value: Some(number_data_point::Value::AsDouble(v)), ..Default::default() }
+}
+
+fn resource_metrics(metrics: Vec<Metric>) -> ResourceMetrics {
+    ResourceMetrics {
+        resource: Some(Resource {
+            attributes: vec![
+                kv("service.name", s("checkout")),
+                kv("service.namespace", s("shop")),
+                kv("service.instance.id", s("pod-1")),
+                kv("host.name", s("node-a")),
+            ],
+            ..Default::default()
+        }),
+        scope_metrics: vec![ScopeMetrics { metrics, ..Default::default() }],
+        schema_url: String::new(),
+    }
+}
+
+fn counter(delta: bool, v: f64) -> Metric {
+    Metric {
+        name: "http.server.requests".into(),
+        unit: "{request}".into(),
+        description: "Requests served".into(),
+        data: Some(metric::Data::Sum(Sum {
+            data_points: vec![point(v, vec![kv("http.route", s("/cart")), kv("http.method", s("GET"))])],
+            aggregation_temporality: if delta { AggregationTemporality::Delta } else { AggregationTemporality::Cumulative } as i32,
+            is_monotonic: true,
+        })),
+        ..Default::default()
+    }
+}
+
+fn shape() -> Shape {
+    Shape { add_suffixes: true, ..Default::default() }
+}
+
+#[test]
+fn renders_counters_gauges_histograms_summaries_and_target_info() {
+    let mut store = Store::default();
+    let gauge = Metric {
+        name: "process.memory.usage".into(),
+        unit: "By".into(),
+        data: Some(metric::Data::Gauge(Gauge { data_points: vec![point(1024.0, vec![])] })),
+        ..Default::default()
+    };
+    let hist = Metric {
+        name: "http.server.request.duration".into(),
+        unit: "s".into(),
+        data: Some(metric::Data::Histogram(Histogram {
+            data_points: vec![HistogramDataPoint {
+                count: 6,
+                sum: Some(2.5),
+                bucket_counts: vec![1, 2, 3],
+                explicit_bounds: vec![0.1, 1.0],
+                ..Default::default()
+            }],
+            aggregation_temporality: AggregationTemporality::Cumulative as i32,
+        })),
+        ..Default::default()
+    };
+    let summary = Metric {
+        name: "rpc.latency".into(),
+        unit: "ms".into(),
+        data: Some(metric::Data::Summary(Summary {
+            data_points: vec![SummaryDataPoint {
+                count: 4,
+                sum: 10.0,
+                quantile_values: vec![summary_data_point::ValueAtQuantile { quantile: 0.5, value: 2.0 }],
+                ..Default::default()
+            }],
+        })),
+        ..Default::default()
+    };
+    store.ingest(&[resource_metrics(vec![counter(false, 7.0), gauge, hist, summary])], &shape(), Instant::now());
+    let out = text(&store, false);
+    let job = r#"instance="pod-1",job="shop/checkout""#;
+    for line in [
+        "# TYPE target_info gauge".to_string(),
+        format!(r#"target_info{{host_name="node-a",{job}}} 1"#),
+        "# TYPE http_server_requests_total counter".to_string(),
+        "# HELP http_server_requests_total Requests served".to_string(),
+        format!(r#"http_server_requests_total{{http_method="GET",http_route="/cart",{job}}} 7"#),
+        "# TYPE process_memory_usage_bytes gauge".to_string(),
+        format!(r#"process_memory_usage_bytes{{{job}}} 1024"#),
+        "# TYPE http_server_request_duration_seconds histogram".to_string(),
+        format!(r#"http_server_request_duration_seconds_bucket{{{job},le="0.1"}} 1"#),
+        format!(r#"http_server_request_duration_seconds_bucket{{{job},le="1"}} 3"#),
+        format!(r#"http_server_request_duration_seconds_bucket{{{job},le="+Inf"}} 6"#),
+        format!(r#"http_server_request_duration_seconds_sum{{{job}}} 2.5"#),
+        format!(r#"http_server_request_duration_seconds_count{{{job}}} 6"#),
+        "# TYPE rpc_latency_milliseconds summary".to_string(),
+        format!(r#"rpc_latency_milliseconds{{{job},quantile="0.5"}} 2"#),
+        format!(r#"rpc_latency_milliseconds_count{{{job}}} 4"#),
+    ] {
+        assert!(out.lines().any(|l| l == line), "missing line {line:?} in:\n{out}");
+    }
+}
+
+#[test]
+fn delta_counters_accumulate_and_series_expire() {
+    let mut store = Store::default();
+    let t0 = Instant::now();
+    store.ingest(&[resource_metrics(vec![counter(true, 2.0)])], &shape(), t0);
+    store.ingest(&[resource_metrics(vec![counter(true, 3.0)])], &shape(), t0);
+    let out = text(&store, false);
+    assert!(out.contains(r#"http_server_requests_total{http_method="GET",http_route="/cart",instance="pod-1",job="shop/checkout"} 5"#), "{out}");
+    store.expire(t0 + Duration::from_secs(301), Duration::from_secs(300));
+    assert_eq!(text(&store, false), "", "everything expired");
+}
+
+#[test]
+fn colliding_labels_join_values_and_const_labels_and_namespace_apply() {
+    let mut store = Store::default();
+    let m = Metric {
+        name: "queue.depth".into(),
+        data: Some(metric::Data::Gauge(Gauge {
+            data_points: vec![point(3.0, vec![kv("a.b", s("x")), kv("a_b", s("y")), kv("n", V::IntValue(4).into_kv_value())])],
+        })),
+        ..Default::default()
+    };
+    let shape = Shape { namespace: "shop".into(), const_labels: vec![("env".into(), "prod".into())], ..shape() };
+    store.ingest(&[resource_metrics(vec![m])], &shape, Instant::now());
+    let out = text(&store, true);
+    let line = out.lines().find(|l| l.starts_with("shop_queue_depth{")).expect(&out);
+    assert_eq!(line, r#"shop_queue_depth{a_b="x;y",env="prod",instance="pod-1",job="shop/checkout",n="4"} 3 1700000000000"#);
+}
+
+trait IntoKv {
+    fn into_kv_value(self) -> V;
+}
+impl IntoKv for V {
+    fn into_kv_value(self) -> V {
+        self
+    }
+}
