@@ -27,6 +27,7 @@ pub fn registry() -> Registry {
             exporters::otlp_http::factory("otlphttp", None),
             exporters::otlp_http::factory("otlp_http", None),
             exporters::prometheus::factory(),
+            exporters::prometheus_remote_write::factory(),
             exporters::debug::factory("debug", None),
             exporters::debug::factory(
                 "logging",

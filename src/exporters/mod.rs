@@ -7,3 +7,4 @@ pub mod helper;
 pub mod otlp_grpc;
 pub mod otlp_http;
 pub mod prometheus;
+pub mod prometheus_remote_write;

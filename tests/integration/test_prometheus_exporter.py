@@ -139,3 +139,27 @@ def test_promtool_accepts_the_exposition(pipeline_with_prometheus, ports, tmp_pa
     assert promtool, "promtool comes with Debian's prometheus package"
     out = subprocess.run([promtool, "check", "metrics"], input=text.encode(), capture_output=True, timeout=30)
     assert out.returncode == 0, out.stdout.decode() + out.stderr.decode()
+
+
+def test_remote_write_into_prometheus(collector, ports, tmp_path):
+    """Seed 003's shape: prometheusremotewrite with external_labels from the environment."""
+    server = Prometheus(tmp_path / "prom-rw", "127.0.0.1:9")  # scrapes nothing useful; receives remote write
+    try:
+        exporter = {"endpoint": f"http://127.0.0.1:{server.port}/api/v1/write",
+                    "external_labels": {"collector_label": "${env:MY_POD_IP}"},
+                    "retry_on_failure": {"initial_interval": "100ms"}}
+        cfg = config_yaml(ports, exporters={"prometheusremotewrite": exporter},
+                          pipelines={"metrics": pipeline(["prometheusremotewrite"])})
+        collector(cfg, env={"MY_POD_IP": "10.1.2.3"})
+        send_metrics(ports.grpc)
+        got = server.wait_query('http_server_requests_total{collector_label="10.1.2.3"}', want=2)
+        by_route = {s["metric"]["http_route"]: float(s["value"][1]) for s in got}
+        assert by_route == {"/cart": 3.0, "/pay": 2.0}
+        assert got[0]["metric"]["job"] == "shop/shop-api"
+        count = server.wait_query('http_server_request_duration_seconds_count{http_route="/cart"}')
+        assert float(count[0]["value"][1]) == 5
+        le_1 = server.wait_query('http_server_request_duration_seconds_bucket{http_route="/cart",le="1"}')
+        assert float(le_1[0]["value"][1]) == 4
+        assert float(server.wait_query("process_memory_usage_bytes")[0]["value"][1]) == 4096
+    finally:
+        server.stop()
