@@ -2,7 +2,7 @@
 CARGO ?= cargo
 VENV := .venv
 
-.PHONY: all build release test test-setup unit integration lint fmt bench clean
+.PHONY: all build release test test-setup unit integration fuzz fuzz-smoke lint fmt bench clean
 
 all: build
 
@@ -17,13 +17,21 @@ test-setup:
 	scripts/test-setup.sh
 
 ## Unit tests, then integration tests against the real binary and real peers.
-test: test-setup build unit integration
+test: test-setup build unit fuzz-smoke integration
 
 unit:
 	$(CARGO) test --lib --bins
 
 integration: build
 	OTELSTACK_COLLECTOR=$(CURDIR)/target/debug/otelstack-collector $(VENV)/bin/pytest tests/integration -q -p no:cacheprovider
+
+## Each cargo-fuzz target for FUZZ_SECONDS (default 60); fuzz-smoke is the short pass in `make test`.
+FUZZ_SECONDS ?= 60
+fuzz:
+	FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz.sh
+
+fuzz-smoke:
+	FUZZ_SECONDS=20 scripts/fuzz.sh
 
 lint:
 	$(CARGO) fmt --all --check

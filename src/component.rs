@@ -110,6 +110,25 @@ pub trait Running: Send + Sync {
 pub struct BuildContext {
     pub id: ComponentId,
     pub telemetry: Arc<Telemetry>,
+    /// authenticator extensions by id, for `auth.authenticator` settings
+    pub authenticators: crate::extensions::auth::Authenticators,
+    /// `file_storage` extensions by id, for `sending_queue.storage`
+    pub storages: Arc<std::collections::BTreeMap<ComponentId, crate::extensions::file_storage::StorageSettings>>,
+    /// the in-flight request byte budget receivers share (set by memory_limiter)
+    pub admission: crate::receivers::admission::Admission,
+}
+
+impl BuildContext {
+    /// A context without authenticators (tests, components built alone).
+    pub fn new(id: ComponentId, telemetry: Arc<Telemetry>) -> BuildContext {
+        BuildContext {
+            id,
+            telemetry,
+            authenticators: Default::default(),
+            storages: Default::default(),
+            admission: Default::default(),
+        }
+    }
 }
 
 /// Per-signal consumers handed to a receiver; `None` where no pipeline of
@@ -176,6 +195,12 @@ pub struct BuiltProcessor {
 }
 
 pub trait ProcessorConfig: Validate + fmt::Debug + Send + Sync {
+    /// Request bytes receivers may hold at once, if this processor sets a
+    /// limit (memory_limiter does).
+    fn admission_budget(&self) -> Option<u64> {
+        None
+    }
+
     fn build(&self, ctx: BuildContext, signal: Signal, next: Arc<dyn Consumer>) -> BuildResult<BuiltProcessor>;
 }
 
@@ -190,6 +215,18 @@ pub trait ExporterConfig: Validate + fmt::Debug + Send + Sync {
 
 pub trait ExtensionConfig: Validate + fmt::Debug + Send + Sync {
     fn start(&self, ctx: BuildContext, health: crate::service::Health) -> BoxFuture<'_, BuildResult<Box<dyn Running>>>;
+
+    /// Authenticator extensions return what they check and send; the service
+    /// collects them into `BuildContext::authenticators` before building.
+    fn authenticator(&self) -> BuildResult<Option<crate::extensions::auth::Authenticator>> {
+        Ok(None)
+    }
+
+    /// Storage extensions (`file_storage`) say where persistent queues live;
+    /// the service collects them into `BuildContext::storages`.
+    fn storage(&self) -> Option<crate::extensions::file_storage::StorageSettings> {
+        None
+    }
 }
 
 /// A parse error with the key path inside the component's section.

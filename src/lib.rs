@@ -2,6 +2,7 @@
 //! (`otelstack-collector`), and the tooling around a one-command
 //! observability stack (`stackctl`). See docs/architecture.md for the map.
 
+pub mod alloc;
 pub mod cli;
 pub mod component;
 pub mod config;
@@ -16,3 +17,4 @@ pub mod signal;
 pub mod telemetry;
 #[cfg(test)]
 pub mod testkit;
+pub mod tls;

@@ -14,7 +14,7 @@ pub struct Registry {
 
 pub fn registry() -> Registry {
     Registry {
-        receivers: vec![receivers::otlp::factory()],
+        receivers: vec![receivers::otlp::factory(), receivers::prometheus::factory()],
         processors: vec![
             processors::memory_limiter::factory(),
             processors::batch::factory(),
@@ -35,7 +35,12 @@ pub fn registry() -> Registry {
             ),
         ],
         connectors: vec![],
-        extensions: vec![extensions::health_check::factory()],
+        extensions: vec![
+            extensions::health_check::factory(),
+            extensions::bearertokenauth::factory(),
+            extensions::basicauth::factory(),
+            extensions::file_storage::factory(),
+        ],
     }
 }
 

@@ -1,5 +1,8 @@
 use clap::Parser;
 
+#[global_allocator]
+static ALLOC: otelstack::alloc::CountingAlloc = otelstack::alloc::CountingAlloc;
+
 fn main() -> std::process::ExitCode {
     otelstack::cli::collector::main(otelstack::cli::collector::Cli::parse())
 }

@@ -1,7 +1,9 @@
 //! What every exporter shares, after otelcol's exporterhelper: a bounded
 //! `sending_queue` drained by `num_consumers` workers, `retry_on_failure`
 //! with exponential backoff and jitter (honouring `Retry-After`), and a
-//! per-attempt `timeout`. An exporter only implements [`Export`].
+//! per-attempt `timeout`. An exporter only implements [`Export`]. The queue
+//! is in memory, or on disk when `sending_queue.storage` names a
+//! `file_storage` extension (see [`super::queue`]).
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -11,10 +13,15 @@ use serde::Deserialize;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use crate::component::{BuiltExporter, ConsumeError, Consumer, Invalid, Running};
+use super::queue::file::{FileQueue, FileQueueSettings};
+use super::queue::memory::MemoryQueue;
+use super::queue::{PushError, SendingQueue, Sizer};
+use crate::component::{
+    BuildContext, BuildResult, BuiltExporter, ComponentId, ConsumeError, Consumer, Invalid, Running,
+};
 use crate::config::types::GoDuration;
 use crate::otlp::PartialSuccess;
-use crate::signal::Batch;
+use crate::signal::{Batch, Signal};
 use crate::telemetry::ExporterMetrics;
 
 /// Why one export attempt failed.
@@ -67,7 +74,7 @@ impl Default for RetryConfig {
 pub struct QueueConfig {
     pub enabled: bool,
     pub num_consumers: usize,
-    /// in requests
+    /// in units of `sizer`
     pub queue_size: usize,
     /// wait for room instead of refusing when the queue is full
     pub block_on_overflow: bool,
@@ -75,7 +82,7 @@ pub struct QueueConfig {
     pub blocking: bool,
     pub sizer: String,
     pub wait_for_result: bool,
-    /// persistent storage extension id; not supported yet
+    /// `file_storage[/name]`: keep the queue on disk in that extension's directory
     pub storage: Option<String>,
 }
 
@@ -105,14 +112,11 @@ impl QueueConfig {
         if self.num_consumers == 0 {
             return Err(Invalid::at("sending_queue.num_consumers", "must be greater than 0"));
         }
-        if self.sizer != "requests" {
-            return Err(Invalid::at("sending_queue.sizer", "only the \"requests\" sizer is supported"));
+        if Sizer::parse(&self.sizer).is_none() {
+            return Err(Invalid::at("sending_queue.sizer", "must be \"requests\", \"items\" or \"bytes\""));
         }
-        if self.storage.is_some() {
-            return Err(Invalid::at(
-                "sending_queue.storage",
-                "persistent queues are not supported yet; remove storage to use the in-memory queue",
-            ));
+        if let Some(id) = &self.storage {
+            ComponentId::parse(id).map_err(|e| Invalid::at("sending_queue.storage", e))?;
         }
         Ok(())
     }
@@ -161,8 +165,10 @@ impl Sender {
         self.deadline.lock().expect("lock").is_some_and(|d| Instant::now() + after > d)
     }
 
-    /// One batch, with timeout and retries. Counts what was sent or failed.
-    async fn send(&self, batch: Batch) -> Result<(), ExportError> {
+    /// One batch, with timeout and retries. Counts what was sent; a failure
+    /// is counted by [`Sender::dropped`] (or kept by a persistent queue when
+    /// shutdown interrupted the retries).
+    async fn send(&self, batch: Batch) -> Result<(), Failure> {
         let items = batch.items() as u64;
         let started = Instant::now();
         let mut attempt = 0;
@@ -183,15 +189,16 @@ impl Sender {
                 }
                 Err(e) => e,
             };
-            let retry_after = match &err {
-                ExportError::Permanent(_) => None,
+            let (retry_after, stopped) = match &err {
+                ExportError::Permanent(_) => (None, false),
                 ExportError::Retryable { retry_after, .. } if self.settings.retry.enabled => {
                     let wait = retry_after.unwrap_or_else(|| self.settings.retry.backoff(attempt));
                     let max = self.settings.retry.max_elapsed_time.0;
                     let out_of_time = !max.is_zero() && started.elapsed() + wait > max;
-                    (!out_of_time && !self.deadline_passed(wait)).then_some(wait)
+                    let stopped = self.deadline_passed(wait);
+                    ((!out_of_time && !stopped).then_some(wait), stopped && !out_of_time)
                 }
-                ExportError::Retryable { .. } => None,
+                ExportError::Retryable { .. } => (None, false),
             };
             match retry_after {
                 Some(wait) => {
@@ -199,18 +206,29 @@ impl Sender {
                     tokio::time::sleep(wait).await;
                     attempt += 1;
                 }
-                None => {
-                    self.metrics.send_failed.inc_by(items);
-                    let kind = if matches!(err, ExportError::Permanent(_)) { "permanent" } else { "after retries" };
-                    tracing::error!(exporter = %self.name, error = %err, items, "export failed ({kind}); dropping data");
-                    return Err(err);
-                }
+                None => return Err(Failure { error: err, stopped }),
             }
         }
     }
+
+    /// Counts and logs a batch given up for good.
+    fn dropped(&self, items: usize, err: &ExportError) {
+        self.metrics.send_failed.inc_by(items as u64);
+        let kind = if matches!(err, ExportError::Permanent(_)) { "permanent" } else { "after retries" };
+        tracing::error!(exporter = %self.name, error = %err, items, "export failed ({kind}); dropping data");
+    }
 }
 
-/// Wraps an [`Export`] with the queue, retries and timeout.
+/// Why [`Sender::send`] gave up on a batch.
+struct Failure {
+    error: ExportError,
+    /// retries stopped because shutdown started, not because they ran out
+    stopped: bool,
+}
+
+/// Wraps an [`Export`] with an in-memory queue, retries and timeout.
+/// `sending_queue.storage` is not looked at: exporters that support it use
+/// [`build_for`].
 pub fn build(
     name: String,
     export: Box<dyn Export>,
@@ -218,27 +236,92 @@ pub fn build(
     metrics: ExporterMetrics,
 ) -> BuiltExporter {
     let queue = settings.queue.clone();
+    let memory = || Arc::new(MemoryQueue::new(queue.queue_size, sizer(&queue))) as Arc<dyn SendingQueue>;
+    assemble(name, export, settings, metrics, queue.enabled.then(memory))
+}
+
+/// Wraps an [`Export`] with the queue, retries and timeout; the queue is
+/// persistent when `sending_queue.storage` names a `file_storage`
+/// extension (validation made sure it is configured and enabled).
+pub fn build_for(
+    ctx: &BuildContext,
+    signal: Signal,
+    export: Box<dyn Export>,
+    settings: HelperSettings,
+) -> BuildResult<BuiltExporter> {
+    let name = ctx.id.to_string();
+    let metrics = ctx.telemetry.exporter(signal, &name);
+    let queue = settings.queue.clone();
+    let Some(storage_id) = queue.storage.as_ref().filter(|_| queue.enabled) else {
+        return Ok(build(name, export, settings, metrics));
+    };
+    let storage = ComponentId::parse(storage_id)
+        .ok()
+        .and_then(|id| ctx.storages.get(&id).cloned())
+        .ok_or_else(|| anyhow::anyhow!("sending_queue.storage: extension {storage_id:?} is not a running file_storage extension; configure it and list it in service.extensions"))?;
+    let dir_name = format!("exporter_{}_{}_{signal}", ctx.id.type_name, ctx.id.name.as_deref().unwrap_or(""));
+    let dir_name: String =
+        dir_name.chars().map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '_' }).collect();
+    let file_settings = FileQueueSettings {
+        capacity: queue.queue_size,
+        sizer: sizer(&queue),
+        fsync: storage.fsync,
+        lock_timeout: storage.timeout,
+    };
+    let file = FileQueue::open(
+        &name,
+        &storage.directory.join(dir_name),
+        signal,
+        &file_settings,
+        metrics.corrupt_records.clone(),
+    )?;
+    Ok(assemble(name, export, settings, metrics, Some(Arc::new(file))))
+}
+
+fn sizer(queue: &QueueConfig) -> Sizer {
+    Sizer::parse(&queue.sizer).unwrap_or(Sizer::Requests)
+}
+
+fn assemble(
+    name: String,
+    export: Box<dyn Export>,
+    settings: HelperSettings,
+    metrics: ExporterMetrics,
+    queue: Option<Arc<dyn SendingQueue>>,
+) -> BuiltExporter {
+    let config = settings.queue.clone();
     let sender = Arc::new(Sender { name, export, settings, metrics, deadline: Mutex::new(None) });
-    if !queue.enabled {
+    let Some(queue) = queue else {
         return BuiltExporter { consumer: Arc::new(Direct(sender.clone())), running: Box::new(DirectRunning(sender)) };
-    }
-    let (tx, rx) = async_channel::bounded::<Batch>(queue.queue_size);
-    sender.metrics.queue_capacity.set(queue.queue_size as i64);
-    let workers = (0..queue.num_consumers)
+    };
+    sender.metrics.queue_capacity.set(config.queue_size as i64);
+    sender.metrics.queue_size.set(queue.size() as i64);
+    let workers = (0..config.num_consumers)
         .map(|_| {
-            let (rx, sender) = (rx.clone(), sender.clone());
+            let (queue, sender) = (queue.clone(), sender.clone());
             tokio::spawn(async move {
-                while let Ok(batch) = rx.recv().await {
-                    sender.metrics.queue_size.set(rx.len() as i64);
-                    let _ = sender.send(batch).await;
+                while let Some(entry) = queue.pop().await {
+                    sender.metrics.queue_size.set(queue.size() as i64);
+                    let items = entry.batch.items();
+                    match sender.send(entry.batch).await {
+                        Ok(()) => queue.ack(entry.ticket),
+                        Err(f) if f.stopped && queue.is_persistent() => {
+                            tracing::info!(exporter = %sender.name, items, "shutting down; the batch stays in the persistent queue for the next start");
+                        }
+                        Err(f) => {
+                            sender.dropped(items, &f.error);
+                            queue.ack(entry.ticket);
+                        }
+                    }
+                    sender.metrics.queue_size.set(queue.size() as i64);
                 }
             })
         })
         .collect();
-    let block = queue.block_on_overflow || queue.blocking;
+    let block = config.block_on_overflow || config.blocking;
     BuiltExporter {
-        consumer: Arc::new(Queued { tx: tx.clone(), block, sender: sender.clone() }),
-        running: Box::new(QueueRunning { tx, sender, workers: Mutex::new(workers) }),
+        consumer: Arc::new(Queued { queue: queue.clone(), block, sender: sender.clone() }),
+        running: Box::new(QueueRunning { queue, sender, workers: Mutex::new(workers) }),
     }
 }
 
@@ -247,12 +330,20 @@ struct Direct(Arc<Sender>);
 impl Consumer for Direct {
     fn consume(&self, batch: Batch) -> BoxFuture<'_, Result<(), ConsumeError>> {
         Box::pin(async move {
-            self.0.send(batch).await.map_err(|e| match e {
-                ExportError::Permanent(m) => ConsumeError::Permanent(m),
-                ExportError::Retryable { message, retry_after } => {
-                    ConsumeError::Refused { reason: message, retry_after }
-                }
-            })
+            let items = batch.items();
+            self.0
+                .send(batch)
+                .await
+                .map_err(|f| {
+                    self.0.dropped(items, &f.error);
+                    f.error
+                })
+                .map_err(|e| match e {
+                    ExportError::Permanent(m) => ConsumeError::Permanent(m),
+                    ExportError::Retryable { message, retry_after } => {
+                        ConsumeError::Refused { reason: message, retry_after }
+                    }
+                })
         })
     }
 }
@@ -267,7 +358,7 @@ impl Running for DirectRunning {
 }
 
 struct Queued {
-    tx: async_channel::Sender<Batch>,
+    queue: Arc<dyn SendingQueue>,
     block: bool,
     sender: Arc<Sender>,
 }
@@ -276,33 +367,24 @@ impl Consumer for Queued {
     fn consume(&self, batch: Batch) -> BoxFuture<'_, Result<(), ConsumeError>> {
         Box::pin(async move {
             let items = batch.items() as u64;
-            let result = if self.block {
-                self.tx.send(batch).await.map_err(|_| "the exporter is shutting down")
-            } else {
-                self.tx.try_send(batch).map_err(|e| match e {
-                    async_channel::TrySendError::Full(_) => "the sending queue is full",
-                    async_channel::TrySendError::Closed(_) => "the exporter is shutting down",
-                })
-            };
-            match result {
-                Ok(()) => {
-                    self.sender.metrics.queue_size.set(self.tx.len() as i64);
-                    Ok(())
+            let result = self.queue.push(batch, self.block).await;
+            self.sender.metrics.queue_size.set(self.queue.size() as i64);
+            result.map_err(|e| {
+                self.sender.metrics.enqueue_failed.inc_by(items);
+                let reason = format!("{}: {e}", self.sender.name);
+                match e {
+                    PushError::TooLarge { .. } => ConsumeError::Permanent(reason),
+                    PushError::Full | PushError::Closed | PushError::Storage(_) => {
+                        ConsumeError::Refused { reason, retry_after: Some(Duration::from_secs(1)) }
+                    }
                 }
-                Err(reason) => {
-                    self.sender.metrics.enqueue_failed.inc_by(items);
-                    Err(ConsumeError::Refused {
-                        reason: format!("{}: {reason}", self.sender.name),
-                        retry_after: Some(Duration::from_secs(1)),
-                    })
-                }
-            }
+            })
         })
     }
 }
 
 struct QueueRunning {
-    tx: async_channel::Sender<Batch>,
+    queue: Arc<dyn SendingQueue>,
     sender: Arc<Sender>,
     workers: Mutex<Vec<JoinHandle<()>>>,
 }
@@ -310,13 +392,23 @@ struct QueueRunning {
 impl Running for QueueRunning {
     fn shutdown(&self, deadline: Instant) -> BoxFuture<'_, ()> {
         Box::pin(async move {
-            *self.sender.deadline.lock().expect("lock") = Some(deadline);
-            // No new batches; workers drain what is queued, then stop.
-            self.tx.close();
+            // A persistent queue keeps what is not delivered for the next
+            // start, so its workers stop retrying at once.
+            let retry_until = if self.queue.is_persistent() { Instant::now() } else { deadline };
+            *self.sender.deadline.lock().expect("lock") = Some(retry_until);
+            // No new batches; workers drain the memory queue (a persistent
+            // queue keeps what waits for the next start), then stop.
+            self.queue.close();
             let workers = std::mem::take(&mut *self.workers.lock().expect("lock"));
             let all = futures::future::join_all(workers);
-            if tokio::time::timeout_at(deadline, all).await.is_err() {
-                let left = self.tx.len();
+            let finished = tokio::time::timeout_at(deadline, all).await.is_ok();
+            let left = self.queue.size();
+            if self.queue.is_persistent() {
+                if left > 0 {
+                    tracing::info!(exporter = %self.sender.name, backlog = left, "the persistent queue keeps its backlog for the next start");
+                }
+            } else if !finished {
+                let left = self.queue.waiting();
                 tracing::error!(exporter = %self.sender.name, queued_batches = left, "shutdown deadline passed before the sending queue drained; queued data is dropped");
             }
         })

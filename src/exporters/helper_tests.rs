@@ -2,6 +2,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use super::*;
+use crate::component::{BuildContext, ComponentId};
 use crate::testkit::{spans, traces_batch};
 
 /// An export that fails with the scripted errors, then succeeds.
@@ -99,4 +100,74 @@ fn backoff_grows_and_is_capped() {
     assert_eq!(r.backoff(0), Duration::from_secs(5));
     assert_eq!(r.backoff(1), Duration::from_secs_f64(7.5));
     assert_eq!(r.backoff(10), Duration::from_secs(30));
+}
+
+#[tokio::test]
+async fn a_persistent_queue_keeps_what_shutdown_interrupted_and_sends_it_after_a_restart() {
+    let dir = std::env::temp_dir().join(format!("otelstack-helper-{}-{}", std::process::id(), fastrand::u64(..)));
+    let storage_id = ComponentId::parse("file_storage/q").unwrap();
+    let storage = crate::extensions::file_storage::StorageSettings {
+        directory: dir.clone(),
+        timeout: Duration::from_secs(1),
+        fsync: true,
+    };
+    let mut ctx = BuildContext::new(ComponentId::parse("otlp").unwrap(), Arc::new(crate::telemetry::Telemetry::new()));
+    ctx.storages = Arc::new([(storage_id, storage)].into_iter().collect());
+    let mut s = settings(true);
+    s.queue.storage = Some("file_storage/q".into());
+    s.retry.max_elapsed_time = GoDuration::secs(0);
+    let start = |errors: Vec<ExportError>| {
+        let delivered = Arc::new(AtomicUsize::new(0));
+        let export = Scripted { errors: Mutex::new(errors), calls: Default::default(), delivered: delivered.clone() };
+        (build_for(&ctx, crate::signal::Signal::Traces, Box::new(export), s.clone()).unwrap(), delivered)
+    };
+
+    // the backend is down: retries run until shutdown interrupts them
+    let (e, delivered) = start((0..1000).map(|_| ExportError::retryable("down")).collect());
+    e.consumer.consume(traces_batch(vec![spans("s", "x", 3)])).await.unwrap();
+    e.running.shutdown(Instant::now() + Duration::from_millis(200)).await;
+    assert_eq!(delivered.load(Ordering::SeqCst), 0);
+    let metrics = ctx.telemetry.exporter(crate::signal::Signal::Traces, "otlp");
+    assert_eq!(metrics.send_failed.get(), 0, "kept for the next start, not dropped");
+    drop(e);
+
+    // the next start finds it on disk and delivers it
+    let (e, delivered) = start(vec![]);
+    assert_eq!(metrics.queue_size.get(), 1, "the gauge shows the stored backlog");
+    tokio::time::timeout(Duration::from_secs(5), async {
+        while delivered.load(Ordering::SeqCst) < 3 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .unwrap();
+    e.running.shutdown(Instant::now() + Duration::from_secs(1)).await;
+    assert_eq!(metrics.queue_size.get(), 0);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Answers every export with a partial success rejecting `rejected` items.
+struct PartiallyRejecting {
+    rejected: i64,
+    calls: Arc<AtomicUsize>,
+}
+
+impl Export for PartiallyRejecting {
+    fn export(&self, _batch: Batch) -> BoxFuture<'_, Result<PartialSuccess, ExportError>> {
+        Box::pin(async move {
+            self.calls.fetch_add(1, Ordering::SeqCst);
+            Ok(PartialSuccess { rejected: self.rejected, error_message: "2 spans had no name".into() })
+        })
+    }
+}
+
+#[tokio::test]
+async fn partial_success_is_counted_and_not_retried() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let metrics = crate::telemetry::Telemetry::new().exporter(crate::signal::Signal::Traces, "test");
+    let export = PartiallyRejecting { rejected: 2, calls: calls.clone() };
+    let e = build("test".into(), Box::new(export), settings(false), metrics.clone());
+    e.consumer.consume(traces_batch(vec![spans("s", "x", 5)])).await.unwrap();
+    assert_eq!(calls.load(Ordering::SeqCst), 1, "a partial success is final");
+    assert_eq!((metrics.sent.get(), metrics.send_failed.get()), (3, 2));
 }

@@ -8,3 +8,4 @@ pub mod otlp_grpc;
 pub mod otlp_http;
 pub mod prometheus;
 pub mod prometheus_remote_write;
+pub mod queue;

@@ -3,8 +3,10 @@
 //! connects lazily, so the exporter starts even when its endpoint does not
 //! resolve yet, and reconnects on its own.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -20,6 +22,7 @@ use crate::component::{
     parse_section, BuildContext, BuildResult, BuiltExporter, ExporterConfig, Factory, Invalid, Validate,
 };
 use crate::config::types::GoDuration;
+use crate::extensions::auth::{AuthSettings, ClientAuth};
 use crate::otlp::grpc_client;
 use crate::otlp::{wire, PartialSuccess};
 use crate::signal::{Batch, Signal};
@@ -44,7 +47,7 @@ pub struct OtlpGrpcConfig {
     pub wait_for_ready: bool,
     pub read_buffer_size: Option<u64>,
     pub write_buffer_size: Option<u64>,
-    pub auth: Option<Value>,
+    pub auth: Option<AuthSettings>,
 }
 
 impl Default for OtlpGrpcConfig {
@@ -86,9 +89,6 @@ impl Validate for OtlpGrpcConfig {
             ));
         }
         self.target().map_err(|e| Invalid::at("endpoint", e))?;
-        if self.auth.is_some() {
-            return Err(Invalid::at("auth", "authenticator extensions are not supported yet; use headers"));
-        }
         if self.tls.insecure_skip_verify && !self.plaintext() {
             return Err(Invalid::at(
                 "tls.insecure_skip_verify",
@@ -164,6 +164,7 @@ impl ExporterConfig for OtlpGrpcConfig {
             channel: self.channel()?,
             path: signal.grpc_path(),
             headers,
+            auth: self.auth.as_ref().map(|a| ctx.authenticators.client(a)).transpose()?,
             gzip,
         };
         let settings = HelperSettings {
@@ -171,9 +172,7 @@ impl ExporterConfig for OtlpGrpcConfig {
             retry: self.retry_on_failure.clone(),
             queue: self.sending_queue.clone(),
         };
-        let name = ctx.id.to_string();
-        let metrics = ctx.telemetry.exporter(signal, &name);
-        Ok(helper::build(name, Box::new(export), settings, metrics))
+        helper::build_for(&ctx, signal, Box::new(export), settings)
     }
 }
 
@@ -182,6 +181,7 @@ struct OtlpGrpc {
     channel: Channel,
     path: &'static str,
     headers: http::HeaderMap,
+    auth: Option<Arc<dyn ClientAuth>>,
     gzip: bool,
 }
 
@@ -201,7 +201,16 @@ impl Export for OtlpGrpc {
                 };
                 payload = compressed.map_err(|e| ExportError::Permanent(format!("gzip: {e}")))?;
             }
-            match grpc_client::unary(&self.channel, self.path, &self.headers, payload, self.gzip).await {
+            let headers = match &self.auth {
+                None => Cow::Borrowed(&self.headers),
+                Some(auth) => {
+                    let (name, value) = auth.header().map_err(|e| ExportError::Permanent(format!("auth: {e}")))?;
+                    let mut headers = self.headers.clone();
+                    headers.insert(name, value);
+                    Cow::Owned(headers)
+                }
+            };
+            match grpc_client::unary(&self.channel, self.path, &headers, payload, self.gzip).await {
                 Ok(response) => Ok(PartialSuccess::decode_response(&response).unwrap_or_default()),
                 Err(status) => Err(match classify(&status) {
                     ExportError::Retryable { message, retry_after } => {

@@ -15,6 +15,7 @@ use crate::component::{
     parse_section, BuildContext, BuildResult, BuiltExporter, ExporterConfig, Factory, Invalid, Validate,
 };
 use crate::config::types::GoDuration;
+use crate::extensions::auth::{AuthSettings, ClientAuth};
 use crate::otlp::{self, PartialSuccess};
 use crate::signal::{Batch, Signal};
 
@@ -53,7 +54,7 @@ pub struct OtlpHttpConfig {
     pub idle_conn_timeout: Option<GoDuration>,
     pub disable_keep_alives: bool,
     pub proxy_url: Option<String>,
-    pub auth: Option<Value>,
+    pub auth: Option<AuthSettings>,
 }
 
 impl Default for OtlpHttpConfig {
@@ -101,9 +102,6 @@ impl Validate for OtlpHttpConfig {
                 reqwest::Url::parse(&url)
                     .map_err(|e| Invalid::at("endpoint", format!("{url:?} is not a valid URL: {e}")))?;
             }
-        }
-        if self.auth.is_some() {
-            return Err(Invalid::at("auth", "authenticator extensions are not supported yet; use headers"));
         }
         if self.proxy_url.is_some() {
             return Err(Invalid::at("proxy_url", "proxies are not supported"));
@@ -158,15 +156,14 @@ impl ExporterConfig for OtlpHttpConfig {
             .user_agent(concat!("otelstack-collector/", env!("CARGO_PKG_VERSION")))
             .default_headers(headers)
             .build()?;
-        let export = OtlpHttp { client, url, signal, compression: self.compression, encoding: self.encoding };
+        let auth = self.auth.as_ref().map(|a| ctx.authenticators.client(a)).transpose()?;
+        let export = OtlpHttp { client, url, signal, compression: self.compression, encoding: self.encoding, auth };
         let settings = HelperSettings {
             timeout: self.timeout.0,
             retry: self.retry_on_failure.clone(),
             queue: self.sending_queue.clone(),
         };
-        let name = ctx.id.to_string();
-        let metrics = ctx.telemetry.exporter(signal, &name);
-        Ok(helper::build(name, Box::new(export), settings, metrics))
+        helper::build_for(&ctx, signal, Box::new(export), settings)
     }
 }
 
@@ -176,6 +173,7 @@ struct OtlpHttp {
     signal: Signal,
     compression: Compression,
     encoding: Encoding,
+    auth: Option<std::sync::Arc<dyn ClientAuth>>,
 }
 
 impl OtlpHttp {
@@ -205,6 +203,10 @@ impl Export for OtlpHttp {
         Box::pin(async move {
             let (body, content_type) = self.body(&batch)?;
             let mut req = self.client.post(&self.url).header("content-type", content_type).body(body);
+            if let Some(auth) = &self.auth {
+                let (name, value) = auth.header().map_err(|e| ExportError::Permanent(format!("auth: {e}")))?;
+                req = req.header(name, value);
+            }
             match self.compression {
                 Compression::Gzip => req = req.header("content-encoding", "gzip"),
                 Compression::Zstd => req = req.header("content-encoding", "zstd"),

@@ -34,6 +34,9 @@ enum Kind {
 struct Schema {
     /// each occurrence of this message is one item of the signal
     counted: bool,
+    /// the message fields of a oneof that hold items: a later one replaces an
+    /// earlier one when decoding (the last wins), and so do their items here
+    oneof: &'static [u32],
     fields: &'static [(u32, Kind)],
 }
 
@@ -44,10 +47,10 @@ impl Schema {
 }
 
 const fn msg(fields: &'static [(u32, Kind)]) -> Schema {
-    Schema { counted: false, fields }
+    Schema { counted: false, oneof: &[], fields }
 }
 const fn item(fields: &'static [(u32, Kind)]) -> Schema {
-    Schema { counted: true, fields }
+    Schema { counted: true, oneof: &[], fields }
 }
 
 use Kind::{Bytes as B, Fixed32 as F32, Fixed64 as F64, Msg as M, Str as S, Varint as V};
@@ -146,17 +149,21 @@ static SUM: Schema = msg(&[(1, M(&NUMBER_DP)), (2, V), (3, V)]);
 static HISTOGRAM: Schema = msg(&[(1, M(&HISTOGRAM_DP)), (2, V)]);
 static EXP_HISTOGRAM: Schema = msg(&[(1, M(&EXP_HISTOGRAM_DP)), (2, V)]);
 static SUMMARY: Schema = msg(&[(1, M(&SUMMARY_DP))]);
-static METRIC: Schema = msg(&[
-    (1, S),
-    (2, S),
-    (3, S),
-    (5, M(&GAUGE)),
-    (7, M(&SUM)),
-    (9, M(&HISTOGRAM)),
-    (10, M(&EXP_HISTOGRAM)),
-    (11, M(&SUMMARY)),
-    (12, M(&KEY_VALUE)),
-]);
+static METRIC: Schema = Schema {
+    counted: false,
+    oneof: &[5, 7, 9, 10, 11],
+    fields: &[
+        (1, S),
+        (2, S),
+        (3, S),
+        (5, M(&GAUGE)),
+        (7, M(&SUM)),
+        (9, M(&HISTOGRAM)),
+        (10, M(&EXP_HISTOGRAM)),
+        (11, M(&SUMMARY)),
+        (12, M(&KEY_VALUE)),
+    ],
+};
 static SCOPE_METRICS: Schema = msg(&[(1, M(&SCOPE)), (2, M(&METRIC)), (3, S)]);
 static RESOURCE_METRICS: Schema = msg(&[(1, M(&RESOURCE)), (2, M(&SCOPE_METRICS)), (3, S)]);
 static METRICS_REQUEST: Schema = msg(&[(1, M(&RESOURCE_METRICS))]);
@@ -183,6 +190,10 @@ pub fn read_varint(buf: &[u8], pos: &mut usize) -> Result<u64, WireError> {
     for shift in 0..10 {
         let byte = *buf.get(*pos).ok_or(WireError("truncated varint"))?;
         *pos += 1;
+        // the tenth byte holds bit 63 only; prost refuses more, and so must we
+        if shift == 9 && byte > 1 {
+            return Err(WireError("varint overflows 64 bits"));
+        }
         value |= u64::from(byte & 0x7f) << (shift * 7);
         if byte < 0x80 {
             return Ok(value);
@@ -238,6 +249,8 @@ fn walk(schema: &Schema, buf: &[u8], depth: usize, count: &mut usize) -> Result<
         return Err(WireError("message nested too deeply"));
     }
     let mut pos = 0;
+    // the oneof field seen last and the items counted under it
+    let mut variant: Option<(u32, usize)> = None;
     while pos < buf.len() {
         let (num, wire) = read_key(buf, &mut pos)?;
         let Some(kind) = schema.kind(num) else {
@@ -273,10 +286,22 @@ fn walk(schema: &Schema, buf: &[u8], depth: usize, count: &mut usize) -> Result<
             }
             (Kind::Msg(sub), 2) => {
                 let range = read_len(buf, &mut pos)?;
+                let before = *count;
                 if sub.counted {
                     *count += 1;
                 }
                 walk(sub, &buf[range], depth + 1, count)?;
+                if schema.oneof.contains(&num) {
+                    let items = *count - before;
+                    variant = match variant {
+                        Some((field, earlier)) if field == num => Some((field, earlier + items)),
+                        Some((_, replaced)) => {
+                            *count -= replaced;
+                            Some((num, items))
+                        }
+                        None => Some((num, items)),
+                    };
+                }
             }
             _ => return Err(WireError("field has the wrong wire type")),
         }

@@ -110,3 +110,50 @@ fn ids_of_the_wrong_length_are_invalid() {
     let bytes = ExportTraceServiceRequest { resource_spans: vec![rs] }.encode_to_vec();
     assert_eq!(inspect(Signal::Traces, &bytes), Ok(1), "an empty parent id is a root span");
 }
+
+/// Found by the `otlp_protobuf` fuzz target: a ten-byte varint whose last
+/// byte carries more than bit 63 was accepted here and refused by prost.
+#[test]
+fn refuses_varints_that_overflow_64_bits() {
+    let unknown_varint_field = |last: u8| {
+        let mut b = vec![0xa0, 0x7d]; // field 2004, wire type 0
+        b.extend([0xff; 9]);
+        b.push(last);
+        b
+    };
+    assert_eq!(inspect(Signal::Traces, &unknown_varint_field(0x0a)), Err(WireError("varint overflows 64 bits")));
+    assert!(ExportTraceServiceRequest::decode(&unknown_varint_field(0x0a)[..]).is_err());
+    assert_eq!(inspect(Signal::Traces, &unknown_varint_field(0x01)), Ok(0));
+    assert!(ExportTraceServiceRequest::decode(&unknown_varint_field(0x01)[..]).is_ok());
+    let crash = [0xa0, 0x7d, 0xcb, 0xfd, 0xf5, 0x8d, 0xb5, 0x9a, 0x8d, 0xe7, 0xa0, 0x0a];
+    assert!(inspect(Signal::Traces, &crash).is_err());
+}
+
+/// Found with the `otlp_protobuf` fuzz target's check: a metric carrying two
+/// data fields (a gauge, then a sum) decodes to the sum only (the last field
+/// of a oneof wins), but its gauge points were counted too.
+#[test]
+fn counts_only_the_last_data_field_of_a_metric() {
+    use opentelemetry_proto::tonic::metrics::v1::{metric::Data, Gauge, Metric, NumberDataPoint, Sum};
+    let dp = NumberDataPoint::default();
+    let metric = |data| Metric { name: "m".into(), data: Some(data), ..Default::default() }.encode_to_vec();
+    let gauge = |n| metric(Data::Gauge(Gauge { data_points: vec![dp.clone(); n] }));
+    let sum = |n| metric(Data::Sum(Sum { data_points: vec![dp.clone(); n], ..Default::default() }));
+    let field = |num: u32, payload: &[u8]| {
+        let mut out = Vec::new();
+        prost::encoding::bytes::encode(num, &payload.to_vec(), &mut out);
+        out
+    };
+    let request = |metric: Vec<u8>| field(1, &field(2, &field(2, &metric)));
+    for (parts, want) in [
+        (vec![gauge(2), sum(1)], 1),           // sum replaces the gauge
+        (vec![gauge(2), gauge(3)], 5),         // the same field merges
+        (vec![gauge(2), sum(1), gauge(4)], 4), // the gauge replaces the sum
+        (vec![sum(3), sum(1), metric(Data::Gauge(Gauge::default()))], 0),
+    ] {
+        let bytes = request(parts.concat());
+        let decoded = ExportMetricsServiceRequest::decode(&bytes[..]).unwrap();
+        assert_eq!(crate::otlp::data::Decoded::Metrics(decoded.resource_metrics).item_count(), want);
+        assert_eq!(inspect(Signal::Metrics, &bytes), Ok(want));
+    }
+}

@@ -5,10 +5,7 @@ use crate::component::ComponentId;
 use crate::testkit::{spans, traces_batch, CollectSink};
 
 fn build(cfg: BatchConfig, sink: Arc<CollectSink>) -> BuiltProcessor {
-    let ctx = BuildContext {
-        id: ComponentId::parse("batch").unwrap(),
-        telemetry: Arc::new(crate::telemetry::Telemetry::new()),
-    };
+    let ctx = BuildContext::new(ComponentId::parse("batch").unwrap(), Arc::new(crate::telemetry::Telemetry::new()));
     cfg.build(ctx, Signal::Traces, sink).unwrap()
 }
 

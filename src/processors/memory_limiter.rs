@@ -1,5 +1,6 @@
 //! The `memory_limiter` processor: every `check_interval` it reads the
-//! process's resident memory; above the soft limit (`limit - spike`) it
+//! collector's live heap bytes (resident memory when the counting allocator
+//! is not installed); above the soft limit (`limit - spike`) it
 //! refuses data with a retryable error, so clients get gRPC UNAVAILABLE /
 //! HTTP 503 and send again later. Put it first in a pipeline.
 
@@ -89,6 +90,12 @@ pub fn total_memory() -> u64 {
 }
 
 impl ProcessorConfig for MemoryLimiterConfig {
+    /// The spike allowance: what may arrive between two checks.
+    fn admission_budget(&self) -> Option<u64> {
+        let (hard, soft) = self.limits(total_memory());
+        Some(hard - soft)
+    }
+
     fn build(&self, ctx: BuildContext, _signal: Signal, next: Arc<dyn Consumer>) -> BuildResult<BuiltProcessor> {
         let (hard, soft) = self.limits(total_memory());
         let refusing = Arc::new(AtomicBool::new(false));
@@ -103,8 +110,11 @@ impl ProcessorConfig for MemoryLimiterConfig {
                     _ = token.cancelled() => break,
                     _ = tick.tick() => {}
                 }
-                let rss = crate::telemetry::rss_bytes().unwrap_or(0);
-                let over = rss > soft;
+                let rss = current_rss(soft);
+                // both the live heap (what the collector holds; the counting allocator is in
+                // the binary) and the resident size must stay under the soft limit
+                let used = crate::alloc::live_bytes().unwrap_or(rss).max(rss);
+                let over = used > soft;
                 if over != flag.swap(over, Ordering::SeqCst) {
                     if over {
                         tracing::warn!(processor = %id, rss_mib = rss / MIB, soft_limit_mib = soft / MIB, hard_limit_mib = hard / MIB, "memory usage is above the soft limit; refusing data");
@@ -119,6 +129,18 @@ impl ProcessorConfig for MemoryLimiterConfig {
             running: Some(Box::new(StopOnShutdown(stop))),
         })
     }
+}
+
+/// Resident memory; above the soft limit, freed memory is first handed back
+/// to the system (glibc keeps it otherwise), as otelcol forces a GC.
+fn current_rss(soft: u64) -> u64 {
+    let rss = crate::telemetry::rss_bytes().unwrap_or(0);
+    if rss <= soft {
+        return rss;
+    }
+    // SAFETY: malloc_trim only returns free heap pages to the kernel.
+    unsafe { libc::malloc_trim(0) };
+    crate::telemetry::rss_bytes().unwrap_or(rss)
 }
 
 struct Limiter {
@@ -189,10 +211,10 @@ mod tests {
     #[tokio::test]
     async fn refuses_above_the_soft_limit_and_passes_below() {
         let sink = Arc::new(crate::testkit::CollectSink::default());
-        let ctx = BuildContext {
-            id: crate::component::ComponentId::parse("memory_limiter").unwrap(),
-            telemetry: Arc::new(crate::telemetry::Telemetry::new()),
-        };
+        let ctx = BuildContext::new(
+            crate::component::ComponentId::parse("memory_limiter").unwrap(),
+            Arc::new(crate::telemetry::Telemetry::new()),
+        );
         // 1 MiB is far below this process's resident memory: the first check refuses
         let low = cfg(serde_json::json!({"check_interval": "10ms", "limit_mib": 2, "spike_limit_mib": 1}));
         let p = low.build(ctx.clone(), Signal::Traces, sink.clone()).unwrap();

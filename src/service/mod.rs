@@ -84,7 +84,30 @@ impl Service {
     }
 
     async fn build(&mut self, config: Config, telemetry: Arc<Telemetry>) -> anyhow::Result<()> {
-        let ctx = |id: &ComponentId| BuildContext { id: id.clone(), telemetry: telemetry.clone() };
+        // Authenticator extensions first: receivers and exporters look them up by id.
+        let mut authenticators = BTreeMap::new();
+        for id in &config.service_extensions {
+            if let Some(a) = config.extensions[id].authenticator().with_context(|| format!("extension {id}"))? {
+                authenticators.insert(id.clone(), a);
+            }
+        }
+        let authenticators = crate::extensions::auth::Authenticators::new(authenticators);
+        let storages: BTreeMap<_, _> = config
+            .service_extensions
+            .iter()
+            .filter_map(|id| config.extensions[id].storage().map(|s| (id.clone(), s)))
+            .collect();
+        let storages = Arc::new(storages);
+        // receivers share one in-flight byte budget: the tightest memory_limiter's spike allowance
+        let budget = config.processors.values().filter_map(|p| p.admission_budget()).min();
+        let admission = crate::receivers::admission::Admission::new(budget);
+        let ctx = |id: &ComponentId| BuildContext {
+            id: id.clone(),
+            telemetry: telemetry.clone(),
+            authenticators: authenticators.clone(),
+            storages: storages.clone(),
+            admission: admission.clone(),
+        };
         if let Some(addr) = config.telemetry.metrics.listen_address() {
             let listener = crate::receivers::otlp::bind(&addr, "self metrics (service.telemetry.metrics)").await?;
             let router = crate::telemetry::server::router(telemetry.clone());

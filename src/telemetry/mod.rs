@@ -76,6 +76,7 @@ pub struct Telemetry {
     exporter_enqueue_failed: PerSignal<Family<ExporterLabels, Counter>>,
     queue_size: Family<QueueLabels, Gauge>,
     queue_capacity: Family<QueueLabels, Gauge>,
+    queue_corrupt_records: Family<QueueLabels, Counter>,
     batch_send_size: Family<ProcessorLabels, Histogram, fn() -> Histogram>,
     batch_size_trigger: Family<ProcessorLabels, Counter>,
     batch_timeout_trigger: Family<ProcessorLabels, Counter>,
@@ -96,6 +97,8 @@ pub struct ExporterMetrics {
     pub enqueue_failed: Counter,
     pub queue_size: Gauge,
     pub queue_capacity: Gauge,
+    /// damaged records a persistent queue skipped
+    pub corrupt_records: Counter,
 }
 
 #[derive(Clone)]
@@ -146,6 +149,12 @@ impl Telemetry {
             "Fixed capacity of the retry queue (in batches)",
             queue_capacity.clone(),
         );
+        let queue_corrupt_records = Family::<QueueLabels, Counter>::default();
+        registry.register(
+            "otelstack_exporter_queue_corrupt_records",
+            "Damaged records skipped (and lost) by a persistent sending queue",
+            queue_corrupt_records.clone(),
+        );
         let batch_send_size =
             Family::<ProcessorLabels, Histogram, fn() -> Histogram>::new_with_constructor(batch_histogram);
         registry.register(
@@ -175,6 +184,7 @@ impl Telemetry {
             exporter_enqueue_failed,
             queue_size,
             queue_capacity,
+            queue_corrupt_records,
             batch_send_size,
             batch_size_trigger,
             batch_timeout_trigger,
@@ -198,6 +208,7 @@ impl Telemetry {
             enqueue_failed: self.exporter_enqueue_failed[idx(signal)].get_or_create(&labels).clone(),
             queue_size: self.queue_size.get_or_create(&q).clone(),
             queue_capacity: self.queue_capacity.get_or_create(&q).clone(),
+            corrupt_records: self.queue_corrupt_records.get_or_create(&q).clone(),
         }
     }
 

@@ -114,7 +114,8 @@ class Ports:
 
 
 def config_yaml(ports: Ports, *, exporters: dict, pipelines: dict, processors: dict | None = None,
-                grpc_extra: dict | None = None, http_extra: dict | None = None) -> str:
+                grpc_extra: dict | None = None, http_extra: dict | None = None,
+                extra_receivers: dict | None = None) -> str:
     """A full otelcol config: otlp receiver (grpc+http on `ports`), the given
     processors/exporters/pipelines, a health_check extension and the self
     metrics endpoint, all on fresh ports (otelcol's default self metrics port
@@ -130,6 +131,7 @@ def config_yaml(ports: Ports, *, exporters: dict, pipelines: dict, processors: d
         "service": {"extensions": ["health_check"], "pipelines": pipelines,
                     "telemetry": {"metrics": {"address": f"127.0.0.1:{ports.metrics}"}}},
     }
+    cfg["receivers"].update(extra_receivers or {})
     if not cfg["processors"]:
         del cfg["processors"]
     return to_yaml(cfg) + "\n"

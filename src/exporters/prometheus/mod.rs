@@ -20,7 +20,9 @@ use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
 use super::helper::{self, Export, ExportError, HelperSettings, QueueConfig, RetryConfig};
-use crate::component::{parse_section, BuildContext, BuildResult, BuiltExporter, ExporterConfig, Factory, Invalid, Running, Validate};
+use crate::component::{
+    parse_section, BuildContext, BuildResult, BuiltExporter, ExporterConfig, Factory, Invalid, Running, Validate,
+};
 use crate::config::types::{split_host_port, GoDuration};
 use crate::extensions::health_check::ServerTask;
 use crate::otlp::data::Decoded;
@@ -82,7 +84,10 @@ impl Validate for PrometheusConfig {
             return Err(Invalid::at("metric_expiration", "must be greater than zero, like \"5m\""));
         }
         if self.enable_open_metrics {
-            return Err(Invalid::at("enable_open_metrics", "OpenMetrics exposition is not supported yet; remove it to serve the Prometheus text format"));
+            return Err(Invalid::at(
+                "enable_open_metrics",
+                "OpenMetrics exposition is not supported yet; remove it to serve the Prometheus text format",
+            ));
         }
         if self.tls.is_some() {
             return Err(Invalid::at("tls", "TLS on the metrics endpoint is not supported"));
@@ -107,7 +112,11 @@ impl ExporterConfig for PrometheusConfig {
         let store = Arc::new(Mutex::new(Store::default()));
         let addr = crate::config::types::listen_addrs(&self.endpoint).map_err(anyhow::Error::msg)?;
         let listener = std::net::TcpListener::bind(addr[0]).map_err(|e| {
-            anyhow::anyhow!("cannot listen on {} for the prometheus exporter: {e}; change exporters.{}.endpoint", self.endpoint, ctx.id)
+            anyhow::anyhow!(
+                "cannot listen on {} for the prometheus exporter: {e}; change exporters.{}.endpoint",
+                self.endpoint,
+                ctx.id
+            )
         })?;
         listener.set_nonblocking(true)?;
         let listener = tokio::net::TcpListener::from_std(listener)?;
@@ -153,7 +162,8 @@ struct PrometheusExport {
 impl Export for PrometheusExport {
     fn export(&self, batch: Batch) -> BoxFuture<'_, Result<PartialSuccess, ExportError>> {
         Box::pin(async move {
-            let Decoded::Metrics(resources) = batch.decoded().map_err(|e| ExportError::Permanent(e.to_string()))? else {
+            let Decoded::Metrics(resources) = batch.decoded().map_err(|e| ExportError::Permanent(e.to_string()))?
+            else {
                 return Err(ExportError::Permanent("the prometheus exporter takes metrics only".into()));
             };
             self.store.lock().expect("store lock").ingest(&resources, &self.shape, Instant::now());

@@ -167,11 +167,31 @@ mod tests {
         ("unsupported.metric.temperature", "°F", Gauge, "unsupported_metric_temperature_F"),
         ("unsupported.metric.weird", "+=.:,!* & #", Gauge, "unsupported_metric_weird"),
         ("unsupported.metric.redundant", "__test $/°C", Gauge, "unsupported_metric_redundant_test_per_C"),
-        ("active_directory.ds.replication.network.io", "By", Counter, "active_directory_ds_replication_network_io_bytes_total"),
-        ("active_directory.ds.replication.sync.object.pending", "{objects}", Counter, "active_directory_ds_replication_sync_object_pending_total"),
-        ("active_directory.ds.replication.object.rate", "{objects}/s", Gauge, "active_directory_ds_replication_object_rate_per_second"),
+        (
+            "active_directory.ds.replication.network.io",
+            "By",
+            Counter,
+            "active_directory_ds_replication_network_io_bytes_total",
+        ),
+        (
+            "active_directory.ds.replication.sync.object.pending",
+            "{objects}",
+            Counter,
+            "active_directory_ds_replication_sync_object_pending_total",
+        ),
+        (
+            "active_directory.ds.replication.object.rate",
+            "{objects}/s",
+            Gauge,
+            "active_directory_ds_replication_object_rate_per_second",
+        ),
         ("active_directory.ds.name_cache.hit_rate", "%", Gauge, "active_directory_ds_name_cache_hit_rate_percent"),
-        ("active_directory.ds.ldap.bind.last_successful.time", "ms", Gauge, "active_directory_ds_ldap_bind_last_successful_time_milliseconds"),
+        (
+            "active_directory.ds.ldap.bind.last_successful.time",
+            "ms",
+            Gauge,
+            "active_directory_ds_ldap_bind_last_successful_time_milliseconds",
+        ),
         ("apache.current_connections", "connections", Gauge, "apache_current_connections"),
         ("apache.workers", "connections", Gauge, "apache_workers_connections"),
         ("apache.requests", "1", Counter, "apache_requests_total"),
@@ -181,10 +201,20 @@ mod tests {
         ("system.cpu.load_average.15m", "1", Gauge, "system_cpu_load_average_15m_ratio"),
         ("memcached.operation_hit_ratio", "%", Gauge, "memcached_operation_hit_ratio_percent"),
         ("mongodbatlas.process.asserts", "{assertions}/s", Gauge, "mongodbatlas_process_asserts_per_second"),
-        ("mongodbatlas.process.journaling.data_files", "MiBy", Gauge, "mongodbatlas_process_journaling_data_files_mebibytes"),
+        (
+            "mongodbatlas.process.journaling.data_files",
+            "MiBy",
+            Gauge,
+            "mongodbatlas_process_journaling_data_files_mebibytes",
+        ),
         ("mongodbatlas.process.network.io", "By/s", Gauge, "mongodbatlas_process_network_io_bytes_per_second"),
         ("mongodbatlas.process.oplog.rate", "GiBy/h", Gauge, "mongodbatlas_process_oplog_rate_gibibytes_per_hour"),
-        ("mongodbatlas.process.db.query_targeting.scanned_per_returned", "{scanned}/{returned}", Gauge, "mongodbatlas_process_db_query_targeting_scanned_per_returned"),
+        (
+            "mongodbatlas.process.db.query_targeting.scanned_per_returned",
+            "{scanned}/{returned}",
+            Gauge,
+            "mongodbatlas_process_db_query_targeting_scanned_per_returned",
+        ),
         ("nginx.requests", "requests", Gauge, "nginx_requests"),
         ("nginx.connections_accepted", "connections", Gauge, "nginx_connections_accepted"),
         ("nsxt.node.memory.usage", "KBy", Gauge, "nsxt_node_memory_usage_kilobytes"),
@@ -212,7 +242,10 @@ mod tests {
         assert_eq!(metric_name("system.io", "By", Counter, "", false), "system_io");
         assert_eq!(metric_name("network (I/O)", "By", Counter, "system", false), "system_network_I_O");
         assert_eq!(metric_name("3.14 digits", "By", Gauge, "", false), "_3_14_digits");
-        assert_eq!(metric_name("envoy__rule_engine_zlib_buf_error", "", Gauge, "", false), "envoy__rule_engine_zlib_buf_error");
+        assert_eq!(
+            metric_name("envoy__rule_engine_zlib_buf_error", "", Gauge, "", false),
+            "envoy__rule_engine_zlib_buf_error"
+        );
         assert_eq!(metric_name(":foo::bar", "", Counter, "", false), ":foo::bar");
     }
 

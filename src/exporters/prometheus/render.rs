@@ -12,7 +12,11 @@ fn float(v: f64) -> String {
     if v.is_nan() {
         "NaN".into()
     } else if v.is_infinite() {
-        if v > 0.0 { "+Inf".into() } else { "-Inf".into() }
+        if v > 0.0 {
+            "+Inf".into()
+        } else {
+            "-Inf".into()
+        }
     } else {
         v.to_string()
     }
@@ -56,7 +60,8 @@ pub fn text(store: &Store, timestamps: bool) -> String {
                     let mut cumulative = 0u64;
                     for (i, bound) in bounds.iter().enumerate() {
                         cumulative += counts.get(i).copied().unwrap_or(0);
-                        let _ = writeln!(out, "{name}_bucket{} {cumulative}{ts}", labels(ls, Some(("le", &float(*bound)))));
+                        let _ =
+                            writeln!(out, "{name}_bucket{} {cumulative}{ts}", labels(ls, Some(("le", &float(*bound)))));
                     }
                     let _ = writeln!(out, "{name}_bucket{} {count}{ts}", labels(ls, Some(("le", "+Inf"))));
                     let _ = writeln!(out, "{name}_sum{} {}{ts}", labels(ls, None), float(*sum));

@@ -20,6 +20,9 @@ pub struct Shape {
     pub add_suffixes: bool,
 }
 
+/// Sorted `(name, value)` label pairs.
+pub type LabelSet = Vec<(String, String)>;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     Gauge,
@@ -66,7 +69,7 @@ pub struct Family {
 pub struct Store {
     pub families: BTreeMap<String, Family>,
     /// `target_info` per (job, instance): the other resource attributes
-    pub targets: BTreeMap<Vec<(String, String)>, (Vec<(String, String)>, Instant)>,
+    pub targets: BTreeMap<LabelSet, (LabelSet, Instant)>,
 }
 
 /// Labels from attributes; keys that collide after sanitising join their
@@ -124,8 +127,11 @@ impl Store {
             .into_iter()
             .collect();
             if !info.is_empty() && (job.is_some() || instance.is_some()) {
-                let key: Vec<(String, String)> =
-                    base.iter().filter(|(k, _)| *k == "job" || *k == "instance").map(|(k, v)| (k.clone(), v.clone())).collect();
+                let key: Vec<(String, String)> = base
+                    .iter()
+                    .filter(|(k, _)| *k == "job" || *k == "instance")
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect();
                 self.targets.insert(key, (info, now));
             }
             for sm in &rm.scope_metrics {

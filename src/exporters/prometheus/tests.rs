@@ -12,7 +12,12 @@ use super::store::{Shape, Store};
 use crate::testkit::{kv, s};
 
 fn point(v: f64, attrs: Vec<opentelemetry_proto::tonic::common::v1::KeyValue>) -> NumberDataPoint {
-    NumberDataPoint { attributes: attrs, time_unix_nano: 1_700_000_000_000_000_000, value: Some(number_data_point::Value::AsDouble(v)), ..Default::default() }
+    NumberDataPoint {
+        attributes: attrs,
+        time_unix_nano: 1_700_000_000_000_000_000,
+        value: Some(number_data_point::Value::AsDouble(v)),
+        ..Default::default()
+    }
 }
 
 fn resource_metrics(metrics: Vec<Metric>) -> ResourceMetrics {
@@ -38,7 +43,11 @@ fn counter(delta: bool, v: f64) -> Metric {
         description: "Requests served".into(),
         data: Some(metric::Data::Sum(Sum {
             data_points: vec![point(v, vec![kv("http.route", s("/cart")), kv("http.method", s("GET"))])],
-            aggregation_temporality: if delta { AggregationTemporality::Delta } else { AggregationTemporality::Cumulative } as i32,
+            aggregation_temporality: if delta {
+                AggregationTemporality::Delta
+            } else {
+                AggregationTemporality::Cumulative
+            } as i32,
             is_monotonic: true,
         })),
         ..Default::default()
@@ -118,7 +127,12 @@ fn delta_counters_accumulate_and_series_expire() {
     store.ingest(&[resource_metrics(vec![counter(true, 2.0)])], &shape(), t0);
     store.ingest(&[resource_metrics(vec![counter(true, 3.0)])], &shape(), t0);
     let out = text(&store, false);
-    assert!(out.contains(r#"http_server_requests_total{http_method="GET",http_route="/cart",instance="pod-1",job="shop/checkout"} 5"#), "{out}");
+    assert!(
+        out.contains(
+            r#"http_server_requests_total{http_method="GET",http_route="/cart",instance="pod-1",job="shop/checkout"} 5"#
+        ),
+        "{out}"
+    );
     store.expire(t0 + Duration::from_secs(301), Duration::from_secs(300));
     assert_eq!(text(&store, false), "", "everything expired");
 }
@@ -129,7 +143,10 @@ fn colliding_labels_join_values_and_const_labels_and_namespace_apply() {
     let m = Metric {
         name: "queue.depth".into(),
         data: Some(metric::Data::Gauge(Gauge {
-            data_points: vec![point(3.0, vec![kv("a.b", s("x")), kv("a_b", s("y")), kv("n", V::IntValue(4).into_kv_value())])],
+            data_points: vec![point(
+                3.0,
+                vec![kv("a.b", s("x")), kv("a_b", s("y")), kv("n", V::IntValue(4).into_kv_value())],
+            )],
         })),
         ..Default::default()
     };
@@ -137,7 +154,10 @@ fn colliding_labels_join_values_and_const_labels_and_namespace_apply() {
     store.ingest(&[resource_metrics(vec![m])], &shape, Instant::now());
     let out = text(&store, true);
     let line = out.lines().find(|l| l.starts_with("shop_queue_depth{")).expect(&out);
-    assert_eq!(line, r#"shop_queue_depth{a_b="x;y",env="prod",instance="pod-1",job="shop/checkout",n="4"} 3 1700000000000"#);
+    assert_eq!(
+        line,
+        r#"shop_queue_depth{a_b="x;y",env="prod",instance="pod-1",job="shop/checkout",n="4"} 3 1700000000000"#
+    );
 }
 
 trait IntoKv {

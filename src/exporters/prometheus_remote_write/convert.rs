@@ -42,13 +42,21 @@ impl Converted {
         super::proto::WriteRequest { timeseries, metadata }
     }
 
-    fn push(&mut self, name: &str, base: &BTreeMap<String, String>, extra: Option<(&str, String)>, value: f64, ts: i64) {
+    fn push(
+        &mut self,
+        name: &str,
+        base: &BTreeMap<String, String>,
+        extra: Option<(&str, String)>,
+        value: f64,
+        ts: i64,
+    ) {
         let mut labels: BTreeMap<String, String> = base.clone();
         if let Some((k, v)) = extra {
             labels.insert(k.to_owned(), v);
         }
         labels.insert("__name__".into(), name.to_owned());
-        let key: Vec<Label> = labels.into_iter().filter(|(_, v)| !v.is_empty()).map(|(name, value)| Label { name, value }).collect();
+        let key: Vec<Label> =
+            labels.into_iter().filter(|(_, v)| !v.is_empty()).map(|(name, value)| Label { name, value }).collect();
         self.series.entry(key).or_default().push(Sample { value, timestamp: ts });
     }
 }
@@ -117,7 +125,12 @@ fn convert_metric(out: &mut Converted, m: &Metric, base: &BTreeMap<String, Strin
     let meta = |out: &mut Converted, family: &str, ty: i32| {
         out.metadata.insert(
             family.to_owned(),
-            MetricMetadata { r#type: ty, metric_family_name: family.to_owned(), help: m.description.clone(), unit: m.unit.clone() },
+            MetricMetadata {
+                r#type: ty,
+                metric_family_name: family.to_owned(),
+                help: m.description.clone(),
+                unit: m.unit.clone(),
+            },
         );
     };
     match &m.data {
@@ -130,7 +143,9 @@ fn convert_metric(out: &mut Converted, m: &Metric, base: &BTreeMap<String, Strin
         }
         Some(metric::Data::Sum(s)) => {
             // delta sums are not representable in remote write: skipped, as otelcol does
-            if s.aggregation_temporality == opentelemetry_proto::tonic::metrics::v1::AggregationTemporality::Delta as i32 {
+            if s.aggregation_temporality
+                == opentelemetry_proto::tonic::metrics::v1::AggregationTemporality::Delta as i32
+            {
                 return;
             }
             let (n, ty) = if s.is_monotonic {
@@ -144,7 +159,9 @@ fn convert_metric(out: &mut Converted, m: &Metric, base: &BTreeMap<String, Strin
             }
         }
         Some(metric::Data::Histogram(h)) => {
-            if h.aggregation_temporality == opentelemetry_proto::tonic::metrics::v1::AggregationTemporality::Delta as i32 {
+            if h.aggregation_temporality
+                == opentelemetry_proto::tonic::metrics::v1::AggregationTemporality::Delta as i32
+            {
                 return;
             }
             let n = name(NameKind::Other);
@@ -156,9 +173,21 @@ fn convert_metric(out: &mut Converted, m: &Metric, base: &BTreeMap<String, Strin
                 let mut cumulative = 0u64;
                 for (i, bound) in p.explicit_bounds.iter().enumerate() {
                     cumulative += p.bucket_counts.get(i).copied().unwrap_or(0);
-                    out.push(&format!("{n}_bucket"), &labels, Some(("le", float_label(*bound))), marker.unwrap_or(cumulative as f64), ts);
+                    out.push(
+                        &format!("{n}_bucket"),
+                        &labels,
+                        Some(("le", float_label(*bound))),
+                        marker.unwrap_or(cumulative as f64),
+                        ts,
+                    );
                 }
-                out.push(&format!("{n}_bucket"), &labels, Some(("le", "+Inf".into())), marker.unwrap_or(p.count as f64), ts);
+                out.push(
+                    &format!("{n}_bucket"),
+                    &labels,
+                    Some(("le", "+Inf".into())),
+                    marker.unwrap_or(p.count as f64),
+                    ts,
+                );
                 if let Some(sum) = p.sum {
                     out.push(&format!("{n}_sum"), &labels, None, marker.unwrap_or(sum), ts);
                 }

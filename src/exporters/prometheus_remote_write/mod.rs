@@ -15,7 +15,9 @@ use serde_json::Value;
 
 use super::client::{parse_retry_after, TlsClientConfig};
 use super::helper::{self, Export, ExportError, HelperSettings, QueueConfig, RetryConfig};
-use crate::component::{parse_section, BuildContext, BuildResult, BuiltExporter, ExporterConfig, Factory, Invalid, Validate};
+use crate::component::{
+    parse_section, BuildContext, BuildResult, BuiltExporter, ExporterConfig, Factory, Invalid, Validate,
+};
 use crate::config::types::GoDuration;
 use crate::exporters::prometheus::ResourceToTelemetry;
 use crate::otlp::data::Decoded;
@@ -106,16 +108,23 @@ impl Validate for RemoteWriteConfig {
         if self.endpoint.is_empty() {
             return Err(Invalid::at("endpoint", "is required, like \"http://prometheus:9090/api/v1/write\""));
         }
-        reqwest::Url::parse(&self.endpoint).map_err(|e| Invalid::at("endpoint", format!("{:?} is not a URL: {e}", self.endpoint)))?;
+        reqwest::Url::parse(&self.endpoint)
+            .map_err(|e| Invalid::at("endpoint", format!("{:?} is not a URL: {e}", self.endpoint)))?;
         if self.wal.is_some() {
-            return Err(Invalid::at("wal", "the write-ahead log is not supported; use sending queues on a persistent storage instead"));
+            return Err(Invalid::at(
+                "wal",
+                "the write-ahead log is not supported; use sending queues on a persistent storage instead",
+            ));
         }
         if self.compression.as_deref().is_some_and(|c| c != "snappy") {
             return Err(Invalid::at("compression", "remote write 1.0 uses snappy"));
         }
         for (k, v) in &self.external_labels {
             if v.is_empty() {
-                return Err(Invalid::at(format!("external_labels.{k}"), "is empty: remote write forbids empty label values (is an environment variable unset?)"));
+                return Err(Invalid::at(
+                    format!("external_labels.{k}"),
+                    "is empty: remote write forbids empty label values (is an environment variable unset?)",
+                ));
             }
         }
         self.tls.validate()?;
@@ -127,7 +136,10 @@ impl ExporterConfig for RemoteWriteConfig {
     fn build(&self, ctx: BuildContext, signal: Signal) -> BuildResult<BuiltExporter> {
         let mut headers = reqwest::header::HeaderMap::new();
         for (k, v) in &self.headers {
-            headers.insert(reqwest::header::HeaderName::from_bytes(k.as_bytes())?, reqwest::header::HeaderValue::from_str(v)?);
+            headers.insert(
+                reqwest::header::HeaderName::from_bytes(k.as_bytes())?,
+                reqwest::header::HeaderValue::from_str(v)?,
+            );
         }
         let client = reqwest::Client::builder()
             .use_preconfigured_tls(self.tls.rustls_config(&[b"h2", b"http/1.1"])?)
@@ -145,7 +157,12 @@ impl ExporterConfig for RemoteWriteConfig {
         let settings = HelperSettings {
             timeout: self.timeout.0,
             retry: self.retry_on_failure.clone(),
-            queue: QueueConfig { enabled: q.enabled, queue_size: q.queue_size, num_consumers: q.num_consumers, ..QueueConfig::default() },
+            queue: QueueConfig {
+                enabled: q.enabled,
+                queue_size: q.queue_size,
+                num_consumers: q.num_consumers,
+                ..QueueConfig::default()
+            },
         };
         let name = ctx.id.to_string();
         Ok(helper::build(name.clone(), Box::new(export), settings, ctx.telemetry.exporter(signal, &name)))
@@ -166,7 +183,9 @@ impl RemoteWrite {
             return Err(ExportError::Permanent("remote write takes metrics only".into()));
         };
         let request = convert::convert(&resources, &self.shape).into_request(self.send_metadata);
-        snap::raw::Encoder::new().compress_vec(&request.encode_to_vec()).map_err(|e| ExportError::Permanent(e.to_string()))
+        snap::raw::Encoder::new()
+            .compress_vec(&request.encode_to_vec())
+            .map_err(|e| ExportError::Permanent(e.to_string()))
     }
 }
 
@@ -188,9 +207,11 @@ impl Export for RemoteWrite {
             if status.is_success() {
                 return Ok(PartialSuccess::default());
             }
-            let retry_after = resp.headers().get("retry-after").and_then(|v| v.to_str().ok()).and_then(parse_retry_after);
+            let retry_after =
+                resp.headers().get("retry-after").and_then(|v| v.to_str().ok()).and_then(parse_retry_after);
             let text = resp.text().await.unwrap_or_default();
-            let message = format!("HTTP {status} from {}: {}", self.url, text.trim().chars().take(300).collect::<String>());
+            let message =
+                format!("HTTP {status} from {}: {}", self.url, text.trim().chars().take(300).collect::<String>());
             Err(if status.is_server_error() || status.as_u16() == 429 {
                 ExportError::Retryable { message, retry_after }
             } else {

@@ -1,11 +1,13 @@
 //! OTLP/gRPC: the three `Export` methods, served by tonic with a bytes codec
 //! so requests are never decoded into message trees here.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
 use axum::response::IntoResponse;
 use bytes::Bytes;
+use futures::future::Either;
 use serde::Deserialize;
 use serde_json::Value;
 use tokio::task::JoinHandle;
@@ -15,6 +17,7 @@ use tonic::{Request, Response, Status};
 
 use super::{bind, Ingest};
 use crate::component::ConsumeError;
+use crate::extensions::auth::ServerAuth;
 use crate::otlp::grpc_codec::BytesCodec;
 use crate::signal::{Batch, Signal};
 
@@ -29,8 +32,8 @@ pub struct GrpcConfig {
     pub write_buffer_size: Option<u64>,
     pub keepalive: Option<Value>,
     pub include_metadata: bool,
-    pub tls: Option<Value>,
-    pub auth: Option<Value>,
+    pub tls: Option<crate::tls::TlsServerConfig>,
+    pub auth: Option<crate::extensions::auth::AuthSettings>,
 }
 
 impl Default for GrpcConfig {
@@ -50,17 +53,28 @@ impl Default for GrpcConfig {
     }
 }
 
-pub(super) async fn serve(cfg: &GrpcConfig, ingest: Ingest, stop: CancellationToken) -> anyhow::Result<JoinHandle<()>> {
+pub(super) async fn serve(
+    cfg: &GrpcConfig,
+    ingest: Ingest,
+    auth: Option<Arc<dyn ServerAuth>>,
+    stop: CancellationToken,
+) -> anyhow::Result<JoinHandle<()>> {
+    let tls = cfg.tls.as_ref().map(|t| t.server_config(&[b"h2"])).transpose()?;
     let listener = bind(&cfg.endpoint, "OTLP/gRPC").await?;
     let max = usize::try_from(cfg.max_recv_msg_size_mib.max(1) * 1024 * 1024).unwrap_or(usize::MAX);
     let mut router = axum::Router::new();
     for signal in Signal::ALL.into_iter().filter(|s| ingest.accepts(*s)) {
         let ingest = ingest.clone();
+        let auth = auth.clone();
         router = router.route(
             signal.grpc_path(),
             axum::routing::post(move |req: http::Request<Body>| {
-                let ingest = ingest.clone();
+                let (ingest, auth) = (ingest.clone(), auth.clone());
                 async move {
+                    // credentials are checked before the message is read
+                    if let Some(Err(message)) = auth.map(|a| a.authenticate(req.headers())) {
+                        return Status::unauthenticated(message).into_http::<Body>().into_response();
+                    }
                     let mut grpc = tonic::server::Grpc::new(BytesCodec)
                         .accept_compressed(CompressionEncoding::Gzip)
                         .accept_compressed(CompressionEncoding::Zstd)
@@ -79,11 +93,18 @@ pub(super) async fn serve(cfg: &GrpcConfig, ingest: Ingest, stop: CancellationTo
         .tcp_nodelay(true)
         .http2_adaptive_window(Some(true))
         .add_routes(tonic::service::Routes::from(router));
-    let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
     let endpoint = cfg.endpoint.clone();
-    tracing::info!(endpoint = %endpoint, "OTLP/gRPC receiver listening");
+    tracing::info!(endpoint = %endpoint, tls = tls.is_some(), "OTLP/gRPC receiver listening");
+    let incoming = match tls {
+        Some(config) => Either::Left(crate::tls::TlsListener::new(listener, config, stop.clone())?.into_stream()),
+        None => Either::Right(tokio_stream::wrappers::TcpListenerStream::new(listener)),
+    };
     Ok(tokio::spawn(async move {
-        if let Err(e) = server.serve_with_incoming_shutdown(incoming, stop.cancelled_owned()).await {
+        let served = match incoming {
+            Either::Left(tls) => server.serve_with_incoming_shutdown(tls, stop.cancelled_owned()).await,
+            Either::Right(tcp) => server.serve_with_incoming_shutdown(tcp, stop.cancelled_owned()).await,
+        };
+        if let Err(e) = served {
             tracing::error!(endpoint = %endpoint, error = %e, "OTLP/gRPC server stopped with an error");
         }
     }))
@@ -102,8 +123,14 @@ impl tonic::server::UnaryService<Bytes> for ExportService {
     fn call(&mut self, request: Request<Bytes>) -> Self::Future {
         let this = self.clone();
         Box::pin(async move {
-            let batch = Batch::from_encoded(this.signal, request.into_inner())
-                .map_err(|e| Status::invalid_argument(e.to_string()))?;
+            let message = request.into_inner();
+            let _admitted = match this.ingest.admission.admit(message.len()) {
+                Ok(permit) => permit,
+                Err(ConsumeError::Refused { reason, retry_after }) => return Err(unavailable(&reason, retry_after)),
+                Err(e) => return Err(Status::internal(e.to_string())),
+            };
+            let batch =
+                Batch::from_encoded(this.signal, message).map_err(|e| Status::invalid_argument(e.to_string()))?;
             match this.ingest.push(batch).await {
                 Ok(()) => Ok(Response::new(Bytes::new())),
                 Err(ConsumeError::Refused { reason, retry_after }) => Err(unavailable(&reason, retry_after)),

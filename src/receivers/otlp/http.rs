@@ -11,9 +11,9 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
+use futures::future::Either;
 use http_body_util::BodyExt;
 use serde::Deserialize;
-use serde_json::Value;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tower_http::cors::{AllowOrigin, CorsLayer};
@@ -36,8 +36,8 @@ pub struct HttpConfig {
     pub compression_algorithms: Option<Vec<String>>,
     #[serde(deserialize_with = "crate::config::types::null_default")]
     pub response_headers: std::collections::BTreeMap<String, String>,
-    pub tls: Option<Value>,
-    pub auth: Option<Value>,
+    pub tls: Option<crate::tls::TlsServerConfig>,
+    pub auth: Option<crate::extensions::auth::AuthSettings>,
 }
 
 impl Default for HttpConfig {
@@ -72,9 +72,16 @@ struct Route {
     signal: Signal,
     max_body: usize,
     response_headers: HeaderMap,
+    auth: Option<std::sync::Arc<dyn crate::extensions::auth::ServerAuth>>,
 }
 
-pub(super) async fn serve(cfg: &HttpConfig, ingest: Ingest, stop: CancellationToken) -> anyhow::Result<JoinHandle<()>> {
+pub(super) async fn serve(
+    cfg: &HttpConfig,
+    ingest: Ingest,
+    auth: Option<std::sync::Arc<dyn crate::extensions::auth::ServerAuth>>,
+    stop: CancellationToken,
+) -> anyhow::Result<JoinHandle<()>> {
+    let tls = cfg.tls.as_ref().map(|t| t.server_config(&[b"h2", b"http/1.1"])).transpose()?;
     let listener = bind(&cfg.endpoint, "OTLP/HTTP").await?;
     let mut response_headers = HeaderMap::new();
     for (k, v) in &cfg.response_headers {
@@ -94,6 +101,7 @@ pub(super) async fn serve(cfg: &HttpConfig, ingest: Ingest, stop: CancellationTo
             signal,
             max_body: cfg.max_request_body_size,
             response_headers: response_headers.clone(),
+            auth: auth.clone(),
         };
         router = router.route(
             path,
@@ -114,9 +122,16 @@ pub(super) async fn serve(cfg: &HttpConfig, ingest: Ingest, stop: CancellationTo
         _ => router,
     };
     let endpoint = cfg.endpoint.clone();
-    tracing::info!(endpoint = %endpoint, "OTLP/HTTP receiver listening");
+    tracing::info!(endpoint = %endpoint, tls = tls.is_some(), "OTLP/HTTP receiver listening");
+    let listener = match tls {
+        Some(config) => Either::Left(crate::tls::TlsListener::new(listener, config, stop.clone())?),
+        None => Either::Right(listener),
+    };
     Ok(tokio::spawn(async move {
-        let served = axum::serve(listener, router).with_graceful_shutdown(stop.cancelled_owned()).await;
+        let served = match listener {
+            Either::Left(tls) => axum::serve(tls, router).with_graceful_shutdown(stop.cancelled_owned()).await,
+            Either::Right(tcp) => axum::serve(tcp, router).with_graceful_shutdown(stop.cancelled_owned()).await,
+        };
         if let Err(e) = served {
             tracing::error!(endpoint = %endpoint, error = %e, "OTLP/HTTP server stopped with an error");
         }
@@ -155,6 +170,47 @@ enum Format {
 }
 
 async fn handle(State(route): State<Route>, headers: HeaderMap, body: Body) -> Response {
+    // credentials are checked before a byte of the body is read
+    if let Some(auth) = &route.auth {
+        if let Err(message) = auth.authenticate(&headers) {
+            let json = headers.get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+            return error_response(StatusCode::UNAUTHORIZED, json, &message);
+        }
+    }
+    // the declared body size is admitted before reading, the decoded size after
+    let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
+    let json_request = headers.get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    let _wire = match route.ingest.admission.admit(declared.unwrap_or(0).min(route.max_body)) {
+        Ok(permit) => permit,
+        Err(refused) => return refused_response(refused, json_request),
+    };
+    let (batch, json) = match decode_request(route.signal, &headers, body, route.max_body).await {
+        Ok(decoded) => decoded,
+        Err(refused) => return refused,
+    };
+    let _decoded = match route.ingest.admission.admit(batch.encoded_len()) {
+        Ok(permit) => permit,
+        Err(refused) => return refused_response(refused, json),
+    };
+    let mut response = match route.ingest.push(batch).await {
+        Ok(()) => success(route.signal, json),
+        Err(e @ ConsumeError::Refused { .. }) => refused_response(e, json),
+        Err(ConsumeError::Permanent(reason)) => error_response(StatusCode::INTERNAL_SERVER_ERROR, json, &reason),
+    };
+    response.headers_mut().extend(route.response_headers.clone());
+    response
+}
+
+/// Reads one OTLP/HTTP request body as the receiver does (content type,
+/// content encoding, size limit, inflating, decoding) without a network: the
+/// batch and whether the request was JSON, or the error response to answer.
+/// Public so the `http_handler` fuzz target drives the real request path.
+pub async fn decode_request(
+    signal: Signal,
+    headers: &HeaderMap,
+    body: Body,
+    max_body: usize,
+) -> Result<(Batch, bool), Response> {
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
     let media = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
     let format = match media.as_str() {
@@ -163,7 +219,7 @@ async fn handle(State(route): State<Route>, headers: HeaderMap, body: Body) -> R
         _ => {
             let msg =
                 format!("unsupported content type {content_type:?}: use application/x-protobuf or application/json");
-            return error_response(StatusCode::UNSUPPORTED_MEDIA_TYPE, false, &msg);
+            return Err(error_response(StatusCode::UNSUPPORTED_MEDIA_TYPE, false, &msg));
         }
     };
     let json = matches!(format, Format::Json);
@@ -171,46 +227,47 @@ async fn handle(State(route): State<Route>, headers: HeaderMap, body: Body) -> R
         headers.get(header::CONTENT_ENCODING).and_then(|v| v.to_str().ok()).unwrap_or("").trim().to_ascii_lowercase();
     if !matches!(encoding.as_str(), "" | "identity" | "none" | "gzip" | "x-gzip" | "deflate" | "zlib" | "zstd") {
         let msg = format!("unsupported content encoding {encoding:?}: use gzip, deflate, zstd or none");
-        return error_response(StatusCode::UNSUPPORTED_MEDIA_TYPE, json, &msg);
+        return Err(error_response(StatusCode::UNSUPPORTED_MEDIA_TYPE, json, &msg));
     }
-    let raw = match http_body_util::Limited::new(body, route.max_body).collect().await {
+    let raw = match http_body_util::Limited::new(body, max_body).collect().await {
         Ok(c) => c.to_bytes(),
         Err(e) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => {
-            return too_large(json, route.max_body);
+            return Err(too_large(json, max_body));
         }
-        Err(e) => return error_response(StatusCode::BAD_REQUEST, json, &format!("cannot read the request body: {e}")),
+        Err(e) => {
+            return Err(error_response(StatusCode::BAD_REQUEST, json, &format!("cannot read the request body: {e}")))
+        }
     };
-    let body = match inflate(&encoding, raw, route.max_body).await {
+    let body = match inflate(&encoding, raw, max_body).await {
         Ok(b) => b,
-        Err(Inflate::TooLarge) => return too_large(json, route.max_body),
+        Err(Inflate::TooLarge) => return Err(too_large(json, max_body)),
         Err(Inflate::Corrupt(e)) => {
-            return error_response(
+            return Err(error_response(
                 StatusCode::BAD_REQUEST,
                 json,
                 &format!("cannot decompress the {encoding} body: {e}"),
-            )
+            ))
         }
     };
     let batch = match format {
-        Format::Protobuf => Batch::from_encoded(route.signal, body).map_err(|e| e.to_string()),
-        Format::Json => otlp::decode_json(route.signal, &body).map_err(|e| format!("invalid OTLP/JSON: {e}")),
+        Format::Protobuf => Batch::from_encoded(signal, body).map_err(|e| e.to_string()),
+        Format::Json => otlp::decode_json(signal, &body).map_err(|e| format!("invalid OTLP/JSON: {e}")),
     };
     let batch = match batch {
         Ok(b) => b,
-        Err(msg) => return error_response(StatusCode::BAD_REQUEST, json, &msg),
+        Err(msg) => return Err(error_response(StatusCode::BAD_REQUEST, json, &msg)),
     };
-    let mut response = match route.ingest.push(batch).await {
-        Ok(()) => success(route.signal, json),
-        Err(ConsumeError::Refused { reason, retry_after }) => {
-            let mut r = error_response(StatusCode::SERVICE_UNAVAILABLE, json, &reason);
-            let secs = retry_after.unwrap_or(Duration::from_secs(1)).as_secs().max(1);
-            r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
-            r
-        }
-        Err(ConsumeError::Permanent(reason)) => error_response(StatusCode::INTERNAL_SERVER_ERROR, json, &reason),
+    Ok((batch, json))
+}
+
+fn refused_response(e: ConsumeError, json: bool) -> Response {
+    let ConsumeError::Refused { reason, retry_after } = e else {
+        return error_response(StatusCode::INTERNAL_SERVER_ERROR, json, &e.to_string());
     };
-    response.headers_mut().extend(route.response_headers.clone());
-    response
+    let mut r = error_response(StatusCode::SERVICE_UNAVAILABLE, json, &reason);
+    let secs = retry_after.unwrap_or(Duration::from_secs(1)).as_secs().max(1);
+    r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+    r
 }
 
 enum Inflate {
@@ -273,6 +330,7 @@ fn success(signal: Signal, json: bool) -> Response {
 fn error_response(status: StatusCode, json: bool, message: &str) -> Response {
     let code = match status {
         StatusCode::BAD_REQUEST => tonic::Code::InvalidArgument,
+        StatusCode::UNAUTHORIZED => tonic::Code::Unauthenticated,
         StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED => tonic::Code::Unimplemented,
         StatusCode::PAYLOAD_TOO_LARGE => tonic::Code::ResourceExhausted,
         StatusCode::UNSUPPORTED_MEDIA_TYPE => tonic::Code::InvalidArgument,

@@ -3,15 +3,16 @@
 //! names the receiver. Requests are validated and counted on the wire and
 //! passed on as bytes; the sender is answered only after the pipeline took
 //! the data.
+//! Both protocols take `tls` (served by `crate::tls`) and `auth` (checked
+//! on the headers before the body is read).
 
 mod grpc;
-mod http;
+pub mod http;
 
 use std::sync::Arc;
 
 use futures::future::BoxFuture;
 use serde::{Deserialize, Deserializer};
-use serde_json::Value;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -21,6 +22,7 @@ use crate::component::{
     Validate,
 };
 use crate::config::types::split_host_port;
+use crate::extensions::auth::{AuthSettings, ServerAuth};
 use crate::signal::{Batch, Signal};
 use crate::telemetry::ReceiverMetrics;
 
@@ -46,19 +48,9 @@ fn present<'de, D: Deserializer<'de>, T: Deserialize<'de> + Default>(d: D) -> Re
     Ok(Some(Option::<T>::deserialize(d)?.unwrap_or_default()))
 }
 
-/// Server settings both protocols accept but this receiver does not act on
-/// yet; validation names them instead of ignoring them.
-fn refuse_unsupported(proto: &str, tls: &Option<Value>, auth: &Option<Value>) -> Result<(), Invalid> {
-    if tls.is_some() {
-        return Err(Invalid::at(
-            format!("protocols.{proto}.tls"),
-            "TLS on receivers is not supported yet; terminate TLS in front of the collector or remove tls",
-        ));
-    }
-    if auth.is_some() {
-        return Err(Invalid::at(format!("protocols.{proto}.auth"), "receiver authentication is not supported yet"));
-    }
-    Ok(())
+/// The server side of a protocol's `auth.authenticator`, if it has one.
+fn server_auth(ctx: &BuildContext, auth: &Option<AuthSettings>) -> anyhow::Result<Option<Arc<dyn ServerAuth>>> {
+    auth.as_ref().map(|a| ctx.authenticators.server(a)).transpose()
 }
 
 pub fn factory() -> Factory<dyn ReceiverConfig> {
@@ -77,11 +69,15 @@ impl Validate for OtlpReceiverConfig {
         }
         if let Some(g) = &self.protocols.grpc {
             split_host_port(&g.endpoint).map_err(|e| Invalid::at("protocols.grpc.endpoint", e))?;
-            refuse_unsupported("grpc", &g.tls, &g.auth)?;
+            if let Some(tls) = &g.tls {
+                tls.validate("protocols.grpc.tls")?;
+            }
         }
         if let Some(h) = &self.protocols.http {
             split_host_port(&h.endpoint).map_err(|e| Invalid::at("protocols.http.endpoint", e))?;
-            refuse_unsupported("http", &h.tls, &h.auth)?;
+            if let Some(tls) = &h.tls {
+                tls.validate("protocols.http.tls")?;
+            }
             for (key, path) in [
                 ("traces_url_path", &h.traces_url_path),
                 ("metrics_url_path", &h.metrics_url_path),
@@ -101,13 +97,15 @@ impl ReceiverConfig for OtlpReceiverConfig {
         Box::pin(async move {
             let stop = CancellationToken::new();
             let mut tasks = Vec::new();
+            let grpc_auth = server_auth(&ctx, &self.protocols.grpc.as_ref().and_then(|g| g.auth.clone()))?;
+            let http_auth = server_auth(&ctx, &self.protocols.http.as_ref().and_then(|h| h.auth.clone()))?;
             if let Some(g) = &self.protocols.grpc {
                 let ingest = Ingest::new(&ctx, &consumers, "grpc");
-                tasks.push(grpc::serve(g, ingest, stop.clone()).await?);
+                tasks.push(grpc::serve(g, ingest, grpc_auth, stop.clone()).await?);
             }
             if let Some(h) = &self.protocols.http {
                 let ingest = Ingest::new(&ctx, &consumers, "http");
-                tasks.push(http::serve(h, ingest, stop.clone()).await?);
+                tasks.push(http::serve(h, ingest, http_auth, stop.clone()).await?);
             }
             Ok(Box::new(ServerRunning { stop, tasks: std::sync::Mutex::new(tasks) }) as Box<dyn Running>)
         })
@@ -119,13 +117,14 @@ impl ReceiverConfig for OtlpReceiverConfig {
 pub(crate) struct Ingest {
     consumers: SignalConsumers,
     metrics: Arc<[ReceiverMetrics; 3]>,
+    pub admission: crate::receivers::admission::Admission,
 }
 
 impl Ingest {
     fn new(ctx: &BuildContext, consumers: &SignalConsumers, transport: &str) -> Ingest {
         let id = ctx.id.to_string();
         let metrics = Signal::ALL.map(|s| ctx.telemetry.receiver(s, &id, transport));
-        Ingest { consumers: consumers.clone(), metrics: Arc::new(metrics) }
+        Ingest { consumers: consumers.clone(), metrics: Arc::new(metrics), admission: ctx.admission.clone() }
     }
 
     pub fn accepts(&self, signal: Signal) -> bool {

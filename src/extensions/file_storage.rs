@@ -1,0 +1,185 @@
+//! The `file_storage` extension: a directory where exporters with
+//! `sending_queue.storage: file_storage[/name]` keep their persistent queues
+//! (one subdirectory per exporter and signal). It reads otelcol-contrib's
+//! keys; the queue itself lives in `exporters::queue`.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use serde::Deserialize;
+
+use crate::component::{
+    parse_section, BuildContext, BuildResult, ExtensionConfig, Factory, Invalid, NothingRunning, Running, Validate,
+};
+use crate::config::types::GoDuration;
+use crate::service::Health;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FileStorageConfig {
+    /// required here (otelcol's default, /var/lib/otelcol/file_storage, is
+    /// rarely writable outside its container image)
+    pub directory: Option<String>,
+    /// how long to wait for another process to release a queue directory
+    pub timeout: GoDuration,
+    pub create_directory: bool,
+    /// octal, used when `create_directory` creates it
+    pub directory_permissions: String,
+    /// sync every write to disk before acknowledging it
+    pub fsync: bool,
+    /// accepted for compatibility: queue segments are deleted as soon as they
+    /// are delivered, so there is nothing to compact
+    pub compaction: CompactionConfig,
+    pub recreate: bool,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CompactionConfig {
+    pub directory: Option<String>,
+    pub on_start: bool,
+    pub on_rebound: bool,
+    pub rebound_needed_threshold_mib: u64,
+    pub rebound_trigger_threshold_mib: u64,
+    pub max_transaction_size: u64,
+    pub check_interval: Option<GoDuration>,
+    pub cleanup_on_start: bool,
+}
+
+impl Default for FileStorageConfig {
+    fn default() -> Self {
+        FileStorageConfig {
+            directory: None,
+            timeout: GoDuration::secs(1),
+            create_directory: false,
+            directory_permissions: "0750".into(),
+            fsync: false,
+            compaction: CompactionConfig::default(),
+            recreate: false,
+        }
+    }
+}
+
+/// What an exporter needs to open its persistent queue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StorageSettings {
+    pub directory: PathBuf,
+    pub timeout: Duration,
+    pub fsync: bool,
+}
+
+pub fn factory() -> Factory<dyn ExtensionConfig> {
+    Factory {
+        type_name: "file_storage",
+        signals: &[],
+        deprecated: None,
+        parse: |v| Ok(Box::new(parse_section::<FileStorageConfig>(v)?)),
+    }
+}
+
+impl FileStorageConfig {
+    fn permissions(&self) -> Option<u32> {
+        u32::from_str_radix(&self.directory_permissions, 8).ok().filter(|m| *m <= 0o7777)
+    }
+}
+
+impl Validate for FileStorageConfig {
+    fn validate(&self) -> Result<(), Invalid> {
+        match &self.directory {
+            None => return Err(Invalid::at(
+                "directory",
+                "is required: set the directory the persistent queues are kept in, e.g. /var/lib/otelcol/file_storage",
+            )),
+            Some(d) if d.is_empty() => return Err(Invalid::at("directory", "must not be empty")),
+            Some(_) => {}
+        }
+        if self.timeout.is_zero() {
+            return Err(Invalid::at("timeout", "must be greater than 0"));
+        }
+        if self.permissions().is_none() {
+            return Err(Invalid::at("directory_permissions", "must be an octal mode such as \"0750\""));
+        }
+        if self.recreate {
+            return Err(Invalid::at(
+                "recreate",
+                "is not supported; remove the queue directory yourself to start empty",
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl ExtensionConfig for FileStorageConfig {
+    fn start(&self, _ctx: BuildContext, _health: Health) -> BoxFuture<'_, BuildResult<Box<dyn Running>>> {
+        Box::pin(async move {
+            let dir = PathBuf::from(self.directory.as_deref().unwrap_or_default());
+            if !dir.exists() {
+                if !self.create_directory {
+                    anyhow::bail!(
+                        "the directory {} does not exist; create it or set create_directory: true",
+                        dir.display()
+                    );
+                }
+                use std::os::unix::fs::DirBuilderExt;
+                let mode = self.permissions().unwrap_or(0o750);
+                std::fs::DirBuilder::new().recursive(true).mode(mode).create(&dir).map_err(|e| {
+                    anyhow::anyhow!("cannot create the directory {}: {e}; create it yourself", dir.display())
+                })?;
+            } else if !dir.is_dir() {
+                anyhow::bail!("{} is not a directory; point directory at a directory", dir.display());
+            }
+            tracing::info!(directory = %dir.display(), fsync = self.fsync, "file_storage extension ready");
+            Ok(Box::new(NothingRunning) as Box<dyn Running>)
+        })
+    }
+
+    fn storage(&self) -> Option<StorageSettings> {
+        Some(StorageSettings {
+            directory: PathBuf::from(self.directory.as_deref().unwrap_or_default()),
+            timeout: self.timeout.0,
+            fsync: self.fsync,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg(v: serde_json::Value) -> Result<FileStorageConfig, String> {
+        parse_section::<FileStorageConfig>(v).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn reads_otelcol_keys_with_their_defaults() {
+        let c = cfg(serde_json::json!({"directory": "/tmp/q", "compaction": {"on_start": true, "directory": "/tmp"}}))
+            .unwrap();
+        assert!(c.validate().is_ok());
+        let s = c.storage().unwrap();
+        assert_eq!(s, StorageSettings { directory: "/tmp/q".into(), timeout: Duration::from_secs(1), fsync: false });
+        assert!(!c.create_directory);
+        assert!(cfg(serde_json::json!({"directory": "/tmp/q", "fsnc": true})).is_err());
+    }
+
+    #[test]
+    fn refuses_a_missing_directory_and_bad_permissions() {
+        assert_eq!(cfg(serde_json::json!({})).unwrap().validate().unwrap_err().path, "directory");
+        let bad = cfg(serde_json::json!({"directory": "/tmp/q", "directory_permissions": "rwx"})).unwrap();
+        assert_eq!(bad.validate().unwrap_err().path, "directory_permissions");
+    }
+
+    #[tokio::test]
+    async fn start_creates_the_directory_only_when_asked() {
+        let base = std::env::temp_dir().join(format!("otelstack-fs-{}-{}", std::process::id(), fastrand::u64(..)));
+        let dir = base.join("q");
+        let ctx = BuildContext::new(crate::component::ComponentId::parse("file_storage").unwrap(), Default::default());
+        let no = cfg(serde_json::json!({"directory": dir.to_str().unwrap()})).unwrap();
+        let err = no.start(ctx.clone(), Health::new()).await.err().unwrap();
+        assert!(err.to_string().contains("create_directory: true"), "{err}");
+        let yes = cfg(serde_json::json!({"directory": dir.to_str().unwrap(), "create_directory": true})).unwrap();
+        assert!(yes.start(ctx, Health::new()).await.is_ok());
+        assert!(dir.is_dir());
+        std::fs::remove_dir_all(&base).unwrap();
+    }
+}
