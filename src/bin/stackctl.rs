@@ -1,6 +1,5 @@
 use clap::Parser;
 
-fn main() {
-    let _ = otelstack::cli::stackctl::Cli::parse();
-    eprintln!("stackctl: no subcommands yet; run `stackctl --help`");
+fn main() -> std::process::ExitCode {
+    otelstack::cli::stackctl::run(otelstack::cli::stackctl::Cli::parse())
 }
