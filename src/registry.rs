@@ -28,6 +28,9 @@ pub fn registry() -> Registry {
             exporters::otlp_http::factory("otlp_http", None),
             exporters::prometheus::factory(),
             exporters::prometheus_remote_write::factory(),
+            exporters::mysql::factory("mysql"),
+            exporters::mysql::factory("mariadb"),
+            exporters::alert::factory(),
             exporters::debug::factory("debug", None),
             exporters::debug::factory(
                 "logging",

@@ -1,9 +1,12 @@
 //! Exporters: each module is one destination implementing [`helper::Export`];
 //! the helper adds the sending queue, retries and timeouts they all share.
 
+pub mod alert;
 pub mod client;
 pub mod debug;
+pub mod failure;
 pub mod helper;
+pub mod mysql;
 pub mod otlp_grpc;
 pub mod otlp_http;
 pub mod prometheus;

@@ -1,0 +1,416 @@
+//! The `alert` exporter (traces and logs): turns failed operations (see
+//! [`crate::exporters::failure`], shared with the `mysql` exporter) into
+//! notifications, grouped by service + operation + error type with
+//! Alertmanager's `group_wait` / `group_interval` / `repeat_interval` and a
+//! resolved notice after `resolve_timeout` of quiet ([`groups`]). Targets:
+//! `alertmanager` (`POST <endpoint>/api/v2/alerts`, so routing, silences
+//! and receivers stay in Alertmanager) and `webhook` (the generic JSON body,
+//! or `format: slack` for Slack incoming webhooks), see [`notify`].
+//!
+//! It never blocks or refuses the pipeline: `consume` only offers the batch
+//! to a bounded queue (`queue_size` batches); a full queue, or more than
+//! `max_groups` open groups, drops the failures and counts them in
+//! `otelcol_exporter_enqueue_failed_<items>`. Notifications are posted by
+//! their own task with `retry_on_failure` backoff on 5xx, 429 and
+//! connection errors (`retry_on_failure` and `timeout` mean what they mean
+//! for every exporter; a notification given up counts in `send_failed`).
+//! The trace link is `trace_url_template` with `{{trace_id}}`, `{{span_id}}`
+//! and `{{service}}` replaced, e.g. Jaeger's
+//! `http://localhost:16686/trace/{{trace_id}}`.
+
+pub mod groups;
+pub mod notify;
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use futures::future::BoxFuture;
+use serde::Deserialize;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+use super::client::TlsClientConfig;
+use super::failure::{self, Severity};
+use super::helper::RetryConfig;
+use crate::component::{
+    parse_section, BuildContext, BuildResult, BuiltExporter, ConsumeError, Consumer, ExporterConfig, Factory, Invalid,
+    Running, Validate,
+};
+use crate::config::types::GoDuration;
+use crate::otlp::data::Decoded;
+use crate::signal::{Batch, Signal};
+use crate::telemetry::ExporterMetrics;
+use groups::{Failure, GroupKey, Groups, Timing};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Target {
+    #[default]
+    Alertmanager,
+    Webhook,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    #[default]
+    Json,
+    Slack,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogsOptions {
+    pub min_severity: Severity,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AlertConfig {
+    pub target: Target,
+    /// Alertmanager's base URL (`http://alertmanager:9093`) or the webhook URL
+    pub endpoint: String,
+    /// webhook body: `json` (documented) or `slack`
+    pub format: Format,
+    #[serde(deserialize_with = "crate::config::types::null_default")]
+    pub headers: BTreeMap<String, String>,
+    #[serde(deserialize_with = "crate::config::types::null_default")]
+    pub tls: TlsClientConfig,
+    pub group_wait: GoDuration,
+    pub group_interval: GoDuration,
+    pub repeat_interval: GoDuration,
+    pub resolve_timeout: GoDuration,
+    pub alert_name: String,
+    /// static labels added to every alert (e.g. `severity: page`)
+    #[serde(deserialize_with = "crate::config::types::null_default")]
+    pub labels: BTreeMap<String, String>,
+    pub trace_url_template: String,
+    #[serde(deserialize_with = "crate::config::types::null_default")]
+    pub logs: LogsOptions,
+    pub max_groups: usize,
+    pub queue_size: usize,
+    pub timeout: GoDuration,
+    #[serde(deserialize_with = "crate::config::types::null_default")]
+    pub retry_on_failure: RetryConfig,
+}
+
+impl Default for AlertConfig {
+    fn default() -> Self {
+        AlertConfig {
+            target: Target::Alertmanager,
+            endpoint: String::new(),
+            format: Format::Json,
+            headers: BTreeMap::new(),
+            tls: TlsClientConfig::default(),
+            // Alertmanager's route and global defaults
+            group_wait: GoDuration::secs(30),
+            group_interval: GoDuration::secs(300),
+            repeat_interval: GoDuration::secs(4 * 3600),
+            resolve_timeout: GoDuration::secs(300),
+            alert_name: "FailedOperation".into(),
+            labels: BTreeMap::new(),
+            trace_url_template: "http://localhost:16686/trace/{{trace_id}}".into(),
+            logs: LogsOptions::default(),
+            max_groups: 1000,
+            queue_size: 1000,
+            timeout: GoDuration::secs(5),
+            retry_on_failure: RetryConfig {
+                initial_interval: GoDuration(Duration::from_secs(1)),
+                ..RetryConfig::default()
+            },
+        }
+    }
+}
+
+pub fn factory() -> Factory<dyn ExporterConfig> {
+    Factory {
+        type_name: "alert",
+        signals: &[Signal::Traces, Signal::Logs],
+        deprecated: None,
+        parse: |v| Ok(Box::new(parse_section::<AlertConfig>(v)?)),
+    }
+}
+
+impl AlertConfig {
+    fn url(&self) -> String {
+        let base = self.endpoint.trim_end_matches('/');
+        match self.target {
+            Target::Alertmanager if !base.ends_with("/api/v2/alerts") => format!("{base}/api/v2/alerts"),
+            _ => base.to_owned(),
+        }
+    }
+}
+
+impl Validate for AlertConfig {
+    fn validate(&self) -> Result<(), Invalid> {
+        if self.endpoint.trim().is_empty() {
+            let example = match self.target {
+                Target::Alertmanager => "\"http://alertmanager:9093\"",
+                Target::Webhook => "\"https://hooks.example.com/...\"",
+            };
+            return Err(Invalid::at("endpoint", format!("is required, like {example}")));
+        }
+        reqwest::Url::parse(&self.url())
+            .map_err(|e| Invalid::at("endpoint", format!("{:?} is not a URL: {e}", self.endpoint)))?;
+        if self.target == Target::Alertmanager && self.format == Format::Slack {
+            return Err(Invalid::at("format", "slack is a webhook format; use target: webhook"));
+        }
+        let intervals = [
+            ("group_interval", &self.group_interval),
+            ("repeat_interval", &self.repeat_interval),
+            ("resolve_timeout", &self.resolve_timeout),
+        ];
+        if let Some((key, _)) = intervals.iter().find(|(_, d)| d.0.is_zero()) {
+            return Err(Invalid::at(*key, "must be greater than 0"));
+        }
+        if self.max_groups == 0 || self.queue_size == 0 {
+            let key = if self.max_groups == 0 { "max_groups" } else { "queue_size" };
+            return Err(Invalid::at(key, "must be greater than 0"));
+        }
+        for reserved in ["alertname", "service", "operation", "error_type"] {
+            if self.labels.contains_key(reserved) {
+                return Err(Invalid::at(
+                    format!("labels.{reserved}"),
+                    "is set by the exporter; pick another label name",
+                ));
+            }
+        }
+        self.tls.validate()?;
+        self.retry_on_failure.validate()
+    }
+}
+
+impl ExporterConfig for AlertConfig {
+    fn build(&self, ctx: BuildContext, signal: Signal) -> BuildResult<BuiltExporter> {
+        let mut headers = reqwest::header::HeaderMap::new();
+        for (k, v) in &self.headers {
+            headers.insert(
+                reqwest::header::HeaderName::from_bytes(k.as_bytes())?,
+                reqwest::header::HeaderValue::from_str(v)?,
+            );
+        }
+        let client = reqwest::Client::builder()
+            .use_preconfigured_tls(self.tls.rustls_config(&[b"http/1.1"])?)
+            .user_agent(concat!("otelstack-collector/", env!("CARGO_PKG_VERSION")))
+            .default_headers(headers)
+            .build()?;
+        let name = ctx.id.to_string();
+        let metrics = ctx.telemetry.exporter(signal, &name);
+        let timing = Timing {
+            group_wait: self.group_wait.0,
+            group_interval: self.group_interval.0,
+            repeat_interval: self.repeat_interval.0,
+            resolve_timeout: self.resolve_timeout.0,
+        };
+        let render = notify::Render {
+            receiver: name.clone(),
+            alert_name: self.alert_name.clone(),
+            labels: self.labels.clone(),
+            trace_url_template: self.trace_url_template.clone(),
+            firing_ttl: self.group_interval.0 + self.resolve_timeout.0,
+        };
+        let poster = notify::Poster {
+            name: name.clone(),
+            client,
+            url: self.url(),
+            retry: self.retry_on_failure.clone(),
+            timeout: self.timeout.0,
+            metrics: metrics.clone(),
+        };
+        let groups = Arc::new(Mutex::new(Groups::new(timing, self.max_groups)));
+        let (batches_tx, batches_rx) = mpsc::channel::<Batch>(self.queue_size);
+        let (notes_tx, notes_rx) = mpsc::channel(64);
+        let tick = (timing.group_wait.min(timing.resolve_timeout) / 4)
+            .clamp(Duration::from_millis(100), Duration::from_secs(1));
+        let ingest = Ingest {
+            name: name.clone(),
+            groups: groups.clone(),
+            min_severity: self.logs.min_severity,
+            metrics: metrics.clone(),
+        };
+        let tasks = vec![
+            tokio::spawn(ingest.run(batches_rx)),
+            tokio::spawn(evaluate(name.clone(), groups, tick, notes_tx, metrics.clone())),
+            tokio::spawn(send(poster, render, self.target, self.format, notes_rx)),
+        ];
+        Ok(BuiltExporter {
+            consumer: Arc::new(AlertConsumer { name, queue: batches_tx, metrics }),
+            running: Box::new(AlertRunning(Mutex::new(tasks))),
+        })
+    }
+}
+
+/// Offers batches to the bounded queue; never waits and never refuses.
+struct AlertConsumer {
+    name: String,
+    queue: mpsc::Sender<Batch>,
+    metrics: ExporterMetrics,
+}
+
+impl Consumer for AlertConsumer {
+    fn consume(&self, batch: Batch) -> BoxFuture<'_, Result<(), ConsumeError>> {
+        let items = batch.items() as u64;
+        if self.queue.try_send(batch).is_err() {
+            self.metrics.enqueue_failed.inc_by(items);
+            tracing::warn!(exporter = %self.name, items, "alert exporter queue is full; dropping a batch (the pipeline is not slowed)");
+        }
+        Box::pin(async { Ok(()) })
+    }
+}
+
+struct Ingest {
+    name: String,
+    groups: Arc<Mutex<Groups>>,
+    min_severity: Severity,
+    metrics: ExporterMetrics,
+}
+
+impl Ingest {
+    async fn run(self, mut rx: mpsc::Receiver<Batch>) {
+        while let Some(batch) = rx.recv().await {
+            let failures = match batch.decoded() {
+                Ok(d) => self.failures(&d),
+                Err(e) => {
+                    tracing::warn!(exporter = %self.name, error = %e, "alert exporter could not decode a batch");
+                    continue;
+                }
+            };
+            let (now, wall) = (Instant::now(), SystemTime::now());
+            let mut dropped = 0u64;
+            let mut groups = self.groups.lock().expect("lock");
+            for f in failures {
+                if !groups.add(f, now, wall) {
+                    dropped += 1;
+                }
+            }
+            drop(groups);
+            if dropped > 0 {
+                self.metrics.enqueue_failed.inc_by(dropped);
+                tracing::warn!(exporter = %self.name, dropped, "alert exporter has max_groups open groups; dropping failures of new groups");
+            }
+        }
+    }
+
+    fn failures(&self, d: &Decoded) -> Vec<Failure> {
+        match d {
+            Decoded::Traces(rs) => failure::failed_spans(rs, false)
+                .into_iter()
+                .map(|s| Failure {
+                    key: GroupKey {
+                        service: s.service_name.clone(),
+                        operation: s.span_name.clone(),
+                        error_type: s.error_type().to_owned(),
+                    },
+                    message: [&s.exception_message, &s.status_message]
+                        .into_iter()
+                        .find(|m| !m.is_empty())
+                        .cloned()
+                        .unwrap_or_default(),
+                    trace_id: s.trace_id,
+                    span_id: s.span_id,
+                })
+                .collect(),
+            Decoded::Logs(rl) => failure::error_logs(rl, self.min_severity)
+                .into_iter()
+                .map(|l| Failure {
+                    key: GroupKey {
+                        service: l.service_name.clone(),
+                        operation: l.operation(),
+                        error_type: l.error_type(),
+                    },
+                    message: l.body,
+                    trace_id: l.trace_id,
+                    span_id: l.span_id,
+                })
+                .collect(),
+            Decoded::Metrics(_) => Vec::new(),
+        }
+    }
+}
+
+/// Every `tick`, hands the due notifications to the sender (dropping and
+/// counting them if the sender is that far behind).
+async fn evaluate(
+    name: String,
+    groups: Arc<Mutex<Groups>>,
+    tick: Duration,
+    tx: mpsc::Sender<Vec<groups::Notification>>,
+    metrics: ExporterMetrics,
+) {
+    let mut interval = tokio::time::interval(tick);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        interval.tick().await;
+        let due = groups.lock().expect("lock").due(Instant::now());
+        if due.is_empty() {
+            continue;
+        }
+        let n = due.len() as u64;
+        if tx.try_send(due).is_err() {
+            metrics.send_failed.inc_by(n);
+            tracing::warn!(exporter = %name, notifications = n, "alert sender is behind; dropping notifications");
+        }
+    }
+}
+
+async fn send(
+    poster: notify::Poster,
+    render: notify::Render,
+    target: Target,
+    format: Format,
+    mut rx: mpsc::Receiver<Vec<groups::Notification>>,
+) {
+    while let Some(due) = rx.recv().await {
+        let now = SystemTime::now();
+        match target {
+            Target::Alertmanager => poster.post(&render.alertmanager(&due, now), due.len() as u64).await,
+            Target::Webhook => {
+                for n in &due {
+                    let body = match format {
+                        Format::Json => render.webhook(n, now),
+                        Format::Slack => render.slack(n),
+                    };
+                    poster.post(&body, 1).await;
+                }
+            }
+        }
+    }
+}
+
+struct AlertRunning(Mutex<Vec<JoinHandle<()>>>);
+
+impl Running for AlertRunning {
+    fn shutdown(&self, _deadline: tokio::time::Instant) -> BoxFuture<'_, ()> {
+        for t in self.0.lock().expect("lock").drain(..) {
+            t.abort();
+        }
+        Box::pin(async {})
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(v: serde_json::Value) -> AlertConfig {
+        parse_section::<AlertConfig>(v).unwrap()
+    }
+
+    #[test]
+    fn alertmanager_url_and_validation() {
+        let c = parse(serde_json::json!({"endpoint": "http://127.0.0.1:9093/"}));
+        assert_eq!(c.url(), "http://127.0.0.1:9093/api/v2/alerts");
+        assert!(c.validate().is_ok());
+        assert_eq!(parse(serde_json::json!({})).validate().unwrap_err().path, "endpoint");
+        let c = parse(serde_json::json!({"endpoint": "http://h:9093", "format": "slack"}));
+        assert_eq!(c.validate().unwrap_err().path, "format");
+        let c = parse(serde_json::json!({"target": "webhook", "endpoint": "http://h/x", "format": "slack"}));
+        assert_eq!(c.url(), "http://h/x");
+        assert!(c.validate().is_ok());
+        let c = parse(serde_json::json!({"endpoint": "http://h", "labels": {"service": "x"}}));
+        assert_eq!(c.validate().unwrap_err().path, "labels.service");
+        assert!(parse_section::<AlertConfig>(serde_json::json!({"endpoint": "http://h", "target": "pager"})).is_err());
+    }
+}
