@@ -50,17 +50,29 @@ else
     step "installed tests/requirements.txt into $VENV"
 fi
 
-# Real peers from Debian's packages: Prometheus (server and promtool).
+# Real peers from Debian's packages: Prometheus (server and promtool),
+# MariaDB (mariadbd, mariadb-install-db) and Alertmanager. The tests start
+# their own servers on temp dirs and free ports; a policy-rc.d keeps the
+# packages' maintainer scripts from starting system services meanwhile.
 need_apt=()
 command -v prometheus >/dev/null || need_apt+=(prometheus)
+{ [ -x /usr/sbin/mariadbd ] && command -v mariadb-install-db >/dev/null; } || need_apt+=(mariadb-server)
+command -v prometheus-alertmanager >/dev/null || need_apt+=(prometheus-alertmanager)
 if [ ${#need_apt[@]} -gt 0 ]; then
     step "installing ${need_apt[*]} with apt-get"
     export DEBIAN_FRONTEND=noninteractive
+    policy=/usr/sbin/policy-rc.d made_policy=false
+    if [ ! -e "$policy" ]; then
+        made_policy=true
+        printf '#!/bin/sh\n# scripts/test-setup.sh: no services started during install\nexit 101\n' >"$policy"
+        chmod +x "$policy"
+        trap 'rm -f "$policy"' EXIT
+    fi
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
-else
-    step "prometheus $(prometheus --version 2>&1 | head -n1 | awk '{print $3}') present"
+    if $made_policy; then rm -f "$policy"; trap - EXIT; fi
 fi
+step "prometheus $(prometheus --version 2>&1 | head -n1 | awk '{print $3}'), $(/usr/sbin/mariadbd --version | awk '{print $2, $3}'), alertmanager $(prometheus-alertmanager --version 2>&1 | head -n1 | awk '{print $3}') present"
 
 # 3. Rotel, the peer collector (its binary ships inside the PyPI package).
 ROTEL_BIN="$("$VENV/bin/python" -c 'import importlib.util, os; s = importlib.util.find_spec("rotel"); print(os.path.join(s.submodule_search_locations[0], "rotel-agent"))')"

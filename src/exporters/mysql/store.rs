@@ -183,8 +183,11 @@ impl Store {
         Some(tokio::spawn(async move {
             let sql =
                 format!("DELETE FROM {table} WHERE {column} < UTC_TIMESTAMP(6) - INTERVAL ? MICROSECOND LIMIT 10000");
+            // first a second after start (old rows go soon after a restart), then every `every`
+            let mut wait = Duration::from_secs(1);
             loop {
-                tokio::time::sleep(every).await;
+                tokio::time::sleep(wait).await;
+                wait = every;
                 let result = async {
                     store.ensure_schema().await?;
                     let mut conn = store.conn().await?;
