@@ -8,7 +8,10 @@
 #   2. pip installs the pinned tests/requirements.txt into it, only when the
 #      requirements file changed since the last successful install (a stamp
 #      keyed on the file's sha256 and the venv's Python version),
-#   3. checks that the Rotel peer binary is present and runs.
+#   3. apt-get installs the real peers when missing: prometheus,
+#      mariadb-server and prometheus-alertmanager (no service is started;
+#      the tests run their own servers),
+#   4. checks that the Rotel peer binary is present and runs.
 # It does not build the collector: `cargo build` (or `make`) does that.
 set -euo pipefail
 
@@ -74,7 +77,7 @@ if [ ${#need_apt[@]} -gt 0 ]; then
 fi
 step "prometheus $(prometheus --version 2>&1 | head -n1 | awk '{print $3}'), $(/usr/sbin/mariadbd --version | awk '{print $2, $3}'), alertmanager $(prometheus-alertmanager --version 2>&1 | head -n1 | awk '{print $3}') present"
 
-# 3. Rotel, the peer collector (its binary ships inside the PyPI package).
+# 4. Rotel, the peer collector (its binary ships inside the PyPI package).
 ROTEL_BIN="$("$VENV/bin/python" -c 'import importlib.util, os; s = importlib.util.find_spec("rotel"); print(os.path.join(s.submodule_search_locations[0], "rotel-agent"))')"
 if [ -x "$ROTEL_BIN" ] && "$ROTEL_BIN" --version >/dev/null 2>&1; then
     step "rotel peer ok: $("$ROTEL_BIN" --version 2>&1 | head -n1) at $ROTEL_BIN"
