@@ -14,6 +14,7 @@ import json
 import logging
 import time
 import uuid
+import warnings
 from datetime import datetime, timedelta
 
 from opentelemetry.exporter.otlp.proto.grpc._log_exporter import OTLPLogExporter
@@ -79,7 +80,9 @@ def test_sdk_failures_stored_field_by_field(collector, ports, mariadb):
     log = logging.getLogger("it.payments." + database)
     log.propagate = False
     log.setLevel(logging.DEBUG)
-    log.addHandler(LoggingHandler(level=logging.NOTSET, logger_provider=lp))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # LoggingHandler is deprecated in the SDK, still works
+        log.addHandler(LoggingHandler(level=logging.NOTSET, logger_provider=lp))
 
     tracer = tp.get_tracer("it.shop")
     with tracer.start_as_current_span("POST /pay", kind=SpanKind.SERVER,

@@ -393,6 +393,26 @@ impl Running for AlertRunning {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::component::ComponentId;
+    use crate::testkit::{spans, traces_batch};
+
+    #[tokio::test]
+    async fn a_full_queue_drops_and_counts_without_waiting() {
+        // the endpoint is never reached: group_wait is an hour
+        let cfg = parse(serde_json::json!({"endpoint": "http://127.0.0.1:9", "queue_size": 1, "group_wait": "1h"}));
+        let telemetry = Arc::new(crate::telemetry::Telemetry::new());
+        let ctx = BuildContext::new(ComponentId::parse("alert").unwrap(), telemetry.clone());
+        let built = cfg.build(ctx, Signal::Traces).unwrap();
+        // the ingest task has not run yet (current-thread runtime): the
+        // second and third batches find the queue full
+        for _ in 0..3 {
+            assert!(built.consumer.consume(traces_batch(vec![spans("svc", "op", 4)])).await.is_ok());
+        }
+        let metrics = telemetry.encode();
+        let line = metrics.lines().find(|l| l.starts_with("otelcol_exporter_enqueue_failed_spans")).unwrap();
+        assert!(line.ends_with(" 8"), "{line}");
+        built.running.shutdown(tokio::time::Instant::now()).await;
+    }
 
     fn parse(v: serde_json::Value) -> AlertConfig {
         parse_section::<AlertConfig>(v).unwrap()
