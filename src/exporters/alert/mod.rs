@@ -300,7 +300,7 @@ impl Ingest {
                 .map(|s| Failure {
                     key: GroupKey {
                         service: s.service_name.clone(),
-                        operation: s.span_name.clone(),
+                        operation: unnamed(&s.span_name),
                         error_type: s.error_type().to_owned(),
                     },
                     message: [&s.exception_message, &s.status_message]
@@ -327,6 +327,16 @@ impl Ingest {
                 .collect(),
             Decoded::Metrics(_) => Vec::new(),
         }
+    }
+}
+
+/// An empty span name would be an empty label, which Alertmanager reads as
+/// no label at all.
+fn unnamed(name: &str) -> String {
+    if name.is_empty() {
+        "(unnamed)".to_owned()
+    } else {
+        name.to_owned()
     }
 }
 
