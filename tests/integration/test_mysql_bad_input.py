@@ -28,8 +28,9 @@ NOT_UTF8 = b"\xff\xfe\xc3\x28 raw"
 def start(collector, ports, db, database):
     exporter = {"endpoint": db.dsn(), "database": database,
                 "retry_on_failure": {"initial_interval": "100ms", "max_interval": "1s"}}
-    cfg = config_yaml(ports, exporters={"mysql": exporter},
-                      pipelines={"traces": pipeline(["mysql"]), "logs": pipeline(["mysql"])})
+    # the `mariadb` alias of the mysql exporter
+    cfg = config_yaml(ports, exporters={"mariadb": exporter},
+                      pipelines={"traces": pipeline(["mariadb"]), "logs": pipeline(["mariadb"])})
     return collector(cfg)
 
 
