@@ -2,7 +2,8 @@
 data dir, see failures_peers.py): the OpenTelemetry Python SDK sends spans
 with errors and exceptions and log records through the collector, and the
 rows are checked field by field; the schema is the exporter's own.
-Also: a replayed batch adds no rows, a MariaDB restart mid-stream loses
+Also: a replayed batch adds no rows, a MariaDB restart mid-stream (or a
+database down when the collector starts) loses
 nothing the collector acknowledged, `traces.mode: all`, and retention.
 Bad input (SQL metacharacters, long and non-UTF-8 values) is in
 test_mysql_bad_input.py.
@@ -246,3 +247,19 @@ def test_mode_all_min_severity_and_retention(collector, ports, mariadb):
     mysql_collector(collector, Ports.new(), mariadb, database, traces={"mode": "all"}, retention="1h")
     wait_until(lambda: [r["span_name"] for r in rows(mariadb, database, "failed_spans")] == ["recent"],
                timeout=30, what="retention to delete the old row and keep the recent one")
+
+
+def test_database_down_at_start_schema_and_rows_arrive_later(collector, ports, mariadb):
+    database = new_db()
+    mariadb.stop()
+    try:
+        mysql_collector(collector, ports, mariadb, database)  # healthy without its database
+        sent = [failed_request(3, "late-db") for _ in range(4)]
+        for req in sent:
+            grpc_export(ports.grpc, req)
+    finally:
+        mariadb.start()
+    mariadb.wait_count(database, "failed_spans", 12, timeout=60)
+    want = {sp.span_id.hex() for req in sent for sp in req.resource_spans[0].scope_spans[0].spans}
+    assert {r[0] for r in mariadb.query("SELECT span_id FROM failed_spans", database=database)} == want
+    assert mariadb.query("SELECT version FROM otelstack_schema_version", database=database) == ((1,),)
