@@ -2,7 +2,8 @@
 metacharacters are stored verbatim, strings longer than their column are
 cut on a character boundary, bytes values that are not UTF-8 are stored as
 base64 in the JSON columns, and none of it breaks the batch the rows came
-in. A span name that is not UTF-8 is refused by the receiver (OTLP strings
+in; a row the server refuses anyway (a hand-narrowed column) costs only
+itself and is counted as failed. A span name that is not UTF-8 is refused by the receiver (OTLP strings
 must be UTF-8) while the collector keeps storing what follows.
 """
 
@@ -15,9 +16,9 @@ import requests
 from opentelemetry.proto.logs.v1 import logs_pb2
 from opentelemetry.proto.trace.v1 import trace_pb2
 
-from conftest import config_yaml, pipeline
-from failures_peers import mariadb  # noqa: F401 - fixture
-from otlp_util import any_value, grpc_export, log_request, make_span, trace_request
+from conftest import Ports, config_yaml, pipeline
+from failures_peers import mariadb, wait_until  # noqa: F401 - fixture
+from otlp_util import any_value, grpc_export, log_request, make_span, parse_prometheus, sample_value, trace_request
 from test_mysql_exporter import new_db, rows
 
 ERROR = trace_pb2.Status.STATUS_CODE_ERROR
@@ -103,3 +104,27 @@ def _varint(n: int) -> bytes:
         else:
             out.append(b)
             return bytes(out)
+
+
+def test_row_the_server_refuses_costs_only_itself(collector, ports, mariadb):
+    """A schema narrower than the exporter expects (span_name VARCHAR(10),
+    altered by hand, create_schema off): the one span whose name does not fit
+    is refused by MariaDB's strict mode and counted as failed; the others in
+    the same batch are stored."""
+    database = new_db()
+    first = start(collector, ports, mariadb, database)
+    wait_until(lambda: mariadb.count(database, "failed_spans") == 0, what="schema")
+    assert first.terminate() == 0
+    mariadb.query("ALTER TABLE failed_spans MODIFY span_name VARCHAR(10) NOT NULL", database=database)
+    ports2 = Ports.new()
+    exporter = {"endpoint": mariadb.dsn(database), "create_schema": False,
+                "retry_on_failure": {"initial_interval": "100ms", "max_interval": "1s"}}
+    collector(config_yaml(ports2, exporters={"mysql": exporter}, pipelines={"traces": pipeline(["mysql"])}))
+    spans = [make_span(n, status=trace_pb2.Status(code=ERROR)) for n in ("short", "far too long a name", "short2")]
+    grpc_export(ports2.grpc, trace_request(spans))
+    mariadb.wait_count(database, "failed_spans", 2)
+    failed = wait_until(lambda: sample_value(parse_prometheus(requests.get(
+        f"http://127.0.0.1:{ports2.metrics}/metrics", timeout=5).text),
+        "otelcol_exporter_send_failed_spans_total", exporter="mysql"), what="the refused row counted")
+    assert failed == 1.0
+    assert sorted(r["span_name"] for r in rows(mariadb, database, "failed_spans")) == ["short", "short2"]
