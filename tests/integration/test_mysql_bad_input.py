@@ -3,8 +3,9 @@ metacharacters are stored verbatim, strings longer than their column are
 cut on a character boundary, bytes values that are not UTF-8 are stored as
 base64 in the JSON columns, and none of it breaks the batch the rows came
 in; a row the server refuses anyway (a hand-narrowed column) costs only
-itself and is counted as failed. A span name that is not UTF-8 is refused by the receiver (OTLP strings
-must be UTF-8) while the collector keeps storing what follows.
+itself and is counted as failed. A span name that is not UTF-8 is refused
+by the receiver (OTLP strings must be UTF-8) while the collector keeps
+storing what follows.
 """
 
 from __future__ import annotations

@@ -3,8 +3,8 @@ data dir, see failures_peers.py): the OpenTelemetry Python SDK sends spans
 with errors and exceptions and log records through the collector, and the
 rows are checked field by field; the schema is the exporter's own.
 Also: a replayed batch adds no rows, a MariaDB restart mid-stream (or a
-database down when the collector starts) loses
-nothing the collector acknowledged, `traces.mode: all`, and retention.
+database down when the collector starts) loses nothing the collector
+acknowledged, `traces.mode: all`, and retention.
 Bad input (SQL metacharacters, long and non-UTF-8 values) is in
 test_mysql_bad_input.py.
 """
