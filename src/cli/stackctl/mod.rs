@@ -6,6 +6,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+pub mod init;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "stackctl",
@@ -18,12 +20,17 @@ pub struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Command {}
+pub enum Command {
+    /// Write a ready stack project (compose file, configs, dashboards, .env with generated passwords).
+    Init(init::Args),
+}
 
 /// Runs one subcommand; errors are printed as sentences that say how to fix
 /// them, and the exit code says what kind of failure it was (see README).
 pub fn run(cli: Cli) -> ExitCode {
-    match cli.command {}
+    match cli.command {
+        Command::Init(args) => init::run(args),
+    }
 }
 
 #[cfg(test)]
