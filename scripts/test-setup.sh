@@ -50,16 +50,19 @@ else
     step "installed tests/requirements.txt into $VENV"
 fi
 
-# Real peers from Debian's packages: Prometheus (server and promtool).
+# Real peers from Debian's packages: Prometheus (server and promtool), and
+# docker-compose 1.29, whose `docker-compose config` checks the stack's
+# compose files without a Docker engine (tests/integration/test_stack_static.py).
 need_apt=()
 command -v prometheus >/dev/null || need_apt+=(prometheus)
+command -v docker-compose >/dev/null || need_apt+=(docker-compose)
 if [ ${#need_apt[@]} -gt 0 ]; then
     step "installing ${need_apt[*]} with apt-get"
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
 else
-    step "prometheus $(prometheus --version 2>&1 | head -n1 | awk '{print $3}') present"
+    step "prometheus $(prometheus --version 2>&1 | head -n1 | awk '{print $3}') and $(docker-compose version --short 2>/dev/null || echo '?') docker-compose present"
 fi
 
 # 3. Rotel, the peer collector (its binary ships inside the PyPI package).
