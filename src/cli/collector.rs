@@ -162,9 +162,6 @@ async fn wait_for_signal() {
 /// so it must never panic: a panic exits 101, which Docker also reads as
 /// unhealthy but without saying why.
 fn healthcheck(url: &str) -> ExitCode {
-    // reqwest is built without a default TLS provider (see Cargo.toml); the
-    // URL may be https, so install ring as `run` does.
-    let _ = rustls::crypto::ring::default_provider().install_default();
     let unhealthy = |why: String| {
         eprintln!("unhealthy: {why}");
         ExitCode::from(1)
@@ -174,9 +171,17 @@ fn healthcheck(url: &str) -> ExitCode {
         Err(e) => return unhealthy(format!("cannot start the async runtime: {e}")),
     };
     rt.block_on(async {
-        let client = match reqwest::Client::builder().timeout(Duration::from_secs(3)).build() {
+        // A preconfigured rustls config (system roots if any) rather than
+        // reqwest's platform verifier, which refuses to build a client at all
+        // in an image without CA certificates, even for plain http.
+        let tls = match crate::exporters::client::TlsClientConfig::default().rustls_config(&[b"http/1.1"]) {
+            Ok(tls) => tls,
+            Err(e) => return unhealthy(format!("cannot set up TLS: {e:#}")),
+        };
+        let client = match reqwest::Client::builder().use_preconfigured_tls(tls).timeout(Duration::from_secs(3)).build()
+        {
             Ok(c) => c,
-            Err(e) => return unhealthy(format!("cannot build an HTTP client: {e}")),
+            Err(e) => return unhealthy(format!("cannot build an HTTP client: {e:#}")),
         };
         match client.get(url).send().await {
             Ok(r) if r.status().is_success() => ExitCode::SUCCESS,

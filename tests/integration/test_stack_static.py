@@ -468,3 +468,31 @@ def test_jaeger_config_is_v2(projects):
 def test_optional_services_are_exactly_tempo_jaeger_grafana(projects):
     full = projects["without="].compose["services"]
     assert set(full) == set(CORE) | set(OPTIONAL)
+
+
+def test_collector_healthcheck_subcommand(collector, ports, tmp_path):
+    """The compose health check: `otelstack-collector healthcheck` exits 0
+    when the health_check extension answers, 1 with a reason otherwise (never
+    a panic: the image has no shell to explain one)."""
+    cfg = config_yaml(ports, exporters={"debug": None}, pipelines={"traces": pipeline(["debug"])})
+    c = collector(cfg)
+
+    def probe(*args, env=None):
+        return subprocess.run([str(COLLECTOR_BIN), "healthcheck", *args], capture_output=True, text=True, timeout=30,
+                              env=env)
+
+    r = probe("--url", c.health_url)
+    assert r.returncode == 0, r.stderr
+    # As in a minimal image with no CA certificates: plain http still works.
+    r = probe("--url", c.health_url, env={"SSL_CERT_FILE": str(tmp_path / "none.pem"), "SSL_CERT_DIR": str(tmp_path)})
+    assert r.returncode == 0, r.stderr
+    closed = free_port()
+    r = probe("--url", f"http://127.0.0.1:{closed}/")
+    assert r.returncode == 1
+    assert r.stderr.startswith(f"unhealthy: cannot reach http://127.0.0.1:{closed}/") and "panicked" not in r.stderr
+    # A server that answers, but not 2xx: the self-metrics endpoint has no /nothing path.
+    r = probe("--url", f"http://127.0.0.1:{ports.metrics}/nothing")
+    assert r.returncode == 1 and "answered 404" in r.stderr, r.stderr
+    # The default URL is the stack's health_check endpoint, 127.0.0.1:13133.
+    assert "http://127.0.0.1:13133/" in subprocess.run([str(COLLECTOR_BIN), "healthcheck", "--help"],
+                                                       capture_output=True, text=True).stdout
