@@ -56,6 +56,8 @@ fi
 need_apt=()
 command -v prometheus >/dev/null || need_apt+=(prometheus)
 command -v docker-compose >/dev/null || need_apt+=(docker-compose)
+# MariaDB: the stack's "Recent failures" dashboard SQL runs against a real server.
+[ -x /usr/sbin/mariadbd ] || need_apt+=(mariadb-server)
 if [ ${#need_apt[@]} -gt 0 ]; then
     step "installing ${need_apt[*]} with apt-get"
     export DEBIAN_FRONTEND=noninteractive
