@@ -182,3 +182,21 @@ def test_checked_in_stack_is_the_templates_output(tmp_path):
     assert not drifted, f"checked-in files differ from the templates (run `make stack-files`): {drifted}"
     # Nothing in the checked-in stack is a generated secret.
     assert Project(tmp_path).env["GRAFANA_ADMIN_PASSWORD"] == "otelstack-dev"
+
+
+def test_flags_reach_the_files(tmp_path):
+    proj = tmp_path / "p"
+    init_project(proj, "--name", "team-obs", "--grafana-anonymous", "--port", "otlp-grpc=14317",
+                 "--image", "collector=otelstack/collector:dev")
+    p = Project(proj)
+    env = p.env
+    assert env["COMPOSE_PROJECT_NAME"] == "team-obs"
+    assert env["GRAFANA_ANONYMOUS_ENABLED"] == "true"
+    assert env["OTLP_GRPC_PORT"] == "14317"
+    assert env["COLLECTOR_IMAGE"] == "otelstack/collector:dev"
+    assert "0.0.0.0:${OTLP_GRPC_PORT:-4317}:4317" in p.compose["services"]["collector"]["ports"]
+    readme = (proj / "README.md").read_text()
+    assert "# team-obs" in readme and "localhost:14317" in readme
+    marker = tomllib.loads((proj / "stackctl.toml").read_text())
+    assert marker["stack"]["grafana_anonymous"] is True
+    assert marker["images"] == {"collector": "otelstack/collector:dev"}
