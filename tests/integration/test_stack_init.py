@@ -93,6 +93,8 @@ def test_rerun_updates_untouched_files_and_keeps_passwords(tmp_path):
     for key in ("GRAFANA_ADMIN_PASSWORD", "MARIADB_ROOT_PASSWORD", "MARIADB_PASSWORD"):
         assert after[key] == before[key], f"{key} must survive a re-init: the volumes were created with it"
     assert "jaeger" not in Project(proj).compose["services"]
+    assert "no longer used by this selection (kept; delete them if you like): jaeger/config.yaml" in r.stdout
+    assert (proj / "jaeger/config.yaml").exists()
 
 
 def test_files_it_did_not_write_are_kept(tmp_path):

@@ -125,6 +125,17 @@ fn init(args: &Args) -> Result<ExitCode> {
     }
     let summary: Vec<String> = counts.iter().map(|(verb, n)| format!("{n} {verb}")).collect();
     println!("wrote the {} stack in {} ({})", opts.project_name, args.dir.display(), summary.join(", "));
+    // Files of services dropped since the last init stay (they may hold edits); say so.
+    if let Some(old) = &old {
+        let now: Vec<String> = files.iter().map(|f| f.path.to_string_lossy().into_owned()).collect();
+        let unused: Vec<&String> = old.files.keys().filter(|p| !now.contains(p) && args.dir.join(p).exists()).collect();
+        if !unused.is_empty() {
+            println!(
+                "no longer used by this selection (kept; delete them if you like): {}",
+                unused.iter().map(|p| p.as_str()).collect::<Vec<_>>().join(", ")
+            );
+        }
+    }
     if opts.layout == Layout::Project {
         next_steps(&args.dir, &opts);
     }
