@@ -2,7 +2,8 @@
 //! project: the options `init` used and the sha256 of every file it wrote,
 //! so a later `init` can tell an untouched file (safe to rewrite) from one
 //! the user edited (kept unless `--force`). Other subcommands read it to
-//! find the project.
+//! find the project. TOML (the `toml` crate, serde) because it is what Rust
+//! tool users already edit (Cargo.toml) and it round-trips the options exactly.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
