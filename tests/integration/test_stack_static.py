@@ -601,3 +601,27 @@ def test_failures_dashboard_sql_runs_in_mariadb(mariadb):
     assert sum(int(r[2]) for r in all_rows) == 1
     # An empty store (before the first failure) still gives valid SQL.
     assert mariadb("SELECT COUNT(*) FROM failed_spans WHERE service_name IN (service_name) AND 1 = 0") == [["0"]]
+
+
+def test_dockerfile_final_stage_is_small_non_root_and_shell_free():
+    """The root Dockerfile (no registry here to build it): its final stage
+    runs as uid 10001 on a distroless base, probes health with the collector
+    binary, and the build context leaves out target/ and the venv."""
+    stages, current = {}, None
+    for line in (REPO_ROOT / "Dockerfile").read_text().splitlines():
+        if line.startswith("FROM "):
+            current = line.split()[-1]
+            stages[current] = [line]
+        elif current and line.strip() and not line.startswith("#"):
+            stages[current].append(line)
+    assert list(stages) == ["build", "runtime"], "multi-stage: build, then the final runtime stage last"
+    final = "\n".join(stages["runtime"])
+    assert "ARG RUNTIME_IMAGE=gcr.io/distroless/cc-debian12" in (REPO_ROOT / "Dockerfile").read_text()
+    assert "COPY --from=build /out/otelstack-collector /usr/local/bin/otelstack-collector" in final
+    assert "USER 10001:10001" in final
+    assert 'CMD ["/usr/local/bin/otelstack-collector", "healthcheck"]' in final
+    assert 'ENTRYPOINT ["/usr/local/bin/otelstack-collector"]' in final
+    assert 'CMD ["--config", "/etc/otelstack/config.yaml"]' in final
+    assert "RUN " not in final, "nothing runs in the final stage: it has no shell"
+    ignored = (REPO_ROOT / ".dockerignore").read_text().split()
+    assert {"target", ".venv", ".git"} <= set(ignored)
