@@ -2,7 +2,7 @@
 CARGO ?= cargo
 VENV := .venv
 
-.PHONY: all build release test test-setup unit integration fuzz fuzz-smoke lint fmt bench clean
+.PHONY: all build release test test-setup unit integration fuzz fuzz-smoke lint fmt bench clean stack-files
 
 all: build
 
@@ -39,6 +39,12 @@ lint:
 
 fmt:
 	$(CARGO) fmt --all
+
+## Rewrite the checked-in stack (compose/, provisioning/, dashboards/) from the
+## templates in src/stack/templates; a test fails when they differ.
+stack-files:
+	$(CARGO) build --bin stackctl
+	target/debug/stackctl init --checked-in --force .
 
 ## Side-by-side benchmark against Rotel (see docs/benchmarks.md).
 bench:

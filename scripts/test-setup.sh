@@ -54,13 +54,16 @@ else
 fi
 
 # Real peers from Debian's packages: Prometheus (server and promtool),
-# MariaDB (mariadbd, mariadb-install-db) and Alertmanager. The tests start
-# their own servers on temp dirs and free ports; a policy-rc.d keeps the
-# packages' maintainer scripts from starting system services meanwhile.
+# MariaDB (mariadbd, mariadb-install-db), Alertmanager, and docker-compose
+# 1.29, whose `docker-compose config` checks the stack's compose files
+# without a Docker engine. The tests start their own servers on temp dirs
+# and free ports; a policy-rc.d keeps the packages' maintainer scripts from
+# starting system services meanwhile.
 need_apt=()
 command -v prometheus >/dev/null || need_apt+=(prometheus)
 { [ -x /usr/sbin/mariadbd ] && command -v mariadb-install-db >/dev/null; } || need_apt+=(mariadb-server)
 command -v prometheus-alertmanager >/dev/null || need_apt+=(prometheus-alertmanager)
+command -v docker-compose >/dev/null || need_apt+=(docker-compose)
 if [ ${#need_apt[@]} -gt 0 ]; then
     step "installing ${need_apt[*]} with apt-get"
     export DEBIAN_FRONTEND=noninteractive
@@ -75,7 +78,7 @@ if [ ${#need_apt[@]} -gt 0 ]; then
     apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
     if $made_policy; then rm -f "$policy"; trap - EXIT; fi
 fi
-step "prometheus $(prometheus --version 2>&1 | head -n1 | awk '{print $3}'), $(/usr/sbin/mariadbd --version | awk '{print $2, $3}'), alertmanager $(prometheus-alertmanager --version 2>&1 | head -n1 | awk '{print $3}') present"
+step "prometheus $(prometheus --version 2>&1 | head -n1 | awk '{print $3}'), $(/usr/sbin/mariadbd --version | awk '{print $2, $3}'), alertmanager $(prometheus-alertmanager --version 2>&1 | head -n1 | awk '{print $3}'), docker-compose $(docker-compose version --short 2>/dev/null || echo '?') present"
 
 # 4. Rotel, the peer collector (its binary ships inside the PyPI package).
 ROTEL_BIN="$("$VENV/bin/python" -c 'import importlib.util, os; s = importlib.util.find_spec("rotel"); print(os.path.join(s.submodule_search_locations[0], "rotel-agent"))')"

@@ -14,6 +14,7 @@ pub mod receivers;
 pub mod registry;
 pub mod service;
 pub mod signal;
+pub mod stack;
 pub mod telemetry;
 #[cfg(test)]
 pub mod testkit;

@@ -157,10 +157,32 @@ async fn wait_for_signal() {
     }
 }
 
+/// Exit 0 if `url` answers 2xx within 3 s, else 1 with the reason on stderr.
+/// It is the container's health check (the image has no shell, curl or wget),
+/// so it must never panic: a panic exits 101, which Docker also reads as
+/// unhealthy but without saying why.
 fn healthcheck(url: &str) -> ExitCode {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    let unhealthy = |why: String| {
+        eprintln!("unhealthy: {why}");
+        ExitCode::from(1)
+    };
+    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => return unhealthy(format!("cannot start the async runtime: {e}")),
+    };
     rt.block_on(async {
-        let client = reqwest::Client::builder().timeout(Duration::from_secs(3)).build().expect("client");
+        // A preconfigured rustls config (system roots if any) rather than
+        // reqwest's platform verifier, which refuses to build a client at all
+        // in an image without CA certificates, even for plain http.
+        let tls = match crate::exporters::client::TlsClientConfig::default().rustls_config(&[b"http/1.1"]) {
+            Ok(tls) => tls,
+            Err(e) => return unhealthy(format!("cannot set up TLS: {e:#}")),
+        };
+        let client = match reqwest::Client::builder().use_preconfigured_tls(tls).timeout(Duration::from_secs(3)).build()
+        {
+            Ok(c) => c,
+            Err(e) => return unhealthy(format!("cannot build an HTTP client: {e:#}")),
+        };
         match client.get(url).send().await {
             Ok(r) if r.status().is_success() => ExitCode::SUCCESS,
             Ok(r) => {

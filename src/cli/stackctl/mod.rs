@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 pub mod failures;
+pub mod init;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -23,6 +24,8 @@ pub struct Cli {
 pub enum Command {
     /// Recent failed operations stored in MariaDB by the mysql exporter.
     Failures(failures::Args),
+    /// Write a ready stack project (compose file, configs, dashboards, .env with generated passwords).
+    Init(init::Args),
 }
 
 /// Runs one subcommand; errors are printed as sentences that say how to fix
@@ -30,6 +33,7 @@ pub enum Command {
 pub fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Failures(a) => failures::run(a),
+        Command::Init(args) => init::run(args),
     }
 }
 
