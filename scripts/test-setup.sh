@@ -8,7 +8,9 @@
 #   2. pip installs the pinned tests/requirements.txt into it, only when the
 #      requirements file changed since the last successful install (a stamp
 #      keyed on the file's sha256 and the venv's Python version),
-#   3. checks that the Rotel peer binary is present and runs.
+#   3. checks that the Rotel peer binary is present and runs,
+#   4. runs scripts/docker-setup.sh: Docker engine, docker-compose and the
+#      locally built test images for the real-engine stack tests.
 # It does not build the collector: `cargo build` (or `make`) does that.
 set -euo pipefail
 
@@ -70,6 +72,9 @@ else
     step "rotel-agent missing or not runnable at $ROTEL_BIN"
     exit 1
 fi
+
+# 4. Docker engine, compose and local images (no registry) for test_stack_engine.py.
+"$ROOT/scripts/docker-setup.sh"
 
 # The collector under test (built by cargo, not here).
 BIN="${OTELSTACK_COLLECTOR:-$ROOT/target/debug/otelstack-collector}"
