@@ -157,10 +157,27 @@ async fn wait_for_signal() {
     }
 }
 
+/// Exit 0 if `url` answers 2xx within 3 s, else 1 with the reason on stderr.
+/// It is the container's health check (the image has no shell, curl or wget),
+/// so it must never panic: a panic exits 101, which Docker also reads as
+/// unhealthy but without saying why.
 fn healthcheck(url: &str) -> ExitCode {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    // reqwest is built without a default TLS provider (see Cargo.toml); the
+    // URL may be https, so install ring as `run` does.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let unhealthy = |why: String| {
+        eprintln!("unhealthy: {why}");
+        ExitCode::from(1)
+    };
+    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => return unhealthy(format!("cannot start the async runtime: {e}")),
+    };
     rt.block_on(async {
-        let client = reqwest::Client::builder().timeout(Duration::from_secs(3)).build().expect("client");
+        let client = match reqwest::Client::builder().timeout(Duration::from_secs(3)).build() {
+            Ok(c) => c,
+            Err(e) => return unhealthy(format!("cannot build an HTTP client: {e}")),
+        };
         match client.get(url).send().await {
             Ok(r) if r.status().is_success() => ExitCode::SUCCESS,
             Ok(r) => {
