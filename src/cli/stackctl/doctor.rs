@@ -99,7 +99,14 @@ async fn engine_checks(
         Ok(d) => {
             let v = d.version().await.ok();
             let detail = v
-                .map(|v| format!("Docker {} (API {}) at {}", v.version.unwrap_or_default(), v.api_version.unwrap_or_default(), docker::docker_host()))
+                .map(|v| {
+                    format!(
+                        "Docker {} (API {}) at {}",
+                        v.version.unwrap_or_default(),
+                        v.api_version.unwrap_or_default(),
+                        docker::docker_host()
+                    )
+                })
                 .unwrap_or_default();
             checks.push(pass("docker engine", detail));
             Some(d)
@@ -156,9 +163,10 @@ async fn memory_check(checks: &mut Vec<Check>, d: &bollard::Docker, config: Opti
     let need = if limits > 0 { limits } else { 2 << 30 };
     let gib = |b: u64| b as f64 / (1u64 << 30) as f64;
     match docker::engine_memory(d).await {
-        Ok(total) if total >= need => {
-            checks.push(pass("memory", format!("{:.1} GiB for the engine, the stack needs {:.1} GiB", gib(total), gib(need))))
-        }
+        Ok(total) if total >= need => checks.push(pass(
+            "memory",
+            format!("{:.1} GiB for the engine, the stack needs {:.1} GiB", gib(total), gib(need)),
+        )),
         Ok(total) => checks.push(fail(
             "memory",
             format!("{:.1} GiB for the engine, the stack's memory limits add up to {:.1} GiB", gib(total), gib(need)),
@@ -186,18 +194,29 @@ async fn host_gateway_check(checks: &mut Vec<Check>, d: &bollard::Docker, config
         }
     }
     let Some(image) = image else {
-        checks.push(fail(NAME, "no local image with a shell to test it in", "pass --probe-image IMAGE (any local image with `sh`)"));
+        checks.push(fail(
+            NAME,
+            "no local image with a shell to test it in",
+            "pass --probe-image IMAGE (any local image with `sh`)",
+        ));
         return;
     };
     let cmd = ["sh", "-c", "getent hosts host.docker.internal || grep -w host.docker.internal /etc/hosts"];
     let fix = "use Docker 20.10 or later (`host-gateway` needs it) and add extra_hosts: [\"host.docker.internal:host-gateway\"] \
                to the services that call the host; or join a shared external network instead";
-    match tokio::time::timeout(Duration::from_secs(60), docker::run_once(d, &image, &cmd, &["host.docker.internal:host-gateway"])).await {
+    match tokio::time::timeout(
+        Duration::from_secs(60),
+        docker::run_once(d, &image, &cmd, &["host.docker.internal:host-gateway"]),
+    )
+    .await
+    {
         Ok(Ok((0, out))) if !out.trim().is_empty() => {
             let addr = out.split_whitespace().next().unwrap_or("").to_owned();
             checks.push(pass(NAME, format!("resolves to {addr} in a container (tested with {image})")));
         }
-        Ok(Ok((code, out))) => checks.push(fail(NAME, format!("does not resolve in a container (exit {code}: {})", out.trim()), fix)),
+        Ok(Ok((code, out))) => {
+            checks.push(fail(NAME, format!("does not resolve in a container (exit {code}: {})", out.trim()), fix))
+        }
         Ok(Err(e)) => checks.push(fail(NAME, format!("the probe container failed: {e}"), fix)),
         Err(_) => checks.push(fail(NAME, "the probe container did not finish in 60s", fix)),
     }
@@ -215,8 +234,14 @@ async fn image_checks(checks: &mut Vec<Check>, d: &bollard::Docker, cfg: &Compos
             let probe = tokio::time::timeout(Duration::from_secs(20), d.inspect_registry_image(image, None)).await;
             match probe {
                 Ok(Ok(_)) => checks.push(pass(name, format!("{image} not present, pullable"))),
-                Ok(Err(e)) => checks.push(fail(name, format!("{image} not present and not pullable ({e})"), pull_fix(&s.name))),
-                Err(_) => checks.push(fail(name, format!("{image} not present; the registry did not answer in 20s"), pull_fix(&s.name))),
+                Ok(Err(e)) => {
+                    checks.push(fail(name, format!("{image} not present and not pullable ({e})"), pull_fix(&s.name)))
+                }
+                Err(_) => checks.push(fail(
+                    name,
+                    format!("{image} not present; the registry did not answer in 20s"),
+                    pull_fix(&s.name),
+                )),
             }
         }
     }

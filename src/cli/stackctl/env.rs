@@ -154,7 +154,14 @@ mod tests {
     #[test]
     fn every_language_has_its_own_snippet() {
         let all = [Lang::Python, Lang::Java, Lang::Node, Lang::Go, Lang::Dotnet, Lang::Rust];
-        let marks = ["opentelemetry-instrument", "-javaagent:", "auto-instrumentations-node/register", "otlptracegrpc.New", "AddOtlpExporter", "with_tonic()"];
+        let marks = [
+            "opentelemetry-instrument",
+            "-javaagent:",
+            "auto-instrumentations-node/register",
+            "otlptracegrpc.New",
+            "AddOtlpExporter",
+            "with_tonic()",
+        ];
         for (lang, mark) in all.iter().zip(marks) {
             let out = render(Context::Host, Some(*lang), 4317, "s");
             assert!(out.contains(mark), "{lang:?} snippet lacks {mark}");

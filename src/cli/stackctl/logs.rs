@@ -28,7 +28,10 @@ fn logs(args: &Args) -> Result<(), Failure> {
         let config = compose.config(&project)?;
         if !config.services.iter().any(|c| &c.name == s) {
             let names: Vec<_> = config.services.iter().map(|c| c.name.as_str()).collect();
-            return Err(Failure::usage(format!("{s} is not a service of this stack; pick one of: {}", names.join(", "))));
+            return Err(Failure::usage(format!(
+                "{s} is not a service of this stack; pick one of: {}",
+                names.join(", ")
+            )));
         }
     }
     let mut a = vec!["logs", "--no-color", "--tail", args.tail.as_str()];

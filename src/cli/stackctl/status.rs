@@ -117,8 +117,11 @@ fn collector_status(project: &Project, c: &ServiceState) -> CollectorStatus {
 fn print_table(r: &Report) {
     println!("{:<12} {:<10} {:<10} PORTS", "SERVICE", "STATE", "HEALTH");
     for s in &r.services {
-        let ports: Vec<String> =
-            s.ports.iter().map(|p| format!("{}:{}->{}/{}", p.host_ip, p.host_port, p.container_port, p.protocol)).collect();
+        let ports: Vec<String> = s
+            .ports
+            .iter()
+            .map(|p| format!("{}:{}->{}/{}", p.host_ip, p.host_port, p.container_port, p.protocol))
+            .collect();
         println!("{:<12} {:<10} {:<10} {}", s.service, s.state, s.health, ports.join(", "));
     }
     for m in &r.missing {

@@ -50,7 +50,13 @@ fn up(args: &Args) -> Result<(), Failure> {
                 }
             }
         }
-        println!("starting {} ({} services) with {} {}", project.name, config.services.len(), compose.name(), compose.version);
+        println!(
+            "starting {} ({} services) with {} {}",
+            project.name,
+            config.services.len(),
+            compose.name(),
+            compose.version
+        );
         let mut cmd = compose.command(&project, &["up", "-d", "--remove-orphans"]);
         if compose.is_v2() && args.no_pull {
             cmd.args(["--pull", "never"]);
@@ -116,6 +122,11 @@ async fn service_failed(docker: &bollard::Docker, s: &ServiceState, lines: usize
     eprintln!("--- last {lines} log lines of {} ({}) ---", s.service, s.container);
     eprint!("{logs}");
     eprintln!("---");
+    if s.health == "unhealthy" {
+        if let Some(h) = docker::last_health_output(docker, &s.container).await {
+            eprintln!("last health check of {}: {h}", s.service);
+        }
+    }
     Failure::failed(format!(
         "service {} {what} (state {}, health {}); its last log lines are above; fix the cause and run `stackctl up` \
          again (`stackctl logs {}` shows more)",
@@ -171,7 +182,11 @@ fn print_next_steps(project: &Project, states: &[ServiceState]) {
         }
     }
     if let Some(p) = port("mariadb", 3306) {
-        println!("  {:<12} mysql://localhost:{p}/{}", "MariaDB", project.setting("MARIADB_DATABASE").unwrap_or("otelstack".into()));
+        println!(
+            "  {:<12} mysql://localhost:{p}/{}",
+            "MariaDB",
+            project.setting("MARIADB_DATABASE").unwrap_or("otelstack".into())
+        );
     }
     let grpc = port("collector", 4317).unwrap_or_else(|| project.port("OTLP_GRPC_PORT", 4317));
     let http = port("collector", 4318).unwrap_or_else(|| project.port("OTLP_HTTP_PORT", 4318));

@@ -42,7 +42,10 @@ impl Compose {
 
     /// `docker compose` or `docker-compose`, for messages.
     pub fn name(&self) -> String {
-        std::iter::once(self.program.as_str()).chain(self.prefix.iter().map(String::as_str)).collect::<Vec<_>>().join(" ")
+        std::iter::once(self.program.as_str())
+            .chain(self.prefix.iter().map(String::as_str))
+            .collect::<Vec<_>>()
+            .join(" ")
     }
 
     pub fn is_v2(&self) -> bool {
@@ -109,10 +112,8 @@ impl ComposeConfig {
         let services = services
             .iter()
             .map(|(name, s)| {
-                let mem = s
-                    .get("mem_limit")
-                    .or_else(|| s.pointer("/deploy/resources/limits/memory"))
-                    .and_then(|v| match v {
+                let mem =
+                    s.get("mem_limit").or_else(|| s.pointer("/deploy/resources/limits/memory")).and_then(|v| match v {
                         Value::Number(n) => n.as_u64(),
                         Value::String(s) => parse_bytes(s),
                         _ => None,

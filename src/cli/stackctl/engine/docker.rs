@@ -102,7 +102,13 @@ impl ServiceState {
         ports.dedup_by(|a, b| a.container_port == b.container_port && a.host_port == b.host_port);
         Some(ServiceState {
             service,
-            container: c.names.iter().flatten().next().map(|n| n.trim_start_matches('/').to_owned()).unwrap_or_default(),
+            container: c
+                .names
+                .iter()
+                .flatten()
+                .next()
+                .map(|n| n.trim_start_matches('/').to_owned())
+                .unwrap_or_default(),
             state: c.state.map(|s| s.to_string()).unwrap_or_default(),
             health,
             ports,
@@ -137,6 +143,14 @@ pub async fn log_tail(docker: &Docker, container: &str, lines: usize) -> String 
         }
     }
     out
+}
+
+/// What the container's last health check printed (why it is unhealthy).
+pub async fn last_health_output(docker: &Docker, container: &str) -> Option<String> {
+    let c = docker.inspect_container(container, None).await.ok()?;
+    let log = c.state?.health?.log?;
+    let last = log.last()?;
+    Some(format!("exit {}: {}", last.exit_code.unwrap_or(-1), last.output.clone().unwrap_or_default().trim()))
 }
 
 /// Whether an image exists locally.

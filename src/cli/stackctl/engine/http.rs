@@ -14,7 +14,8 @@ pub fn get(port: u16, path: &str) -> Result<(u16, String), String> {
     let timeout = Duration::from_secs(3);
     let mut s = TcpStream::connect_timeout(&addr, timeout).map_err(|e| format!("{addr}: {e}"))?;
     s.set_read_timeout(Some(timeout)).map_err(|e| e.to_string())?;
-    write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\nAccept: text/plain\r\n\r\n").map_err(|e| e.to_string())?;
+    write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\nAccept: text/plain\r\n\r\n")
+        .map_err(|e| e.to_string())?;
     let mut raw = Vec::new();
     s.read_to_end(&mut raw).map_err(|e| format!("{addr}: {e}"))?;
     let text = String::from_utf8_lossy(&raw);
@@ -49,7 +50,8 @@ pub fn throughput(exposition: &str) -> Throughput {
             .filter_map(|l| {
                 let (series, value) = l.rsplit_once(' ')?;
                 let metric = series.split('{').next()?.trim();
-                (metric == name || metric.strip_suffix("_total") == Some(name)).then(|| value.trim().parse::<f64>().ok())?
+                (metric == name || metric.strip_suffix("_total") == Some(name))
+                    .then(|| value.trim().parse::<f64>().ok())?
             })
             .sum()
     };

@@ -47,7 +47,8 @@ impl Project {
         if !dir.join(MARKER).is_file() && !dotenv.contains_key("COLLECTOR_IMAGE") {
             return Err(not_project());
         }
-        let dir = dir.canonicalize().map_err(|e| Failure::not_project(format!("cannot open {}: {e}", dir.display())))?;
+        let dir =
+            dir.canonicalize().map_err(|e| Failure::not_project(format!("cannot open {}: {e}", dir.display())))?;
         let name = std::env::var("COMPOSE_PROJECT_NAME")
             .ok()
             .filter(|n| !n.is_empty())
@@ -137,7 +138,9 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let err = Project::open(&dir).unwrap_err();
         assert_eq!(err.code, super::super::EXIT_NOT_PROJECT);
-        assert!(err.message.contains("is not a stackctl project (no docker-compose.yml / marker file); run `stackctl init"));
+        assert!(err
+            .message
+            .contains("is not a stackctl project (no docker-compose.yml / marker file); run `stackctl init"));
         // a compose file alone is not enough: it needs the marker (or a stack .env)
         std::fs::write(dir.join("docker-compose.yml"), "services: {}\n").unwrap();
         assert!(Project::open(&dir).is_err());
