@@ -199,3 +199,34 @@ fn print_next_steps(project: &Project, states: &[ServiceState]) {
     );
     println!("`stackctl env --lang python` prints the OTEL_* settings; `stackctl status` shows health and throughput.");
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn project() -> Project {
+        Project {
+            dir: "/srv/demo".into(),
+            compose_file: "/srv/demo/docker-compose.yml".into(),
+            name: "demo".into(),
+            dotenv: [("OTLP_GRPC_PORT".to_string(), "24317".to_string())].into_iter().collect(),
+        }
+    }
+
+    #[test]
+    fn a_taken_port_names_the_env_key_that_moves_it() {
+        let stderr = "ERROR: for collector  Cannot start service collector: driver failed programming external \
+                      connectivity on endpoint demo_collector_1: Bind for 0.0.0.0:24317 failed: port is already allocated";
+        let m = explain_up_error(&project(), "docker-compose", stderr);
+        assert!(m.starts_with("port 24317 is already taken"), "{m}");
+        assert!(m.contains("set OTLP_GRPC_PORT to a free port in /srv/demo/.env"), "{m}");
+    }
+
+    #[test]
+    fn other_compose_errors_keep_their_text() {
+        let m = explain_up_error(&project(), "docker-compose", "ERROR: pull access denied for nosuch/image");
+        assert!(m.contains("could not get an image") && m.contains("nosuch/image"), "{m}");
+        let m = explain_up_error(&project(), "docker compose", "ERROR: something odd\n");
+        assert_eq!(m, "docker compose up failed: ERROR: something odd");
+    }
+}
