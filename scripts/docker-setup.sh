@@ -5,7 +5,7 @@
 # Idempotent, non-interactive, root on a fresh Debian 12 machine. No container
 # registry is reachable, so every image is made here:
 #   1. apt-get installs docker.io, docker-compose (1.29) and debootstrap when missing;
-#   2. starts dockerd in the background (log: $OTELSTACK_TEST_CACHE/dockerd.log)
+#   2. starts dockerd in the background (log: /tmp/otelstack-dockerd.log)
 #      when `docker info` fails, and waits until it answers;
 #   3. `debootstrap --variant=minbase bookworm` once (the rootfs tarball is
 #      cached in $OTELSTACK_TEST_CACHE), `docker import` -> otelstack-test/base:bookworm;
@@ -22,7 +22,11 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 CACHE="${OTELSTACK_TEST_CACHE:-/var/cache/otelstack-test}"
-BASE_TAG="otelstack-test/base:bookworm"
+# Image namespace: the tests use otelstack-test/*; another one lets a fresh
+# run be timed beside images in use.
+NS="${OTELSTACK_TEST_IMAGE_NS:-otelstack-test}"
+BASE_TAG="$NS/base:bookworm"
+DOCKERD_LOG=/tmp/otelstack-dockerd.log
 MIRROR="${OTELSTACK_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 # The legacy builder: Debian's 20.10 engine with the docker 28 client and no
 # buildx plugin; it builds plain Dockerfiles without any registry access.
@@ -53,8 +57,8 @@ fi
 # the client cannot talk to the daemon otherwise.
 if ! docker info >/dev/null 2>&1; then
     if [ -z "${DOCKER_HOST:-}" ] || [ "${DOCKER_HOST}" = "unix:///var/run/docker.sock" ]; then
-        step "no engine answers: starting dockerd in the background (log $CACHE/dockerd.log)"
-        nohup dockerd >"$CACHE/dockerd.log" 2>&1 </dev/null &
+        step "no engine answers: starting dockerd in the background (log $DOCKERD_LOG)"
+        nohup dockerd >"$DOCKERD_LOG" 2>&1 </dev/null &
         for _ in $(seq 1 60); do
             docker info >/dev/null 2>&1 && break
             sleep 1
@@ -64,7 +68,7 @@ if ! docker info >/dev/null 2>&1; then
         export DOCKER_API_VERSION=1.41
         step "client and daemon agree only on API 1.41: exporting DOCKER_API_VERSION=1.41"
     fi
-    docker info >/dev/null 2>&1 || { step "the Docker engine does not answer; see $CACHE/dockerd.log"; exit 1; }
+    docker info >/dev/null 2>&1 || { step "the Docker engine does not answer; see $DOCKERD_LOG"; exit 1; }
 fi
 step "engine $(docker version -f '{{.Server.Version}} (API {{.Server.APIVersion}})'), client $(docker version -f '{{.Client.Version}}'), $(docker-compose version --short)"
 
@@ -95,7 +99,7 @@ base_id="$(docker image inspect -f '{{.Id}}' "$BASE_TAG")"
 # 4. images built on the base. The sender installs from PyPI, so it gets the
 # host's CA bundle (this machine may inspect TLS with its own CA).
 build() {
-    local name="$1" dir="$ROOT/tests/docker/$1" tag="otelstack-test/$1:local"
+    local name="$1" dir="$ROOT/tests/docker/$1" tag="$NS/$1:local"
     local sum
     sum="$( (echo "$base_id"; cd "$dir" && find . -type f ! -name ca-certificates.crt -print0 | sort -z | xargs -0 sha256sum) | sha256sum | cut -d' ' -f1)"
     if [ "$(label "$tag")" = "$sum" ]; then
@@ -118,4 +122,4 @@ build() {
 build prometheus
 build mariadb
 build sender
-step "images ready: $(docker images --format '{{.Repository}}:{{.Tag}}' 'otelstack-test/*' | sort | tr '\n' ' ')"
+step "images ready: $(docker images --format '{{.Repository}}:{{.Tag}}' "$NS/*" | sort | tr '\n' ' ')"
