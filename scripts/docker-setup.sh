@@ -47,6 +47,7 @@ need=()
 command -v dockerd >/dev/null || need+=(docker.io)
 command -v docker-compose >/dev/null || need+=(docker-compose)
 command -v debootstrap >/dev/null || need+=(debootstrap)
+command -v ss >/dev/null || need+=(iproute2)   # stackctl names the process holding a port with ss
 if [ ${#need[@]} -gt 0 ]; then
     step "installing ${need[*]} with apt-get"
     apt_install "${need[@]}"
