@@ -75,7 +75,7 @@ def ensure_collector_image() -> None:
 def new_project(directory: Path, name: str) -> Path:
     """The project under test. Once STACK's `stackctl init` is merged, replace
     the next line with:
-        stackctl("init", directory, "--project-name", name, "--without", "tempo,jaeger,grafana", check=True)
+        stackctl("init", directory, "--name", name, "--without", "tempo,jaeger,grafana", check=True)
     """
     write_minimal_project(directory, name)
     return directory
