@@ -37,7 +37,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.trace import Status, StatusCode
 
-from stack_util import (PORT_KEYS, SENDER_IMAGE, TEST_IMAGES, docker_api, ensure_collector_image, image_env,
+from stack_util import (PORT_KEYS, SENDER_IMAGE, STACKCTL, TEST_IMAGES, docker_api, ensure_collector_image, image_env,
                         new_project, project_leftovers, read_env, set_env, stackctl)
 
 TESTDATA = Path(__file__).parent / "testdata" / "stack"
@@ -257,6 +257,24 @@ def test_logs_of_one_service_and_of_a_wrong_one(stack):
     assert "grafana is not a service of this stack; pick one of: collector, mariadb, prometheus" in bad.stderr
 
 
+def test_logs_follow_streams_until_stopped(stack):
+    p = subprocess.Popen([str(STACKCTL), "logs", "--project-dir", str(stack.dir), "collector", "-f", "--tail", "all"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, **image_env()})
+    try:
+        seen = []
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            line = p.stdout.readline()
+            seen.append(line)
+            if "otelstack-collector is running" in line:
+                break
+        assert any("otelstack-collector is running" in line for line in seen), "".join(seen)[-2000:]
+        assert p.poll() is None, "with -f the command keeps following"
+    finally:
+        p.terminate()
+        p.wait(10)
+
+
 def test_doctor_passes_on_the_running_stack(stack):
     p = stackctl("doctor", "--project-dir", stack.dir, env=image_env())
     assert p.returncode == 0, p.stdout + p.stderr
@@ -328,6 +346,35 @@ def test_up_shows_the_failing_services_logs(tmp_path):
         assert "nosuchexporter" in p.stderr, p.stderr
         assert "error: service collector failed (state exited" in p.stderr
         assert "`stackctl logs collector` shows more" in p.stderr
+    finally:
+        stackctl("down", "--project-dir", d, "--volumes", env=image_env())
+    assert project_leftovers(name)["containers"] == []
+
+
+def test_up_names_a_taken_port_and_the_env_key_that_moves_it(tmp_path):
+    ensure_collector_image()
+    name = f"otsrunport{os.getpid()}"
+    d = tmp_path / name
+    (d / "otelcol").mkdir(parents=True)
+    (d / "otelcol" / "config.yaml").write_text(
+        "receivers:\n  otlp:\n    protocols:\n      grpc:\n        endpoint: 0.0.0.0:4317\n"
+        "exporters:\n  debug: {}\n"
+        "service:\n  pipelines:\n    traces:\n      receivers: [otlp]\n      exporters: [debug]\n")
+    (d / "docker-compose.yml").write_text(
+        "services:\n  collector:\n    image: ${COLLECTOR_IMAGE:-otelstack/collector:0.1.0}\n"
+        "    volumes: [\"./otelcol/config.yaml:/etc/otelstack/config.yaml:ro\"]\n"
+        "    ports: [\"0.0.0.0:${OTLP_GRPC_PORT:-4317}:4317\"]\n")
+    port = free_port()
+    (d / ".env").write_text(f"COMPOSE_PROJECT_NAME={name}\nCOLLECTOR_IMAGE=otelstack/collector:0.1.0\n"
+                            f"OTLP_GRPC_PORT={port}\n")
+    try:
+        with socket.socket() as s:
+            s.bind(("0.0.0.0", port))
+            s.listen()
+            p = stackctl("up", "--project-dir", d, "--no-pull", "--timeout", "60s", env=image_env())
+        assert p.returncode == 1, p.stdout + p.stderr
+        assert re.search(rf"error: port {port} is already taken \(held by \S+ \(pid {os.getpid()}\)\); stop what holds "
+                         rf"it, or set OTLP_GRPC_PORT to a free port in {re.escape(str(d.resolve()))}/.env", p.stderr), p.stderr
     finally:
         stackctl("down", "--project-dir", d, "--volumes", env=image_env())
     assert project_leftovers(name)["containers"] == []

@@ -118,6 +118,9 @@ fn build(args: &BuildArgs) -> Result<(), Failure> {
         println!("building {} from {} on {}", args.tag, binary.display(), args.base);
         block_on(async {
             let d = docker::connect().await?;
+            if !docker::image_present(&d, &args.base).await {
+                println!("the base image {} is not present locally: the engine will pull it", args.base);
+            }
             docker::build(&d, tar, &args.tag).await.map_err(|e| {
                 Failure::failed(format!(
                     "building {} failed: {e}; if the base image {} cannot be pulled here, pass a local one with --base",
