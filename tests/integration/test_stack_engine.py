@@ -275,9 +275,17 @@ def test_logs_follow_streams_until_stopped(stack):
         p.wait(10)
 
 
+def all_volumes() -> set:
+    return {v["Name"] for v in docker_api("/volumes").get("Volumes") or []}
+
+
 def test_doctor_passes_on_the_running_stack(stack):
+    volumes = all_volumes()
     p = stackctl("doctor", "--project-dir", stack.dir, env=image_env())
     assert p.returncode == 0, p.stdout + p.stderr
+    # the probe container is gone, with the anonymous volume its image declares
+    assert not [c for c in docker_api("/containers/json", all="true") if c["Names"][0].startswith("/stackctl-probe")]
+    assert all_volumes() == volumes
     out = p.stdout
     assert re.search(r"\[ ok \] docker engine\s+Docker 20\.10", out), out
     assert re.search(r"\[ ok \] compose\s+docker-compose 1\.29", out), out

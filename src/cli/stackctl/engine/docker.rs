@@ -194,7 +194,7 @@ pub async fn run_once(
         Ok((code, log_tail(docker, &created.id, 50).await))
     }
     .await;
-    let rm = RemoveContainerOptionsBuilder::default().force(true).build();
+    let rm = RemoveContainerOptionsBuilder::default().force(true).v(true).build();
     let _ = docker.remove_container(&created.id, Some(rm)).await;
     result
 }
