@@ -9,9 +9,11 @@
 #      requirements file changed since the last successful install (a stamp
 #      keyed on the file's sha256 and the venv's Python version),
 #   3. apt-get installs the real peers when missing: prometheus,
-#      mariadb-server and prometheus-alertmanager (no service is started;
-#      the tests run their own servers),
-#   4. checks that the Rotel peer binary is present and runs.
+#      mariadb-server, prometheus-alertmanager and docker-compose (no
+#      service is started; the tests run their own servers),
+#   4. checks that the Rotel peer binary is present and runs,
+#   5. runs scripts/docker-setup.sh: Docker engine, docker-compose and the
+#      locally built test images for the real-engine stack tests.
 # It does not build the collector: `cargo build` (or `make`) does that.
 set -euo pipefail
 
@@ -88,6 +90,9 @@ else
     step "rotel-agent missing or not runnable at $ROTEL_BIN"
     exit 1
 fi
+
+# 5. Docker engine, compose and local images (no registry) for test_stack_engine.py.
+"$ROOT/scripts/docker-setup.sh"
 
 # The collector under test (built by cargo, not here).
 BIN="${OTELSTACK_COLLECTOR:-$ROOT/target/debug/otelstack-collector}"
