@@ -2,7 +2,7 @@
 //! component means writing its module and adding its factory here.
 
 use crate::component::{ConnectorConfig, ExporterConfig, ExtensionConfig, Factory, ProcessorConfig, ReceiverConfig};
-use crate::{exporters, extensions, processors, receivers};
+use crate::{connectors, exporters, extensions, processors, receivers};
 
 pub struct Registry {
     pub receivers: Vec<Factory<dyn ReceiverConfig>>,
@@ -34,7 +34,7 @@ pub fn registry() -> Registry {
                 Some("the logging exporter was removed from otelcol; it runs as the debug exporter here, rename it to 'debug'"),
             ),
         ],
-        connectors: vec![],
+        connectors: vec![connectors::spanmetrics::factory("spanmetrics"), connectors::spanmetrics::factory("span_metrics")],
         extensions: vec![
             extensions::health_check::factory(),
             extensions::bearertokenauth::factory(),
