@@ -32,7 +32,8 @@ pub(super) fn check_unique_ids<R, E, C>(
                 c.error(
                     &["connectors".into(), id.to_string()],
                     format!(
-                        "ambiguous id: \"{id}\" is both a {} and a connector; rename one of them (e.g. \"{}/connector\")",
+                        "ambiguous id: \"{id}\" is both {} {} and a connector; rename one of them (e.g. \"{}/connector\")",
+                        if kind == Kind::Exporter { "an" } else { "a" },
                         kind.noun(),
                         id.type_name
                     ),
@@ -162,5 +163,61 @@ fn check_cycles(c: &mut Compiler, connectors: &BTreeMap<ComponentId, Pairs>, pip
                 return;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::load_str;
+    use crate::registry::registry;
+
+    fn errors(connectors: &str, pipelines: &str) -> Vec<String> {
+        let yaml = format!(
+            "receivers:\n  otlp:\n    protocols:\n      grpc:\nexporters:\n  debug:\nconnectors:\n{connectors}service:\n  pipelines:\n{pipelines}"
+        );
+        match load_str(&yaml, &registry()) {
+            Ok(_) => vec![],
+            Err(e) => e.0.iter().map(ToString::to_string).collect(),
+        }
+    }
+
+    const SM: &str = "  spanmetrics:\n";
+
+    #[test]
+    fn a_connector_joins_a_traces_pipeline_to_a_metrics_pipeline() {
+        let ok = "    traces: {receivers: [otlp], exporters: [spanmetrics]}\n    metrics: {receivers: [otlp, spanmetrics], exporters: [debug]}\n";
+        assert_eq!(errors(SM, ok), Vec::<String>::new());
+        let cfg = load_str(
+            &format!("receivers:\n  otlp:\n    protocols:\n      grpc:\nexporters:\n  debug:\nconnectors:\n  span_metrics/red:\n    namespace: red\nservice:\n  pipelines:\n{}", ok.replace("spanmetrics", "span_metrics/red")),
+            &registry(),
+        )
+        .unwrap();
+        assert_eq!(cfg.connectors.len(), 1, "the newer spelling works too");
+        assert!(cfg.exporters.keys().all(|id| id.type_name == "debug"));
+    }
+
+    #[test]
+    fn a_connector_used_on_one_side_only_is_an_error_with_its_position() {
+        let only_exporter = "    traces: {receivers: [otlp], exporters: [spanmetrics]}\n    metrics: {receivers: [otlp], exporters: [debug]}\n";
+        let e = errors(SM, only_exporter);
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert!(e[0].starts_with("service.pipelines.traces.exporters.0: connector \"spanmetrics\" is used as an exporter of this traces pipeline but no metrics pipeline lists it as a receiver"), "{e:?}");
+        assert!(e[0].contains("(at <inline>:"), "{e:?}");
+        let only_receiver = "    traces: {receivers: [otlp], exporters: [debug]}\n    metrics: {receivers: [spanmetrics], exporters: [debug]}\n";
+        let e = errors(SM, only_receiver);
+        assert!(e[0].starts_with("service.pipelines.metrics.receivers.0: connector \"spanmetrics\" is used as a receiver of this metrics pipeline but no traces pipeline lists it as an exporter"), "{e:?}");
+    }
+
+    #[test]
+    fn unsupported_signal_pairs_and_unknown_types_are_errors() {
+        let logs = "    traces: {receivers: [otlp], exporters: [spanmetrics]}\n    metrics: {receivers: [spanmetrics], exporters: [debug]}\n    logs: {receivers: [otlp], exporters: [spanmetrics]}\n";
+        let e = errors(SM, logs);
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert!(e[0].starts_with("service.pipelines.logs.exporters.0: connector \"spanmetrics\" cannot be an exporter of a logs pipeline; it connects traces -> metrics"), "{e:?}");
+        let reversed = "    metrics: {receivers: [otlp], exporters: [spanmetrics]}\n    traces: {receivers: [spanmetrics], exporters: [debug]}\n";
+        let e = errors(SM, reversed);
+        assert_eq!(e.len(), 2, "metrics -> traces is not a pair spanmetrics joins: {e:?}");
+        let e = errors("  debug:\n", "    traces: {receivers: [otlp], exporters: [debug]}\n");
+        assert!(e.iter().any(|m| m.starts_with("connectors.debug: unknown connector type \"debug\"")), "{e:?}");
     }
 }
