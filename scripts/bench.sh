@@ -24,4 +24,9 @@ if [[ -z "${OTELSTACK_COLLECTOR:-}" && "${BENCH_ONLY:-}" != rotel ]]; then
     cargo build --release --bin otelstack-collector
 fi
 
+# the prometheus exporter: a scrape with 100k series held (no peer needed)
+if [[ "${BENCH_ONLY:-}" != rotel ]]; then
+    cargo bench --bench scrape
+fi
+
 exec cargo bench --bench pipeline
