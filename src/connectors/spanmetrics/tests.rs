@@ -54,7 +54,7 @@ fn aggregator(cfg: &SpanMetricsConfig) -> Aggregator {
     Aggregator::new(Settings::new(cfg), T0)
 }
 
-fn attr<'a>(attrs: &'a [KeyValue], key: &str) -> Option<String> {
+fn attr(attrs: &[KeyValue], key: &str) -> Option<String> {
     attrs.iter().find(|a| a.key == key).and_then(|a| a.value.as_ref()).map(crate::processors::actions::any_to_string)
 }
 
