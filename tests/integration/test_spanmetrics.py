@@ -139,6 +139,45 @@ def test_span_metrics_reach_prometheus_with_exact_series_counts_and_exemplars(sp
     assert [(t["health"], t["lastError"]) for t in active] == [("up", "")], active
 
 
+def query_exemplars(prometheus: Prometheus, promql: str) -> list:
+    now = time.time()
+    r = requests.get(f"http://127.0.0.1:{prometheus.port}/api/v1/query_exemplars",
+                     params={"query": promql, "start": now - 3600, "end": now + 3600}, timeout=5)
+    r.raise_for_status()
+    return r.json()["data"]
+
+
+def test_stack_shape_remote_write_carries_span_metrics_and_exemplars(collector, ports, tmp_path):
+    """The Compose stack's shape: `metrics: [otlp, spanmetrics] -> [prometheusremotewrite]`,
+    with the connector's defaults except a short flush interval and exemplars on."""
+    server = Prometheus(tmp_path / "prom-rw", "127.0.0.1:9")  # receives remote write
+    try:
+        exporter = {"endpoint": f"http://127.0.0.1:{server.port}/api/v1/write",
+                    "retry_on_failure": {"initial_interval": "100ms"}}
+        cfg = config_yaml(ports, exporters={"prometheusremotewrite": exporter},
+                          pipelines={"traces": {"receivers": ["otlp"], "exporters": ["spanmetrics"]},
+                                     "metrics": {"receivers": ["otlp", "spanmetrics"],
+                                                 "exporters": ["prometheusremotewrite"]}})
+        cfg += "connectors:\n  spanmetrics:\n    metrics_flush_interval: 1s\n    exemplars:\n      enabled: true\n"
+        collector(cfg)
+        sent = send_spans(ports.grpc)
+        want = expected_calls()
+        got = server.wait_query("traces_span_metrics_calls_total", want=len(want))
+        assert {series_key(s["metric"]): float(s["value"][1]) for s in got} == want
+        buckets = server.wait_query('traces_span_metrics_duration_milliseconds_bucket{le="+Inf"}', want=len(want))
+        assert {series_key(s["metric"]): float(s["value"][1]) for s in buckets} == want
+        deadline = time.monotonic() + 20
+        groups = []
+        while time.monotonic() < deadline and not groups:
+            groups = query_exemplars(server, "traces_span_metrics_duration_milliseconds_bucket")
+            time.sleep(0.5)
+        exemplars = [e for g in groups for e in g["exemplars"]]
+        assert exemplars, "remote write delivered no exemplar"
+        assert all((e["labels"]["trace_id"], e["labels"]["span_id"]) in sent for e in exemplars), exemplars
+    finally:
+        server.stop()
+
+
 def test_open_metrics_exposition_is_valid_and_text_stays_plain(spanmetrics_stack, ports):
     _, prom_port, _ = spanmetrics_stack
     sent = send_spans(ports.grpc)
