@@ -209,3 +209,38 @@ def test_open_metrics_exposition_is_valid_and_text_stays_plain(spanmetrics_stack
     # prefers seconds, and that is the only thing it may say
     assert all('use base unit "seconds" instead of "milliseconds"' in l for l in findings), findings
     assert out.returncode in (0, 3), findings
+
+
+def test_shutdown_drains_traces_into_the_connector_before_it_flushes_into_the_metrics_pipeline(
+        collector, ports, grpc_sink):
+    """Staged stop across a connector: `traces: [otlp] -> [batch] -> [spanmetrics]`,
+    `metrics: [spanmetrics] -> [batch] -> [otlp]` with an hour-long flush interval
+    and batch timeouts: every span sent before SIGTERM is counted in the one
+    flush that happens at shutdown, and that flush reaches the sink."""
+    from conftest import otlp_exporter
+
+    cfg = config_yaml(
+        ports, exporters={"otlp": otlp_exporter(grpc_sink.port)},
+        processors={"batch/slow": {"timeout": "1h", "send_batch_size": 100000}},
+        pipelines={"traces": {"receivers": ["otlp"], "processors": ["batch/slow"], "exporters": ["spanmetrics"]},
+                   "metrics": {"receivers": ["spanmetrics"], "processors": ["batch/slow"], "exporters": ["otlp"]}},
+    )
+    cfg += "connectors:\n  spanmetrics:\n    metrics_flush_interval: 1h\n"
+    c = collector(cfg)
+    send_spans(ports.grpc)
+    time.sleep(0.5)
+    assert grpc_sink.item_count("metrics") == 0, "nothing is flushed before shutdown"
+    assert c.terminate() == 0
+    reqs = grpc_sink.wait_for("metrics", 2, timeout=5)
+    calls = {}
+    for req in reqs:
+        for rm in req.resource_metrics:
+            for sm in rm.scope_metrics:
+                for m in sm.metrics:
+                    if m.name != "traces.span.metrics.calls":
+                        continue
+                    assert m.sum.is_monotonic
+                    for p in m.sum.data_points:
+                        a = {kv.key: kv.value.string_value for kv in p.attributes}
+                        calls[(a["service.name"], a["span.name"], a["span.kind"], a["status.code"])] = p.as_int
+    assert calls == expected_calls()
