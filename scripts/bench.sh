@@ -24,9 +24,11 @@ if [[ -z "${OTELSTACK_COLLECTOR:-}" && "${BENCH_ONLY:-}" != rotel ]]; then
     cargo build --release --bin otelstack-collector
 fi
 
-# the prometheus exporter: a scrape with 100k series held (no peer needed)
+# the prometheus exporter (a scrape with 100k series held) and the
+# spanmetrics connector's cost per span: no peer needed
 if [[ "${BENCH_ONLY:-}" != rotel ]]; then
     cargo bench --bench scrape
+    cargo bench --bench spanmetrics
 fi
 
 exec cargo bench --bench pipeline

@@ -19,7 +19,8 @@ use prost::Message;
 
 use super::config::{SpanMetricsConfig, BUILTIN_DIMENSIONS};
 use super::histogram::{Explicit, Exponential, Histogram};
-use super::spans::{kind_str, status_str, Span, TracesRequest};
+use super::spans::{self, find, kind_str, status_str, Attr, SpanView};
+use crate::otlp::wire::WireError;
 
 /// A configured dimension, resolved once from the config.
 struct Dim {
@@ -97,7 +98,9 @@ struct ResourceAgg {
 pub struct Aggregator {
     s: Settings,
     resources: HashMap<Box<[u8]>, ResourceAgg>,
+    /// reused buffers for the series and resource keys
     key: Vec<u8>,
+    rkey: Vec<u8>,
     /// delta: the previous flush, the start time of the next points
     last_flush_ns: u64,
 }
@@ -108,13 +111,25 @@ fn str_value(v: &str) -> Option<AnyValue> {
     Some(AnyValue { value: Some(AnyV::StringValue(v.to_owned())) })
 }
 
-fn find<'a>(attrs: &'a [KeyValue], key: &str) -> Option<&'a AnyValue> {
-    attrs.iter().find(|a| a.key == key).and_then(|a| a.value.as_ref())
+/// A decoded attribute value; an undecodable one reads as empty (the
+/// request was validated on arrival, so this does not happen in practice).
+fn any_value(bytes: &[u8]) -> AnyValue {
+    AnyValue::decode(bytes).unwrap_or_default()
+}
+
+fn key_value(a: &Attr) -> KeyValue {
+    KeyValue { key: String::from_utf8_lossy(a.key).into_owned(), value: Some(any_value(a.value)), ..Default::default() }
 }
 
 impl Aggregator {
     pub fn new(s: Settings, now_ns: u64) -> Aggregator {
-        Aggregator { s, resources: HashMap::new(), key: Vec::with_capacity(256), last_flush_ns: now_ns }
+        Aggregator {
+            s,
+            resources: HashMap::new(),
+            key: Vec::with_capacity(256),
+            rkey: Vec::with_capacity(64),
+            last_flush_ns: now_ns,
+        }
     }
 
     /// Series held across all resources (overflow series included).
@@ -123,70 +138,47 @@ impl Aggregator {
     }
 
     /// Folds an encoded trace export request in; returns the spans counted.
-    pub fn consume(&mut self, request: &[u8], now: Instant, now_ns: u64) -> Result<usize, prost::DecodeError> {
-        let request = TracesRequest::decode(request)?;
+    pub fn consume(&mut self, request: &[u8], now: Instant, now_ns: u64) -> Result<usize, WireError> {
+        let Aggregator { s, resources, key, rkey, .. } = self;
         let mut counted = 0;
-        for rs in &request.resource_spans {
-            let res_attrs = rs.resource.as_ref().map(|r| r.attributes.as_slice()).unwrap_or_default();
+        let mut res_attrs: Vec<Attr> = Vec::new();
+        let mut span_attrs: Vec<Attr> = Vec::with_capacity(16);
+        spans::for_each_resource(request, |rs| {
+            spans::resource_attributes(rs, &mut res_attrs)?;
             // as upstream: spans of a resource without service.name are not counted
-            let Some(service) = find(res_attrs, "service.name") else { continue };
-            let service = crate::processors::actions::any_to_string(service);
-            let rkey = self.resource_key(res_attrs);
-            if !self.resources.contains_key(rkey.as_slice()) {
-                self.evict_for_new_resource();
-                let attrs = if self.s.add_resource_attributes {
-                    res_attrs.to_vec()
+            let Some(service) = find(&res_attrs, "service.name") else { return Ok(()) };
+            let service = crate::processors::actions::any_to_string(&any_value(service));
+            resource_key(s, &res_attrs, rkey);
+            if !resources.contains_key(rkey.as_slice()) {
+                if resources.len() >= s.max_resources {
+                    let oldest = resources.iter().min_by_key(|(_, r)| r.last_seen).map(|(k, _)| k.clone());
+                    if let Some(k) = oldest {
+                        resources.remove(&k);
+                    }
+                }
+                let attrs = if s.add_resource_attributes {
+                    res_attrs.iter().map(key_value).collect()
                 } else {
                     vec![KeyValue { key: "service.name".into(), value: str_value(&service), ..Default::default() }]
                 };
                 let agg =
                     ResourceAgg { attrs, index: HashMap::new(), series: Vec::new(), overflow: None, last_seen: now };
-                self.resources.insert(rkey.clone().into_boxed_slice(), agg);
+                resources.insert(rkey.as_slice().into(), agg);
             }
-            let agg = self.resources.get_mut(rkey.as_slice()).expect("inserted above");
+            let agg = resources.get_mut(rkey.as_slice()).expect("inserted above");
             agg.last_seen = now;
-            for span in rs.scope_spans.iter().flat_map(|ss| &ss.spans) {
-                write_key(&mut self.key, &self.s, &service, span, res_attrs);
-                let i = match agg.index.get(self.key.as_slice()) {
+            let res_attrs = &res_attrs;
+            spans::for_each_span(rs, &mut span_attrs, |span, attrs| {
+                write_key(key, s, &service, span, attrs, res_attrs);
+                let i = match agg.index.get(key.as_slice()) {
                     Some(i) => *i,
-                    None => new_series(agg, &self.s, &self.key, &service, span, res_attrs, now_ns),
+                    None => new_series(agg, s, key, &service, span, attrs, res_attrs, now_ns),
                 };
-                record(&mut agg.series[i], &self.s, span);
+                record(&mut agg.series[i], s, span);
                 counted += 1;
-            }
-        }
-        Ok(counted)
-    }
-
-    /// The resource grouping key: `service.name` alone unless resource
-    /// attributes are added, then the key attributes (all by default).
-    fn resource_key(&self, attrs: &[KeyValue]) -> Vec<u8> {
-        let mut key = Vec::new();
-        let mut selected: Vec<&KeyValue> = attrs
-            .iter()
-            .filter(|a| {
-                if !self.s.add_resource_attributes {
-                    a.key == "service.name"
-                } else {
-                    self.s.key_attributes.is_empty() || self.s.key_attributes.contains(&a.key)
-                }
             })
-            .collect();
-        selected.sort_by(|a, b| a.key.cmp(&b.key));
-        for a in selected {
-            a.encode_length_delimited(&mut key).expect("a Vec grows");
-        }
-        key
-    }
-
-    fn evict_for_new_resource(&mut self) {
-        if self.resources.len() < self.s.max_resources {
-            return;
-        }
-        let oldest = self.resources.iter().min_by_key(|(_, r)| r.last_seen).map(|(k, _)| k.clone());
-        if let Some(k) = oldest {
-            self.resources.remove(&k);
-        }
+        })?;
+        Ok(counted)
     }
 
     /// Builds the metrics to send and resets what the temporality asks for:
@@ -291,10 +283,33 @@ impl Aggregator {
     }
 }
 
+/// The resource grouping key: `service.name` alone unless resource
+/// attributes are added, then the key attributes (all by default).
+fn resource_key(s: &Settings, attrs: &[Attr], key: &mut Vec<u8>) {
+    let mut selected: Vec<&Attr> = attrs
+        .iter()
+        .filter(|a| {
+            if !s.add_resource_attributes {
+                a.key == b"service.name"
+            } else {
+                s.key_attributes.is_empty() || s.key_attributes.iter().any(|k| k.as_bytes() == a.key)
+            }
+        })
+        .collect();
+    selected.sort_by_key(|a| a.key);
+    key.clear();
+    for a in selected {
+        for part in [a.key, a.value] {
+            key.extend_from_slice(&(part.len() as u32).to_le_bytes());
+            key.extend_from_slice(part);
+        }
+    }
+}
+
 /// The series key: the kept built-in dimensions, then each configured
-/// dimension as present (span attribute, else resource attribute), default,
-/// or absent.
-fn write_key(key: &mut Vec<u8>, s: &Settings, service: &str, span: &Span, res_attrs: &[KeyValue]) {
+/// dimension as present (span attribute, else resource attribute, as its
+/// encoded value), default, or absent.
+fn write_key(key: &mut Vec<u8>, s: &Settings, service: &str, span: &SpanView, attrs: &[Attr], res_attrs: &[Attr]) {
     key.clear();
     if s.builtin[0] {
         key.extend_from_slice(service.as_bytes());
@@ -305,12 +320,13 @@ fn write_key(key: &mut Vec<u8>, s: &Settings, service: &str, span: &Span, res_at
     }
     key.push(0);
     key.push(if s.builtin[2] { span.kind as u8 } else { 0 });
-    key.push(if s.builtin[3] { span.status.as_ref().map_or(0, |st| st.code) as u8 } else { 0 });
+    key.push(if s.builtin[3] { span.status_code as u8 } else { 0 });
     for d in &s.dims {
-        match find(&span.attributes, &d.name).or_else(|| find(res_attrs, &d.name)) {
+        match find(attrs, &d.name).or_else(|| find(res_attrs, &d.name)) {
             Some(v) => {
                 key.push(1);
-                v.encode_length_delimited(key).expect("a Vec grows");
+                key.extend_from_slice(&(v.len() as u32).to_le_bytes());
+                key.extend_from_slice(v);
             }
             None if d.default.is_some() => key.push(2),
             None => key.push(0),
@@ -318,13 +334,15 @@ fn write_key(key: &mut Vec<u8>, s: &Settings, service: &str, span: &Span, res_at
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn new_series(
     agg: &mut ResourceAgg,
     s: &Settings,
     key: &[u8],
     service: &str,
-    span: &Span,
-    res_attrs: &[KeyValue],
+    span: &SpanView,
+    attrs: &[Attr],
+    res_attrs: &[Attr],
     now_ns: u64,
 ) -> usize {
     let kv = |k: &str, v: Option<AnyValue>| KeyValue { key: k.to_owned(), value: v, ..Default::default() };
@@ -341,29 +359,29 @@ fn new_series(
         agg.overflow = Some(agg.series.len() - 1);
         return agg.series.len() - 1;
     }
-    let mut attrs = Vec::with_capacity(4 + s.dims.len());
+    let mut out = Vec::with_capacity(4 + s.dims.len());
     let builtin: [(&str, &str); 4] = [
         ("service.name", service),
-        ("span.name", &span.name),
+        ("span.name", span.name),
         ("span.kind", kind_str(span.kind)),
-        ("status.code", status_str(span.status.as_ref().map_or(0, |st| st.code))),
+        ("status.code", status_str(span.status_code)),
     ];
     for (keep, (k, v)) in s.builtin.iter().zip(builtin) {
         if *keep {
-            attrs.push(kv(k, str_value(v)));
+            out.push(kv(k, str_value(v)));
         }
     }
     for d in &s.dims {
-        match find(&span.attributes, &d.name).or_else(|| find(res_attrs, &d.name)) {
-            Some(v) => attrs.push(kv(&d.name, Some(v.clone()))),
+        match find(attrs, &d.name).or_else(|| find(res_attrs, &d.name)) {
+            Some(v) => out.push(kv(&d.name, Some(any_value(v)))),
             None => {
                 if let Some(default) = &d.default {
-                    attrs.push(kv(&d.name, Some(default.clone())));
+                    out.push(kv(&d.name, Some(default.clone())));
                 }
             }
         }
     }
-    agg.series.push(empty_series(s, attrs, now_ns));
+    agg.series.push(empty_series(s, out, now_ns));
     agg.index.insert(key.into(), agg.series.len() - 1);
     agg.series.len() - 1
 }
@@ -376,7 +394,7 @@ fn empty_series(s: &Settings, attrs: Vec<KeyValue>, now_ns: u64) -> Series {
     Series { attrs, calls: 0, histogram, exemplars: Vec::new(), start_ns: now_ns }
 }
 
-fn record(series: &mut Series, s: &Settings, span: &Span) {
+fn record(series: &mut Series, s: &Settings, span: &SpanView) {
     let nanos = span.end_time_unix_nano.saturating_sub(span.start_time_unix_nano);
     let duration = nanos as f64 / s.unit_nanos;
     series.calls += 1;
@@ -388,8 +406,8 @@ fn record(series: &mut Series, s: &Settings, span: &Span) {
     if series.exemplars.len() < s.exemplars && span.trace_id.iter().any(|b| *b != 0) {
         series.exemplars.push(Exemplar {
             time_unix_nano: span.end_time_unix_nano,
-            span_id: span.span_id.clone(),
-            trace_id: span.trace_id.clone(),
+            span_id: span.span_id.to_vec(),
+            trace_id: span.trace_id.to_vec(),
             value: Some(exemplar::Value::AsDouble(duration)),
             ..Default::default()
         });

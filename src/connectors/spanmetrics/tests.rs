@@ -340,12 +340,63 @@ async fn the_built_connector_flushes_on_its_interval_and_at_shutdown() {
     built.consumer.consume(batch).await.unwrap();
     let empty = crate::signal::Batch::merge(Signal::Traces, vec![]);
     built.consumer.consume(empty).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(sink.items() >= 2, "calls and duration points arrived on the timer");
-    let before = sink.batches.lock().unwrap().len();
     built.running.shutdown(tokio::time::Instant::now() + Duration::from_secs(1)).await;
-    assert_eq!(sink.batches.lock().unwrap().len(), before + 1, "one last flush at shutdown");
+    let stopped = sink.batches.lock().unwrap().len();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(sink.batches.lock().unwrap().len(), stopped, "no flush after shutdown");
+
+    // with an hour-long interval, the only flush is the one at shutdown
+    let hourly = config(serde_json::json!({"metrics_flush_interval": "1h"}));
+    let sink = Arc::new(CollectSink::default());
+    let ctx = BuildContext::new(ComponentId::parse("spanmetrics").unwrap(), Default::default());
+    let built = hourly.build(ctx, Signal::Traces, Signal::Metrics, sink.clone()).unwrap();
+    let req = request(vec![(vec![kv("service.name", s("svc"))], vec![span("op", 2, 1.0, false, vec![])])]);
+    built.consumer.consume(crate::signal::Batch::from_encoded(Signal::Traces, req.into()).unwrap()).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(sink.batches.lock().unwrap().len(), 0);
+    built.running.shutdown(tokio::time::Instant::now() + Duration::from_secs(1)).await;
+    assert_eq!(sink.batches.lock().unwrap().len(), 1, "one last flush at shutdown");
     let last = sink.batches.lock().unwrap().last().unwrap().decoded().unwrap();
     let Decoded::Metrics(rm) = last else { panic!() };
     assert_eq!(calls(&rm)[0].1, 1);
+}
+
+#[test]
+fn the_walker_skips_events_links_and_scopes_and_refuses_broken_bytes() {
+    use opentelemetry_proto::tonic::common::v1::InstrumentationScope;
+    use opentelemetry_proto::tonic::trace::v1::span::{Event, Link};
+    let cfg = config(serde_json::json!({"dimensions": [{"name": "n"}]}));
+    let mut agg = aggregator(&cfg);
+    let mut sp =
+        span("op", 3, 2.0, true, vec![kv("n", opentelemetry_proto::tonic::common::v1::any_value::Value::IntValue(7))]);
+    sp.events = vec![Event { name: "e".into(), attributes: vec![kv("n", s("event"))], ..Default::default() }];
+    sp.links = vec![Link { trace_id: vec![1; 16], attributes: vec![kv("n", s("link"))], ..Default::default() }];
+    sp.trace_state = "k=v".into();
+    let rs = ResourceSpans {
+        resource: Some(opentelemetry_proto::tonic::resource::v1::Resource {
+            attributes: vec![kv("service.name", s("svc"))],
+            ..Default::default()
+        }),
+        scope_spans: vec![ScopeSpans {
+            scope: Some(InstrumentationScope {
+                name: "lib".into(),
+                attributes: vec![kv("n", s("scope"))],
+                ..Default::default()
+            }),
+            spans: vec![sp],
+            schema_url: "https://example/schema".into(),
+        }],
+        schema_url: "https://example/schema".into(),
+    };
+    let req = Decoded::Traces(vec![rs]).encode_request();
+    assert_eq!(agg.consume(&req, Instant::now(), T0).unwrap(), 1);
+    let rows = calls(&agg.flush(Instant::now(), T0));
+    assert_eq!(rows.len(), 1);
+    assert!(rows[0].0.contains(&"n=7".to_string()), "the span's own attribute, not an event's or a link's: {rows:?}");
+    assert!(rows[0].0.contains(&"status.code=STATUS_CODE_ERROR".to_string()));
+    assert!(rows[0].0.contains(&"span.kind=SPAN_KIND_CLIENT".to_string()));
+    assert!(agg.consume(&req[..req.len() - 3], Instant::now(), T0).is_err(), "truncated");
+    assert!(agg.consume(&[0x0a, 0xff, 0xff], Instant::now(), T0).is_err(), "length past the end");
 }
