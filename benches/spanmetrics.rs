@@ -41,7 +41,7 @@ fn request(seed: u64) -> Vec<u8> {
                         ..Default::default()
                     })
                     .collect(),
-                status: (n % 10 == 0).then(|| Status { code: 2, ..Default::default() }),
+                status: n.is_multiple_of(10).then(|| Status { code: 2, ..Default::default() }),
                 ..Default::default()
             }
         })
