@@ -59,7 +59,13 @@ impl Registry {
         rows("receiver", &self.receivers)
             .chain(rows("processor", &self.processors))
             .chain(rows("exporter", &self.exporters))
-            .chain(rows("connector", &self.connectors))
+            .chain(self.connectors.iter().map(|f| {
+                // a connector's signals are pairs; its default config knows them
+                let pairs = (f.parse)(serde_json::Value::Null)
+                    .map(|c| c.pairs().iter().map(|(a, b)| format!("{a}->{b}")).collect::<Vec<_>>().join(","))
+                    .unwrap_or_default();
+                ("connector", f.type_name, pairs, f.deprecated)
+            }))
             .chain(rows("extension", &self.extensions))
             .collect()
     }

@@ -11,6 +11,7 @@ return exemplars that point at the spans that were sent.
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import time
@@ -244,3 +245,44 @@ def test_shutdown_drains_traces_into_the_connector_before_it_flushes_into_the_me
                         a = {kv.key: kv.value.string_value for kv in p.attributes}
                         calls[(a["service.name"], a["span.name"], a["span.kind"], a["status.code"])] = p.as_int
     assert calls == expected_calls()
+
+
+def test_validate_reports_connector_misuse_with_its_line(tmp_path):
+    from conftest import COLLECTOR_BIN
+
+    def validate(text: str) -> subprocess.CompletedProcess:
+        path = tmp_path / "c.yaml"
+        path.write_text(text)
+        return subprocess.run([str(COLLECTOR_BIN), "validate", "--config", str(path)], capture_output=True, text=True,
+                              timeout=30)
+
+    head = ("receivers:\n  otlp:\n    protocols:\n      grpc:\nexporters:\n  debug:\n"
+            "connectors:\n  spanmetrics:\n    histogram:\n      unit: us\nservice:\n  pipelines:\n")
+    graph = "    traces:\n      receivers: [otlp]\n      exporters: [spanmetrics]\n"
+    r = validate(head + graph + "    metrics:\n      receivers: [spanmetrics]\n      exporters: [debug]\n")
+    assert r.returncode == 1
+    assert re.search(r"^\s*connectors\.spanmetrics\.histogram\.unit: unknown value 'us'; use one of: ms, s "
+                     r"\(at .*c\.yaml:10:\d+\)$", r.stderr, re.M), r.stderr
+    r = validate(head.replace("      unit: us\n", "") + graph
+                 + "    logs:\n      receivers: [spanmetrics]\n      exporters: [debug]\n")
+    assert r.returncode == 1
+    lines = r.stderr.splitlines()
+    assert any(l.strip().startswith('service.pipelines.logs.receivers.0: connector "spanmetrics" cannot be a receiver '
+                                    'of a logs pipeline; it connects traces -> metrics') and "c.yaml:16:" in l
+               for l in lines), r.stderr
+    assert any(l.strip().startswith('service.pipelines.traces.exporters.0: connector "spanmetrics" is used as an '
+                                    'exporter of this traces pipeline but no metrics pipeline') and "c.yaml:14:" in l
+               for l in lines), r.stderr
+    ok = head.replace("      unit: us\n", "      unit: ms\n") + (
+        "    traces:\n      receivers: [otlp]\n      exporters: [spanmetrics]\n"
+        "    metrics:\n      receivers: [spanmetrics]\n      exporters: [debug]\n")
+    r = validate(ok)
+    assert r.returncode == 0, r.stderr
+    r = validate(ok.replace("    metrics:\n      receivers: [spanmetrics]", "    metrics:\n      receivers: [otlp]"))
+    assert r.returncode == 1
+    assert "service.pipelines.traces.exporters.0: connector \"spanmetrics\" is used as an exporter of this traces " \
+           "pipeline but no metrics pipeline lists it as a receiver" in r.stderr, r.stderr
+
+    listed = subprocess.run([str(COLLECTOR_BIN), "components"], capture_output=True, text=True, timeout=30).stdout
+    assert re.search(r"^connector\s+spanmetrics\s+traces->metrics\s*$", listed, re.M), listed
+    assert re.search(r"^connector\s+span_metrics\s+traces->metrics\s*$", listed, re.M), listed
