@@ -8,13 +8,8 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use opentelemetry_proto::tonic::common::v1::any_value::Value as AnyV;
-use opentelemetry_proto::tonic::common::v1::{AnyValue, InstrumentationScope, KeyValue};
-use opentelemetry_proto::tonic::metrics::v1::{
-    exemplar, metric, number_data_point, AggregationTemporality, Exemplar, ExponentialHistogram,
-    ExponentialHistogramDataPoint, Histogram as OtlpHistogram, HistogramDataPoint, Metric, NumberDataPoint,
-    ResourceMetrics, ScopeMetrics, Sum,
-};
-use opentelemetry_proto::tonic::resource::v1::Resource;
+use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue};
+use opentelemetry_proto::tonic::metrics::v1::{exemplar, Exemplar};
 use prost::Message;
 
 use super::config::{SpanMetricsConfig, BUILTIN_DIMENSIONS};
@@ -23,29 +18,29 @@ use super::spans::{self, find, kind_str, status_str, Attr, SpanView};
 use crate::otlp::wire::WireError;
 
 /// A configured dimension, resolved once from the config.
-struct Dim {
+pub(super) struct Dim {
     name: String,
     default: Option<AnyValue>,
 }
 
 pub struct Settings {
-    dims: Vec<Dim>,
+    pub(super) dims: Vec<Dim>,
     /// which of service.name, span.name, span.kind, status.code are kept
-    builtin: [bool; 4],
-    bounds: Vec<f64>,
-    exponential: Option<usize>,
-    histogram: bool,
-    unit_nanos: f64,
-    unit: &'static str,
-    exemplars: usize,
-    limit: usize,
-    delta: bool,
-    expiration: Duration,
-    max_resources: usize,
-    add_resource_attributes: bool,
-    key_attributes: Vec<String>,
-    calls_name: String,
-    duration_name: String,
+    pub(super) builtin: [bool; 4],
+    pub(super) bounds: Vec<f64>,
+    pub(super) exponential: Option<usize>,
+    pub(super) histogram: bool,
+    pub(super) unit_nanos: f64,
+    pub(super) unit: &'static str,
+    pub(super) exemplars: usize,
+    pub(super) limit: usize,
+    pub(super) delta: bool,
+    pub(super) expiration: Duration,
+    pub(super) max_resources: usize,
+    pub(super) add_resource_attributes: bool,
+    pub(super) key_attributes: Vec<String>,
+    pub(super) calls_name: String,
+    pub(super) duration_name: String,
 }
 
 impl Settings {
@@ -79,30 +74,30 @@ impl Settings {
     }
 }
 
-struct Series {
-    attrs: Vec<KeyValue>,
-    calls: u64,
-    histogram: Option<Histogram>,
-    exemplars: Vec<Exemplar>,
-    start_ns: u64,
+pub(super) struct Series {
+    pub(super) attrs: Vec<KeyValue>,
+    pub(super) calls: u64,
+    pub(super) histogram: Option<Histogram>,
+    pub(super) exemplars: Vec<Exemplar>,
+    pub(super) start_ns: u64,
 }
 
-struct ResourceAgg {
-    attrs: Vec<KeyValue>,
-    index: HashMap<Box<[u8]>, usize>,
-    series: Vec<Series>,
-    overflow: Option<usize>,
-    last_seen: Instant,
+pub(super) struct ResourceAgg {
+    pub(super) attrs: Vec<KeyValue>,
+    pub(super) index: HashMap<Box<[u8]>, usize>,
+    pub(super) series: Vec<Series>,
+    pub(super) overflow: Option<usize>,
+    pub(super) last_seen: Instant,
 }
 
 pub struct Aggregator {
-    s: Settings,
-    resources: HashMap<Box<[u8]>, ResourceAgg>,
+    pub(super) s: Settings,
+    pub(super) resources: HashMap<Box<[u8]>, ResourceAgg>,
     /// reused buffers for the series and resource keys
-    key: Vec<u8>,
-    rkey: Vec<u8>,
+    pub(super) key: Vec<u8>,
+    pub(super) rkey: Vec<u8>,
     /// delta: the previous flush, the start time of the next points
-    last_flush_ns: u64,
+    pub(super) last_flush_ns: u64,
 }
 
 pub const OVERFLOW_ATTRIBUTE: &str = "otel.metric.overflow";
@@ -179,107 +174,6 @@ impl Aggregator {
             })
         })?;
         Ok(counted)
-    }
-
-    /// Builds the metrics to send and resets what the temporality asks for:
-    /// delta forgets every series, cumulative only the exemplars (and the
-    /// resources idle for longer than `metrics_expiration`).
-    pub fn flush(&mut self, now: Instant, now_ns: u64) -> Vec<ResourceMetrics> {
-        if self.s.expiration > Duration::ZERO {
-            let expiration = self.s.expiration;
-            self.resources.retain(|_, r| now.duration_since(r.last_seen) < expiration);
-        }
-        let temporality =
-            if self.s.delta { AggregationTemporality::Delta } else { AggregationTemporality::Cumulative } as i32;
-        let mut out = Vec::with_capacity(self.resources.len());
-        for r in self.resources.values_mut() {
-            let mut calls = Vec::with_capacity(r.series.len());
-            let mut durations = Vec::new();
-            let mut exp_durations = Vec::new();
-            for series in &mut r.series {
-                let start = if self.s.delta { self.last_flush_ns } else { series.start_ns };
-                let exemplars = std::mem::take(&mut series.exemplars);
-                calls.push(NumberDataPoint {
-                    attributes: series.attrs.clone(),
-                    start_time_unix_nano: start,
-                    time_unix_nano: now_ns,
-                    value: Some(number_data_point::Value::AsInt(series.calls as i64)),
-                    exemplars: exemplars.clone(),
-                    ..Default::default()
-                });
-                match &series.histogram {
-                    Some(Histogram::Explicit(h)) => durations.push(HistogramDataPoint {
-                        attributes: series.attrs.clone(),
-                        start_time_unix_nano: start,
-                        time_unix_nano: now_ns,
-                        count: h.count,
-                        sum: Some(h.sum),
-                        bucket_counts: h.counts.clone(),
-                        explicit_bounds: self.s.bounds.clone(),
-                        exemplars,
-                        min: (h.count > 0).then_some(h.min),
-                        max: (h.count > 0).then_some(h.max),
-                        ..Default::default()
-                    }),
-                    Some(Histogram::Exponential(h)) => exp_durations.push(ExponentialHistogramDataPoint {
-                        attributes: series.attrs.clone(),
-                        start_time_unix_nano: start,
-                        time_unix_nano: now_ns,
-                        count: h.count,
-                        sum: Some(h.sum),
-                        scale: h.scale,
-                        zero_count: h.zero_count,
-                        positive: Some(h.positive()),
-                        exemplars,
-                        min: (h.count > 0).then_some(h.min),
-                        max: (h.count > 0).then_some(h.max),
-                        ..Default::default()
-                    }),
-                    None => {}
-                }
-            }
-            let mut metrics = vec![Metric {
-                name: self.s.calls_name.clone(),
-                data: Some(metric::Data::Sum(Sum {
-                    data_points: calls,
-                    aggregation_temporality: temporality,
-                    is_monotonic: true,
-                })),
-                ..Default::default()
-            }];
-            let duration = |data| Metric {
-                name: self.s.duration_name.clone(),
-                unit: self.s.unit.to_owned(),
-                data: Some(data),
-                ..Default::default()
-            };
-            if !durations.is_empty() {
-                metrics.push(duration(metric::Data::Histogram(OtlpHistogram {
-                    data_points: durations,
-                    aggregation_temporality: temporality,
-                })));
-            }
-            if !exp_durations.is_empty() {
-                metrics.push(duration(metric::Data::ExponentialHistogram(ExponentialHistogram {
-                    data_points: exp_durations,
-                    aggregation_temporality: temporality,
-                })));
-            }
-            out.push(ResourceMetrics {
-                resource: Some(Resource { attributes: r.attrs.clone(), ..Default::default() }),
-                scope_metrics: vec![ScopeMetrics {
-                    scope: Some(InstrumentationScope { name: "spanmetricsconnector".into(), ..Default::default() }),
-                    metrics,
-                    schema_url: String::new(),
-                }],
-                schema_url: String::new(),
-            });
-        }
-        if self.s.delta {
-            self.resources.clear();
-        }
-        self.last_flush_ns = now_ns;
-        out
     }
 }
 

@@ -12,6 +12,7 @@
 
 pub mod aggregate;
 pub mod config;
+mod flush;
 pub mod histogram;
 pub mod spans;
 
