@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Side-by-side pipeline benchmark: otelstack-collector vs Rotel.
+# Benchmarks: the prometheus exporter scrape and spanmetrics per-span cost,
+# then the side-by-side pipeline benchmark: otelstack-collector vs Rotel.
 # Installs Rotel into .venv (idempotent), builds the release collector, then
 # runs `cargo bench --bench pipeline`. Knobs are environment variables, see
 # docs/benchmarks.md (BENCH_RATE, BENCH_SECONDS, BENCH_FLAT_SECONDS,
