@@ -92,6 +92,20 @@ def series_key(metric: dict) -> tuple:
     return (metric["service_name"], metric["span_name"], metric["span_kind"], metric["status_code"])
 
 
+def sink_calls(reqs) -> dict[tuple, int]:
+    """(service, span name, kind, status) -> calls, from the connector's OTLP output."""
+    calls = {}
+    for req in reqs:
+        for rm in req.resource_metrics:
+            for m in (m for sm in rm.scope_metrics for m in sm.metrics):
+                if m.name == "traces.span.metrics.calls":
+                    assert m.sum.is_monotonic
+                    for p in m.sum.data_points:
+                        a = {kv.key: kv.value.string_value for kv in p.attributes}
+                        calls[(a["service.name"], a["span.name"], a["span.kind"], a["status.code"])] = p.as_int
+    return calls
+
+
 def test_span_metrics_reach_prometheus_with_exact_series_counts_and_exemplars(spanmetrics_stack, ports):
     _, prom_port, prometheus = spanmetrics_stack
     sent = send_spans(ports.grpc)
@@ -232,19 +246,7 @@ def test_shutdown_drains_traces_into_the_connector_before_it_flushes_into_the_me
     time.sleep(0.5)
     assert grpc_sink.item_count("metrics") == 0, "nothing is flushed before shutdown"
     assert c.terminate() == 0
-    reqs = grpc_sink.wait_for("metrics", 2, timeout=5)
-    calls = {}
-    for req in reqs:
-        for rm in req.resource_metrics:
-            for sm in rm.scope_metrics:
-                for m in sm.metrics:
-                    if m.name != "traces.span.metrics.calls":
-                        continue
-                    assert m.sum.is_monotonic
-                    for p in m.sum.data_points:
-                        a = {kv.key: kv.value.string_value for kv in p.attributes}
-                        calls[(a["service.name"], a["span.name"], a["span.kind"], a["status.code"])] = p.as_int
-    assert calls == expected_calls()
+    assert sink_calls(grpc_sink.wait_for("metrics", 2, timeout=5)) == expected_calls()
 
 
 def test_validate_reports_connector_misuse_with_its_line(tmp_path):
@@ -286,3 +288,30 @@ def test_validate_reports_connector_misuse_with_its_line(tmp_path):
     listed = subprocess.run([str(COLLECTOR_BIN), "components"], capture_output=True, text=True, timeout=30).stdout
     assert re.search(r"^connector\s+spanmetrics\s+traces->metrics\s*$", listed, re.M), listed
     assert re.search(r"^connector\s+span_metrics\s+traces->metrics\s*$", listed, re.M), listed
+
+
+def test_one_connector_joins_two_traces_pipelines_to_two_metrics_pipelines(collector, ports, grpc_sink):
+    """otelcol semantics: one spanmetrics instance is shared by the traces
+    pipelines that export to it (a span reaching it through both is counted
+    twice) and fans out to every metrics pipeline that receives from it."""
+    from conftest import GrpcSink, otlp_exporter
+
+    second = GrpcSink()
+    try:
+        cfg = config_yaml(
+            ports, exporters={"otlp/a": otlp_exporter(grpc_sink.port), "otlp/b": otlp_exporter(second.port)},
+            pipelines={"traces/one": {"receivers": ["otlp"], "exporters": ["spanmetrics"]},
+                       "traces/two": {"receivers": ["otlp"], "exporters": ["spanmetrics"]},
+                       "metrics/a": {"receivers": ["spanmetrics"], "exporters": ["otlp/a"]},
+                       "metrics/b": {"receivers": ["spanmetrics"], "exporters": ["otlp/b"]}},
+        )
+        cfg += "connectors:\n  spanmetrics:\n    metrics_flush_interval: 1h\n"
+        c = collector(cfg)
+        send_spans(ports.grpc)
+        time.sleep(0.5)
+        assert c.terminate() == 0
+        doubled = {k: 2 * v for k, v in expected_calls().items()}
+        for sink in (grpc_sink, second):
+            assert sink_calls(sink.wait_for("metrics", 2, timeout=5)) == doubled, sink.name
+    finally:
+        second.stop()
