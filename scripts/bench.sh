@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Side-by-side pipeline benchmark: otelstack-collector vs Rotel.
+# Benchmarks: the prometheus exporter scrape and spanmetrics per-span cost,
+# then the side-by-side pipeline benchmark: otelstack-collector vs Rotel.
 # Installs Rotel into .venv (idempotent), builds the release collector, then
 # runs `cargo bench --bench pipeline`. Knobs are environment variables, see
 # docs/benchmarks.md (BENCH_RATE, BENCH_SECONDS, BENCH_FLAT_SECONDS,
@@ -22,6 +23,13 @@ fi
 
 if [[ -z "${OTELSTACK_COLLECTOR:-}" && "${BENCH_ONLY:-}" != rotel ]]; then
     cargo build --release --bin otelstack-collector
+fi
+
+# the prometheus exporter (a scrape with 100k series held) and the
+# spanmetrics connector's cost per span: no peer needed
+if [[ "${BENCH_ONLY:-}" != rotel ]]; then
+    cargo bench --bench scrape
+    cargo bench --bench spanmetrics
 fi
 
 exec cargo bench --bench pipeline

@@ -263,5 +263,28 @@ impl Running for NothingRunning {
     }
 }
 
-/// Connectors join pipelines (an exporter in one, a receiver in another).
-pub trait ConnectorConfig: Validate + fmt::Debug + Send + Sync {}
+/// A connector built for one (exporter-side signal, receiver-side signal)
+/// pair: the consumer the exporting pipelines feed, and its running part
+/// (stopped after those pipelines, before the pipelines it feeds).
+pub struct BuiltConnector {
+    pub consumer: Arc<dyn Consumer>,
+    pub running: Box<dyn Running>,
+}
+
+/// Connectors join pipelines: an exporter in one pipeline, a receiver in
+/// another, as in otelcol's `connectors:` section.
+pub trait ConnectorConfig: Validate + fmt::Debug + Send + Sync {
+    /// The `(exporter pipeline signal, receiver pipeline signal)` pairs this
+    /// connector joins, like `traces -> metrics` for `spanmetrics`.
+    fn pairs(&self) -> &'static [(Signal, Signal)];
+
+    /// Builds the connector for one pair; `next` is the fan-out over the
+    /// pipelines of signal `to` that list it as a receiver, already running.
+    fn build(
+        &self,
+        ctx: BuildContext,
+        from: Signal,
+        to: Signal,
+        next: Arc<dyn Consumer>,
+    ) -> BuildResult<BuiltConnector>;
+}

@@ -6,6 +6,7 @@ pub mod alloc;
 pub mod cli;
 pub mod component;
 pub mod config;
+pub mod connectors;
 pub mod exporters;
 pub mod extensions;
 pub mod otlp;

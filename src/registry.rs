@@ -2,7 +2,7 @@
 //! component means writing its module and adding its factory here.
 
 use crate::component::{ConnectorConfig, ExporterConfig, ExtensionConfig, Factory, ProcessorConfig, ReceiverConfig};
-use crate::{exporters, extensions, processors, receivers};
+use crate::{connectors, exporters, extensions, processors, receivers};
 
 pub struct Registry {
     pub receivers: Vec<Factory<dyn ReceiverConfig>>,
@@ -37,7 +37,7 @@ pub fn registry() -> Registry {
                 Some("the logging exporter was removed from otelcol; it runs as the debug exporter here, rename it to 'debug'"),
             ),
         ],
-        connectors: vec![],
+        connectors: vec![connectors::spanmetrics::factory("spanmetrics"), connectors::spanmetrics::factory("span_metrics")],
         extensions: vec![
             extensions::health_check::factory(),
             extensions::bearertokenauth::factory(),
@@ -62,7 +62,13 @@ impl Registry {
         rows("receiver", &self.receivers)
             .chain(rows("processor", &self.processors))
             .chain(rows("exporter", &self.exporters))
-            .chain(rows("connector", &self.connectors))
+            .chain(self.connectors.iter().map(|f| {
+                // a connector's signals are pairs; its default config knows them
+                let pairs = (f.parse)(serde_json::Value::Null)
+                    .map(|c| c.pairs().iter().map(|(a, b)| format!("{a}->{b}")).collect::<Vec<_>>().join(","))
+                    .unwrap_or_default();
+                ("connector", f.type_name, pairs, f.deprecated)
+            }))
             .chain(rows("extension", &self.extensions))
             .collect()
     }

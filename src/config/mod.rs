@@ -3,6 +3,7 @@
 //! validated [`Config`], reporting *every* problem with its key path and the
 //! file, line and column it came from. Nothing is started from an invalid config.
 
+mod connectors;
 mod errors;
 mod expand;
 pub mod node;
@@ -17,7 +18,9 @@ pub use expand::expand_str;
 use node::Node;
 pub use service::{LogsTelemetry, MetricsTelemetry, PipelineId, TelemetryConfig};
 
-use crate::component::{ComponentId, ExporterConfig, ExtensionConfig, ProcessorConfig, ReceiverConfig};
+use crate::component::{
+    ComponentId, ConnectorConfig, ExporterConfig, ExtensionConfig, ProcessorConfig, ReceiverConfig,
+};
 use crate::signal::Signal;
 
 /// The configuration the collector runs when no `--config` is given.
@@ -31,6 +34,10 @@ pub struct Config {
     pub processors: BTreeMap<ComponentId, Box<dyn ProcessorConfig>>,
     pub exporters: BTreeMap<ComponentId, Box<dyn ExporterConfig>>,
     pub extensions: BTreeMap<ComponentId, Box<dyn ExtensionConfig>>,
+    /// connectors used by pipelines; their ids appear in `Pipeline::exporters`
+    /// and `Pipeline::receivers` (ids are unique across receivers, exporters
+    /// and connectors, so a lookup here tells them apart)
+    pub connectors: BTreeMap<ComponentId, Box<dyn ConnectorConfig>>,
     pub pipelines: Vec<Pipeline>,
     /// extensions enabled in `service.extensions`, in order
     pub service_extensions: Vec<ComponentId>,

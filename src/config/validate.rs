@@ -13,7 +13,7 @@ use crate::registry::Registry;
 
 const TOP_LEVEL: [&str; 6] = ["receivers", "processors", "exporters", "connectors", "extensions", "service"];
 
-struct Compiler<'a> {
+pub(super) struct Compiler<'a> {
     root: &'a Node,
     broken: BTreeSet<(Kind, ComponentId)>,
     errors: Vec<ConfigError>,
@@ -21,7 +21,7 @@ struct Compiler<'a> {
 }
 
 impl Compiler<'_> {
-    fn error(&mut self, path: &[String], message: impl Into<String>) {
+    pub(super) fn error(&mut self, path: &[String], message: impl Into<String>) {
         self.errors.push(ConfigError {
             path: path.join("."),
             pos: self.root.position_of(path),
@@ -115,7 +115,8 @@ pub(super) fn compile(root: &Node, registry: &Registry, warnings: Vec<String>) -
     let mut processors = c.section(Kind::Processor, &registry.processors);
     let mut exporters = c.section(Kind::Exporter, &registry.exporters);
     let mut extensions = c.section(Kind::Extension, &registry.extensions);
-    let connectors = c.section(Kind::Connector, &registry.connectors);
+    let mut connectors = c.section(Kind::Connector, &registry.connectors);
+    super::connectors::check_unique_ids(&mut c, &receivers, &exporters, &connectors);
 
     let service: ServiceSection = match root.get("service") {
         None => {
@@ -149,49 +150,65 @@ pub(super) fn compile(root: &Node, registry: &Registry, warnings: Vec<String>) -
             }
         };
         let signal = id.signal;
-        let mut resolve =
-            |c: &mut Compiler, kind: Kind, names: &[String], supports: &dyn Fn(&ComponentId) -> Option<bool>| {
-                let mut ids = Vec::new();
-                let field = kind.section();
-                if names.is_empty() && matches!(kind, Kind::Receiver | Kind::Exporter) {
-                    c.error(
-                        &[&path[..], &[field.to_owned()]].concat(),
-                        format!("a pipeline needs at least one {}", kind.noun()),
-                    );
+        let mut resolve = |c: &mut Compiler,
+                           kind: Kind,
+                           names: &[String],
+                           supports: &dyn Fn(&ComponentId) -> Option<Result<(), String>>| {
+            let mut ids = Vec::new();
+            let field = kind.section();
+            if names.is_empty() && matches!(kind, Kind::Receiver | Kind::Exporter) {
+                c.error(
+                    &[&path[..], &[field.to_owned()]].concat(),
+                    format!("a pipeline needs at least one {}", kind.noun()),
+                );
+            }
+            for (i, name) in names.iter().enumerate() {
+                let p = [&path[..], &[field.to_owned(), i.to_string()]].concat();
+                let Ok(cid) = ComponentId::parse(name) else {
+                    c.error(&p, format!("invalid {} id {name:?}", kind.noun()));
+                    continue;
+                };
+                if c.broken.contains(&(kind, cid.clone())) || c.broken.contains(&(Kind::Connector, cid.clone())) {
+                    continue;
                 }
-                for (i, name) in names.iter().enumerate() {
-                    let p = [&path[..], &[field.to_owned(), i.to_string()]].concat();
-                    let Ok(cid) = ComponentId::parse(name) else {
-                        c.error(&p, format!("invalid {} id {name:?}", kind.noun()));
-                        continue;
-                    };
-                    if c.broken.contains(&(kind, cid.clone())) {
-                        continue;
-                    }
-                    match supports(&cid) {
-                        None => c.error(&p, format!("references {} \"{name}\" which is not configured", kind.noun())),
-                        Some(false) => {
-                            c.error(&p, format!("{} \"{name}\" does not support {signal} pipelines", kind.noun()))
+                match supports(&cid) {
+                    None => c.error(&p, format!("references {} \"{name}\" which is not configured", kind.noun())),
+                    Some(Err(message)) => c.error(&p, message),
+                    Some(Ok(())) => {
+                        if ids.contains(&cid) {
+                            c.error(&p, format!("{} \"{name}\" is listed twice", kind.noun()));
                         }
-                        Some(true) => {
-                            if ids.contains(&cid) {
-                                c.error(&p, format!("{} \"{name}\" is listed twice", kind.noun()));
-                            }
-                            used.insert((kind, cid.clone()));
-                            ids.push(cid);
-                        }
+                        used.insert((kind, cid.clone()));
+                        ids.push(cid);
                     }
                 }
-                ids
-            };
+            }
+            ids
+        };
+        let plain = |kind: Kind, cid: &ComponentId, ok: bool| {
+            if ok {
+                Ok(())
+            } else {
+                Err(format!("{} \"{cid}\" does not support {signal} pipelines", kind.noun()))
+            }
+        };
+        let as_connector = |cid: &ComponentId, side: Kind| {
+            connectors.get(cid).map(|(cfg, _)| super::connectors::supports_side(cid, cfg.pairs(), side, signal))
+        };
         let rs = resolve(&mut c, Kind::Receiver, &p.receivers, &|cid| {
-            receivers.get(cid).map(|(_, i)| registry.receivers[*i].supports(signal))
+            receivers
+                .get(cid)
+                .map(|(_, i)| plain(Kind::Receiver, cid, registry.receivers[*i].supports(signal)))
+                .or_else(|| as_connector(cid, Kind::Receiver))
         });
         let ps = resolve(&mut c, Kind::Processor, &p.processors, &|cid| {
-            processors.get(cid).map(|(_, i)| registry.processors[*i].supports(signal))
+            processors.get(cid).map(|(_, i)| plain(Kind::Processor, cid, registry.processors[*i].supports(signal)))
         });
         let es = resolve(&mut c, Kind::Exporter, &p.exporters, &|cid| {
-            exporters.get(cid).map(|(_, i)| registry.exporters[*i].supports(signal))
+            exporters
+                .get(cid)
+                .map(|(_, i)| plain(Kind::Exporter, cid, registry.exporters[*i].supports(signal)))
+                .or_else(|| as_connector(cid, Kind::Exporter))
         });
         pipelines.push(Pipeline { id, receivers: rs, processors: ps, exporters: es });
     }
@@ -207,6 +224,11 @@ pub(super) fn compile(root: &Node, registry: &Registry, warnings: Vec<String>) -
             Ok(_) => c.error(&path, format!("references extension \"{name}\" which is not configured")),
             Err(e) => c.error(&path, e),
         }
+    }
+    let pairs: BTreeMap<ComponentId, &'static [(crate::signal::Signal, crate::signal::Signal)]> =
+        connectors.iter().map(|(id, (cfg, _))| (id.clone(), cfg.pairs())).collect();
+    for id in super::connectors::check_links(&mut c, &pairs, &pipelines) {
+        used.insert((Kind::Connector, id));
     }
     let configured: BTreeSet<ComponentId> = extensions.keys().cloned().collect();
     check_authenticators(&mut c, &configured, &service_extensions);
@@ -238,11 +260,13 @@ pub(super) fn compile(root: &Node, registry: &Registry, warnings: Vec<String>) -
     processors.retain(|id, _| keep(Kind::Processor, id));
     exporters.retain(|id, _| keep(Kind::Exporter, id));
     extensions.retain(|id, _| keep(Kind::Extension, id));
+    connectors.retain(|id, _| keep(Kind::Connector, id));
     Ok(Config {
         receivers: receivers.into_iter().map(|(k, (v, _))| (k, v)).collect(),
         processors: processors.into_iter().map(|(k, (v, _))| (k, v)).collect(),
         exporters: exporters.into_iter().map(|(k, (v, _))| (k, v)).collect(),
         extensions: extensions.into_iter().map(|(k, (v, _))| (k, v)).collect(),
+        connectors: connectors.into_iter().map(|(k, (v, _))| (k, v)).collect(),
         pipelines,
         service_extensions,
         telemetry: service.telemetry,

@@ -55,7 +55,9 @@ type PipelineEntry = (Signal, Arc<dyn Consumer>);
 pub struct Service {
     health: Health,
     receivers: Stage,
-    processors: Stage,
+    /// processors of each pipeline and connectors, one group each, in build
+    /// (downstream-first) order
+    middle: Vec<Stage>,
     exporters: Stage,
     extensions: Stage,
 }
@@ -67,7 +69,7 @@ impl Service {
         let mut svc = Service {
             health: health.clone(),
             receivers: vec![],
-            processors: vec![],
+            middle: vec![],
             exporters: vec![],
             extensions: vec![],
         };
@@ -129,7 +131,7 @@ impl Service {
         // Exporters first: one instance per (exporter, signal), shared by pipelines.
         let mut exporters: BTreeMap<(ComponentId, Signal), Arc<dyn Consumer>> = BTreeMap::new();
         for p in &config.pipelines {
-            for id in &p.exporters {
+            for id in p.exporters.iter().filter(|id| !config.connectors.contains_key(*id)) {
                 let key = (id.clone(), p.signal());
                 if exporters.contains_key(&key) {
                     continue;
@@ -141,26 +143,57 @@ impl Service {
             }
         }
 
-        // Pipelines: processors are built back to front, each handed the next.
+        // Pipelines and connectors, downstream first: a connector is built once
+        // every pipeline it feeds runs, a pipeline once every connector it
+        // exports to runs. Each is recorded as a stop group; shutdown runs the
+        // groups in reverse, so upstream pipelines drain into a connector
+        // before it flushes into the pipelines behind it.
+        let pipelines = &config.pipelines;
+        let mut heads: Vec<Option<Arc<dyn Consumer>>> = vec![None; pipelines.len()];
+        while heads.iter().any(Option::is_none) {
+            let mut progress = false;
+            for (pi, p) in pipelines.iter().enumerate() {
+                if heads[pi].is_some() {
+                    continue;
+                }
+                let mut outs: Vec<Arc<dyn Consumer>> = Vec::new();
+                let mut ready = true;
+                for id in &p.exporters {
+                    if let Some(c) = exporters.get(&(id.clone(), p.signal())) {
+                        outs.push(c.clone());
+                    } else if let Some(c) = self.connector(&config, &ctx, &heads, &mut exporters, id, p.signal())? {
+                        outs.push(c);
+                    } else {
+                        ready = false;
+                    }
+                }
+                if !ready {
+                    continue;
+                }
+                let mut next: Arc<dyn Consumer> = Fanout::of(outs);
+                let mut running = Vec::new();
+                for id in p.processors.iter().rev() {
+                    let built = config.processors[id]
+                        .build(ctx(id), p.signal(), next)
+                        .with_context(|| format!("processor {id} in pipeline {}", p.id))?;
+                    if let Some(r) = built.running {
+                        running.push((format!("processor {id} in pipeline {}", p.id), r));
+                    }
+                    next = built.consumer;
+                }
+                running.reverse();
+                self.middle.push(running);
+                heads[pi] = Some(next);
+                progress = true;
+            }
+            anyhow::ensure!(progress, "the pipelines form a cycle through connectors");
+        }
         // receiver id -> the entry consumer of each pipeline that reads from it
         let mut entries: BTreeMap<ComponentId, Vec<PipelineEntry>> = BTreeMap::new();
-        for p in &config.pipelines {
-            let outs = p.exporters.iter().map(|id| exporters[&(id.clone(), p.signal())].clone()).collect();
-            let mut next: Arc<dyn Consumer> = Fanout::of(outs);
-            let mut running = Vec::new();
-            for id in p.processors.iter().rev() {
-                let built = config.processors[id]
-                    .build(ctx(id), p.signal(), next)
-                    .with_context(|| format!("processor {id} in pipeline {}", p.id))?;
-                if let Some(r) = built.running {
-                    running.push((format!("processor {id} in pipeline {}", p.id), r));
-                }
-                next = built.consumer;
-            }
-            running.reverse();
-            self.processors.extend(running);
-            for r in &p.receivers {
-                entries.entry(r.clone()).or_default().push((p.signal(), next.clone()));
+        for (p, head) in pipelines.iter().zip(&heads) {
+            let head = head.clone().expect("every pipeline is built");
+            for r in p.receivers.iter().filter(|r| !config.connectors.contains_key(*r)) {
+                entries.entry(r.clone()).or_default().push((p.signal(), head.clone()));
             }
         }
 
@@ -185,17 +218,59 @@ impl Service {
         Ok(())
     }
 
+    /// The consumer of connector `id` for pipelines of signal `from`, built on
+    /// first use; `None` while a pipeline it feeds is not built yet.
+    fn connector(
+        &mut self,
+        config: &Config,
+        ctx: &dyn Fn(&ComponentId) -> BuildContext,
+        heads: &[Option<Arc<dyn Consumer>>],
+        built: &mut BTreeMap<(ComponentId, Signal), Arc<dyn Consumer>>,
+        id: &ComponentId,
+        from: Signal,
+    ) -> anyhow::Result<Option<Arc<dyn Consumer>>> {
+        let cfg = &config.connectors[id];
+        // the pipelines it feeds from `from`, by signal
+        let mut targets: BTreeMap<Signal, Vec<Arc<dyn Consumer>>> = BTreeMap::new();
+        for (p, head) in config.pipelines.iter().zip(heads) {
+            if p.receivers.contains(id) && cfg.pairs().contains(&(from, p.signal())) {
+                match head {
+                    Some(h) => targets.entry(p.signal()).or_default().push(h.clone()),
+                    None => return Ok(None),
+                }
+            }
+        }
+        let mut consumers = Vec::new();
+        let mut group: Stage = Vec::new();
+        for (to, heads) in targets {
+            let c = cfg
+                .build(ctx(id), from, to, Fanout::of(heads))
+                .with_context(|| format!("connector {id} ({from} -> {to})"))?;
+            group.push((format!("connector {id} ({from} -> {to})"), c.running));
+            consumers.push(c.consumer);
+        }
+        self.middle.push(group);
+        let consumer = Fanout::of(consumers);
+        built.insert((id.clone(), from), consumer.clone());
+        Ok(Some(consumer))
+    }
+
     pub fn health(&self) -> &Health {
         &self.health
     }
 
-    /// Stops receivers, then flushes processors, then drains exporters,
-    /// each stage bounded by what is left of `timeout`.
+    /// Stops receivers, then flushes processors and connectors pipeline by
+    /// pipeline from upstream to downstream, then drains exporters, each
+    /// stage bounded by what is left of `timeout`.
     pub async fn shutdown(&mut self, timeout: Duration) {
         self.health.set_ready(false);
         let deadline = Instant::now() + timeout;
-        for stage in [&mut self.receivers, &mut self.processors, &mut self.exporters, &mut self.extensions] {
-            for (name, running) in stage.drain(..) {
+        let mut stages = vec![std::mem::take(&mut self.receivers)];
+        stages.extend(self.middle.drain(..).rev());
+        stages.push(std::mem::take(&mut self.exporters));
+        stages.push(std::mem::take(&mut self.extensions));
+        for stage in stages {
+            for (name, running) in stage {
                 running.shutdown(deadline).await;
                 if Instant::now() > deadline {
                     tracing::error!(component = %name, "stopped after the shutdown deadline");

@@ -5,7 +5,7 @@
 //! attributes. Series not updated for `metric_expiration` disappear.
 
 pub mod names;
-mod render;
+pub mod render;
 pub mod store;
 
 use std::collections::BTreeMap;
@@ -83,12 +83,6 @@ impl Validate for PrometheusConfig {
         if self.metric_expiration.is_zero() {
             return Err(Invalid::at("metric_expiration", "must be greater than zero, like \"5m\""));
         }
-        if self.enable_open_metrics {
-            return Err(Invalid::at(
-                "enable_open_metrics",
-                "OpenMetrics exposition is not supported yet; remove it to serve the Prometheus text format",
-            ));
-        }
         if self.tls.is_some() {
             return Err(Invalid::at("tls", "TLS on the metrics endpoint is not supported"));
         }
@@ -121,17 +115,19 @@ impl ExporterConfig for PrometheusConfig {
         listener.set_nonblocking(true)?;
         let listener = tokio::net::TcpListener::from_std(listener)?;
         let (served, expiration, timestamps) = (store.clone(), self.metric_expiration.0, self.send_timestamps);
+        let open_metrics = self.enable_open_metrics;
         let router = axum::Router::new().route(
             "/metrics",
-            axum::routing::get(move || {
+            axum::routing::get(move |headers: axum::http::HeaderMap| {
                 let store = served.clone();
                 async move {
-                    let text = {
+                    let format = negotiate(open_metrics, &headers);
+                    let body = {
                         let mut s = store.lock().expect("store lock");
                         s.expire(Instant::now(), expiration);
-                        render::text(&s, timestamps)
+                        render::render(&s, timestamps, format)
                     };
-                    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response()
+                    ([(header::CONTENT_TYPE, format.content_type())], body).into_response()
                 }
             }),
         );
@@ -151,6 +147,23 @@ impl ExporterConfig for PrometheusConfig {
         let mut built = helper::build(name.clone(), Box::new(export), settings, ctx.telemetry.exporter(signal, &name));
         built.running = Box::new(Both(built.running, ServerTask { stop, task: std::sync::Mutex::new(Some(task)) }));
         Ok(built)
+    }
+}
+
+/// OpenMetrics when it is enabled and the scraper accepts it (Prometheus
+/// asks for `application/openmetrics-text` first), else the text format.
+pub fn negotiate(enabled: bool, headers: &axum::http::HeaderMap) -> render::Format {
+    let accepts =
+        headers.get_all(header::ACCEPT).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(',')).any(|part| {
+            let mut params = part.split(';').map(str::trim);
+            let media = params.next().unwrap_or_default();
+            let refused = params.any(|p| p.strip_prefix("q=").and_then(|q| q.parse::<f32>().ok()) == Some(0.0));
+            media.eq_ignore_ascii_case("application/openmetrics-text") && !refused
+        });
+    if enabled && accepts {
+        render::Format::OpenMetrics
+    } else {
+        render::Format::Text
     }
 }
 

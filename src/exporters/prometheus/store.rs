@@ -6,7 +6,9 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use opentelemetry_proto::tonic::common::v1::KeyValue;
-use opentelemetry_proto::tonic::metrics::v1::{metric, number_data_point, AggregationTemporality, ResourceMetrics};
+use opentelemetry_proto::tonic::metrics::v1::{
+    exemplar, metric, number_data_point, AggregationTemporality, ResourceMetrics,
+};
 
 use super::names::{label_name, metric_name, NameKind};
 use crate::processors::actions::any_to_string;
@@ -49,9 +51,21 @@ pub enum Value {
     Summary { quantiles: Vec<(f64, f64)>, sum: f64, count: u64 },
 }
 
+/// An OpenMetrics exemplar: the span a sample came from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Exemplar {
+    pub trace_id: String,
+    pub span_id: String,
+    pub value: f64,
+    pub time_unix_nano: u64,
+}
+
 #[derive(Debug, Clone)]
 pub struct Series {
     pub value: Value,
+    /// the latest exemplar per sample: one slot for a counter, one per
+    /// bucket (the +Inf bucket last) for a histogram; empty without exemplars
+    pub exemplars: Vec<Option<Exemplar>>,
     /// milliseconds since the epoch of the last data point
     pub timestamp_ms: i64,
     updated: Instant,
@@ -180,7 +194,8 @@ impl Store {
                             v += prev;
                         }
                     }
-                    family.set(key, Value::Number(v), p.time_unix_nano, now);
+                    let exemplars = latest_exemplars(&p.exemplars, &[]);
+                    family.set_with(key, Value::Number(v), exemplars, p.time_unix_nano, now);
                 }
             }
             Some(metric::Data::Sum(s)) => {
@@ -208,7 +223,8 @@ impl Store {
                             value = add_histograms(&prev.value, value);
                         }
                     }
-                    family.set(key, value, p.time_unix_nano, now);
+                    let exemplars = latest_exemplars(&p.exemplars, &p.explicit_bounds);
+                    family.set_with(key, value, exemplars, p.time_unix_nano, now);
                 }
             }
             Some(metric::Data::ExponentialHistogram(h)) => {
@@ -225,8 +241,9 @@ impl Store {
                         counts.push(*c);
                     }
                     counts.push(0);
+                    let exemplars = latest_exemplars(&p.exemplars, &bounds);
                     let value = Value::Histogram { bounds, counts, sum: p.sum.unwrap_or(0.0), count: p.count };
-                    family.set(labels(&p.attributes), value, p.time_unix_nano, now);
+                    family.set_with(labels(&p.attributes), value, exemplars, p.time_unix_nano, now);
                 }
             }
             Some(metric::Data::Summary(s)) => {
@@ -257,9 +274,68 @@ impl Store {
 
 impl Family {
     fn set(&mut self, labels: Vec<(String, String)>, value: Value, time_unix_nano: u64, now: Instant) {
-        let timestamp_ms = (time_unix_nano / 1_000_000) as i64;
-        self.series.insert(labels, Series { value, timestamp_ms, updated: now });
+        self.set_with(labels, value, Vec::new(), time_unix_nano, now)
     }
+
+    /// Stores a point; a point without exemplars keeps the series' last ones
+    /// (a cumulative series is re-sent without them between spans).
+    fn set_with(
+        &mut self,
+        labels: Vec<(String, String)>,
+        value: Value,
+        mut exemplars: Vec<Option<Exemplar>>,
+        time_unix_nano: u64,
+        now: Instant,
+    ) {
+        let timestamp_ms = (time_unix_nano / 1_000_000) as i64;
+        if let Some(prev) = self.series.get_mut(&labels) {
+            if exemplars.is_empty() {
+                exemplars = std::mem::take(&mut prev.exemplars);
+            } else if prev.exemplars.len() == exemplars.len() {
+                for (slot, old) in exemplars.iter_mut().zip(prev.exemplars.drain(..)) {
+                    if slot.is_none() {
+                        *slot = old;
+                    }
+                }
+            }
+            *prev = Series { value, exemplars, timestamp_ms, updated: now };
+            return;
+        }
+        self.series.insert(labels, Series { value, exemplars, timestamp_ms, updated: now });
+    }
+}
+
+/// The latest exemplar per sample: with no `bounds` one slot (a counter),
+/// else one per bucket, an exemplar going to the bucket its value falls in.
+fn latest_exemplars(
+    exemplars: &[opentelemetry_proto::tonic::metrics::v1::Exemplar],
+    bounds: &[f64],
+) -> Vec<Option<Exemplar>> {
+    if exemplars.is_empty() {
+        return Vec::new();
+    }
+    let mut slots: Vec<Option<Exemplar>> = vec![None; if bounds.is_empty() { 1 } else { bounds.len() + 1 }];
+    for e in exemplars {
+        if e.trace_id.is_empty() {
+            continue;
+        }
+        let value = match e.value {
+            Some(exemplar::Value::AsDouble(d)) => d,
+            Some(exemplar::Value::AsInt(i)) => i as f64,
+            None => continue,
+        };
+        let i = if bounds.is_empty() { 0 } else { bounds.partition_point(|b| *b < value) };
+        if slots[i].as_ref().is_some_and(|old| old.time_unix_nano > e.time_unix_nano) {
+            continue;
+        }
+        slots[i] = Some(Exemplar {
+            trace_id: const_hex::encode(&e.trace_id),
+            span_id: const_hex::encode(&e.span_id),
+            value,
+            time_unix_nano: e.time_unix_nano,
+        });
+    }
+    slots
 }
 
 fn add_histograms(prev: &Value, next: Value) -> Value {

@@ -168,3 +168,82 @@ impl IntoKv for V {
         self
     }
 }
+
+#[test]
+fn open_metrics_carries_exemplars_on_counters_and_buckets_and_ends_with_eof() {
+    use opentelemetry_proto::tonic::metrics::v1::{exemplar, Exemplar};
+    let ex = |value: f64, span: u8, t: u64| Exemplar {
+        trace_id: vec![0xab; 16],
+        span_id: vec![span; 8],
+        time_unix_nano: t,
+        value: Some(exemplar::Value::AsDouble(value)),
+        ..Default::default()
+    };
+    let mut calls = counter(false, 4.0);
+    if let Some(metric::Data::Sum(s)) = &mut calls.data {
+        s.data_points[0].exemplars = vec![ex(3.0, 1, 1_700_000_000_500_000_000), ex(9.0, 2, 1_700_000_001_250_000_000)];
+    }
+    let hist = Metric {
+        name: "duration".into(),
+        unit: "ms".into(),
+        data: Some(metric::Data::Histogram(Histogram {
+            data_points: vec![HistogramDataPoint {
+                count: 2,
+                sum: Some(12.0),
+                bucket_counts: vec![1, 0, 1],
+                explicit_bounds: vec![5.0, 10.0],
+                exemplars: vec![ex(2.0, 3, 1_700_000_000_000_000_000), ex(10.0, 4, 1_700_000_000_000_000_000)],
+                ..Default::default()
+            }],
+            aggregation_temporality: AggregationTemporality::Cumulative as i32,
+        })),
+        ..Default::default()
+    };
+    let mut store = Store::default();
+    store.ingest(&[resource_metrics(vec![calls, hist.clone()])], &shape(), Instant::now());
+    let om = super::render::render(&store, false, super::render::Format::OpenMetrics);
+    let job = r#"instance="pod-1",job="shop/checkout""#;
+    let trace = "abababababababababababababababab";
+    for line in [
+        "# TYPE http_server_requests counter".to_string(),
+        format!(
+            r#"http_server_requests_total{{http_method="GET",http_route="/cart",{job}}} 4 # {{trace_id="{trace}",span_id="0202020202020202"}} 9 1700000001.250000000"#
+        ),
+        "# TYPE duration_milliseconds histogram".to_string(),
+        format!(
+            r#"duration_milliseconds_bucket{{{job},le="5"}} 1 # {{trace_id="{trace}",span_id="0303030303030303"}} 2 1700000000.000000000"#
+        ),
+        format!(
+            r#"duration_milliseconds_bucket{{{job},le="10"}} 1 # {{trace_id="{trace}",span_id="0404040404040404"}} 10 1700000000.000000000"#
+        ),
+        format!(r#"duration_milliseconds_bucket{{{job},le="+Inf"}} 2"#),
+    ] {
+        assert!(om.lines().any(|l| l == line), "missing line {line:?} in:\n{om}");
+    }
+    assert!(om.ends_with("\n# EOF\n"));
+    let text = text(&store, false);
+    assert!(!text.contains(" # {") && !text.contains("# EOF"), "no exemplars in the text format:\n{text}");
+    assert!(text.contains("# TYPE http_server_requests_total counter"));
+
+    // a later point without exemplars keeps the last ones
+    let mut plain = hist;
+    if let Some(metric::Data::Histogram(h)) = &mut plain.data {
+        h.data_points[0].exemplars.clear();
+    }
+    store.ingest(&[resource_metrics(vec![plain])], &shape(), Instant::now());
+    let om = super::render::render(&store, true, super::render::Format::OpenMetrics);
+    assert!(om.contains(r#"le="5"} 1 0.000 # {trace_id="#), "timestamps in seconds, exemplar kept: {om}");
+}
+
+#[test]
+fn open_metrics_is_served_only_when_enabled_and_accepted() {
+    use super::render::Format;
+    let mut h = axum::http::HeaderMap::new();
+    h.insert("accept", "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1".parse().unwrap());
+    assert_eq!(super::negotiate(true, &h), Format::OpenMetrics);
+    assert_eq!(super::negotiate(false, &h), Format::Text);
+    h.insert("accept", "text/plain".parse().unwrap());
+    assert_eq!(super::negotiate(true, &h), Format::Text);
+    h.insert("accept", "application/openmetrics-text; q=0".parse().unwrap());
+    assert_eq!(super::negotiate(true, &h), Format::Text);
+}

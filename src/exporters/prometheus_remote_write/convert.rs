@@ -6,9 +6,11 @@
 use std::collections::BTreeMap;
 
 use opentelemetry_proto::tonic::common::v1::KeyValue;
-use opentelemetry_proto::tonic::metrics::v1::{metric, number_data_point, DataPointFlags, Metric, ResourceMetrics};
+use opentelemetry_proto::tonic::metrics::v1::{
+    exemplar, metric, number_data_point, DataPointFlags, Exemplar as OtlpExemplar, Metric, ResourceMetrics,
+};
 
-use super::proto::{metric_type, Label, MetricMetadata, Sample, TimeSeries, STALE_NAN};
+use super::proto::{metric_type, Exemplar, Label, MetricMetadata, Sample, TimeSeries, STALE_NAN};
 use crate::exporters::prometheus::names::{metric_name, NameKind};
 use crate::exporters::prometheus::store::labels_from;
 use crate::processors::actions::any_to_string;
@@ -25,17 +27,22 @@ pub struct Shape {
 #[derive(Debug, Default)]
 pub struct Converted {
     pub series: BTreeMap<Vec<Label>, Vec<Sample>>,
+    /// exemplars of the series that have any (spanmetrics with exemplars)
+    pub exemplars: BTreeMap<Vec<Label>, Vec<Exemplar>>,
     pub metadata: BTreeMap<String, MetricMetadata>,
 }
 
 impl Converted {
     pub fn into_request(self, send_metadata: bool) -> super::proto::WriteRequest {
+        let mut exemplars = self.exemplars;
         let timeseries = self
             .series
             .into_iter()
             .map(|(labels, mut samples)| {
                 samples.sort_by_key(|s| s.timestamp);
-                TimeSeries { labels, samples }
+                let mut exemplars = exemplars.remove(&labels).unwrap_or_default();
+                exemplars.sort_by_key(|e| e.timestamp);
+                TimeSeries { labels, samples, exemplars }
             })
             .collect();
         let metadata = if send_metadata { self.metadata.into_values().collect() } else { Vec::new() };
@@ -50,6 +57,19 @@ impl Converted {
         value: f64,
         ts: i64,
     ) {
+        self.push_with(name, base, extra, value, ts, std::iter::empty());
+    }
+
+    /// Adds a sample and the exemplars that belong to this series.
+    fn push_with<'e>(
+        &mut self,
+        name: &str,
+        base: &BTreeMap<String, String>,
+        extra: Option<(&str, String)>,
+        value: f64,
+        ts: i64,
+        exemplars: impl Iterator<Item = &'e OtlpExemplar>,
+    ) {
         let mut labels: BTreeMap<String, String> = base.clone();
         if let Some((k, v)) = extra {
             labels.insert(k.to_owned(), v);
@@ -57,8 +77,33 @@ impl Converted {
         labels.insert("__name__".into(), name.to_owned());
         let key: Vec<Label> =
             labels.into_iter().filter(|(_, v)| !v.is_empty()).map(|(name, value)| Label { name, value }).collect();
+        let mut exemplars = exemplars.filter_map(to_exemplar).peekable();
+        if exemplars.peek().is_some() {
+            self.exemplars.entry(key.clone()).or_default().extend(exemplars);
+        }
         self.series.entry(key).or_default().push(Sample { value, timestamp: ts });
     }
+}
+
+fn exemplar_value(e: &OtlpExemplar) -> Option<f64> {
+    match e.value {
+        Some(exemplar::Value::AsDouble(d)) => Some(d),
+        Some(exemplar::Value::AsInt(i)) => Some(i as f64),
+        None => None,
+    }
+}
+
+/// An exemplar with its `trace_id`/`span_id` labels (sorted), as Prometheus
+/// stores them; one without a trace id says nothing and is left out.
+fn to_exemplar(e: &OtlpExemplar) -> Option<Exemplar> {
+    if e.trace_id.is_empty() {
+        return None;
+    }
+    let mut labels = vec![Label { name: "trace_id".into(), value: const_hex::encode(&e.trace_id) }];
+    if !e.span_id.is_empty() {
+        labels.insert(0, Label { name: "span_id".into(), value: const_hex::encode(&e.span_id) });
+    }
+    Some(Exemplar { labels, value: exemplar_value(e)?, timestamp: (e.time_unix_nano / 1_000_000) as i64 })
 }
 
 fn float_label(v: f64) -> String {
@@ -155,7 +200,8 @@ fn convert_metric(out: &mut Converted, m: &Metric, base: &BTreeMap<String, Strin
             };
             meta(out, &n, ty);
             for p in &s.data_points {
-                out.push(&n, &with(&p.attributes), None, value(&p.value, p.flags), ms(p.time_unix_nano));
+                let v = value(&p.value, p.flags);
+                out.push_with(&n, &with(&p.attributes), None, v, ms(p.time_unix_nano), p.exemplars.iter());
             }
         }
         Some(metric::Data::Histogram(h)) => {
@@ -171,22 +217,28 @@ fn convert_metric(out: &mut Converted, m: &Metric, base: &BTreeMap<String, Strin
                 let ts = ms(p.time_unix_nano);
                 let marker = stale(p.flags).then(|| f64::from_bits(STALE_NAN));
                 let mut cumulative = 0u64;
+                // an exemplar goes to the bucket its value falls in
+                let bucket_of = |e: &OtlpExemplar| {
+                    exemplar_value(e).map(|v| p.explicit_bounds.partition_point(|b| *b < v)).unwrap_or(usize::MAX)
+                };
                 for (i, bound) in p.explicit_bounds.iter().enumerate() {
                     cumulative += p.bucket_counts.get(i).copied().unwrap_or(0);
-                    out.push(
+                    out.push_with(
                         &format!("{n}_bucket"),
                         &labels,
                         Some(("le", float_label(*bound))),
                         marker.unwrap_or(cumulative as f64),
                         ts,
+                        p.exemplars.iter().filter(|e| bucket_of(e) == i),
                     );
                 }
-                out.push(
+                out.push_with(
                     &format!("{n}_bucket"),
                     &labels,
                     Some(("le", "+Inf".into())),
                     marker.unwrap_or(p.count as f64),
                     ts,
+                    p.exemplars.iter().filter(|e| bucket_of(e) == p.explicit_bounds.len()),
                 );
                 if let Some(sum) = p.sum {
                     out.push(&format!("{n}_sum"), &labels, None, marker.unwrap_or(sum), ts);

@@ -250,6 +250,59 @@ mod tests {
     }
 
     #[test]
+    fn exemplars_go_to_the_counter_and_to_the_bucket_their_value_falls_in() {
+        use opentelemetry_proto::tonic::metrics::v1::{
+            exemplar, metric, AggregationTemporality, Exemplar, Histogram, HistogramDataPoint, Metric,
+        };
+        let ex = |v: f64, span: u8| Exemplar {
+            trace_id: vec![0xab; 16],
+            span_id: vec![span; 8],
+            time_unix_nano: 1_700_000_000_123_000_000,
+            value: Some(exemplar::Value::AsDouble(v)),
+            ..Default::default()
+        };
+        let hist = Metric {
+            name: "duration".into(),
+            unit: "ms".into(),
+            data: Some(metric::Data::Histogram(Histogram {
+                data_points: vec![HistogramDataPoint {
+                    count: 3,
+                    sum: Some(70.0),
+                    bucket_counts: vec![1, 1, 1],
+                    explicit_bounds: vec![5.0, 50.0],
+                    exemplars: vec![ex(3.0, 1), ex(60.0, 2), Exemplar { trace_id: vec![], ..ex(7.0, 3) }],
+                    time_unix_nano: 1_700_000_000_200_000_000,
+                    ..Default::default()
+                }],
+                aggregation_temporality: AggregationTemporality::Cumulative as i32,
+            })),
+            ..Default::default()
+        };
+        let shape = convert::Shape { add_suffixes: true, ..Default::default() };
+        let req = convert::convert(&[metrics("svc", vec![hist])], &shape).into_request(false);
+        let series = |le: &str| {
+            req.timeseries
+                .iter()
+                .find(|t| t.labels.iter().any(|l| l.name == "le" && l.value == le))
+                .unwrap_or_else(|| panic!("bucket {le}"))
+        };
+        let span = |t: &proto::TimeSeries| -> Vec<String> {
+            t.exemplars.iter().map(|e| e.labels.iter().find(|l| l.name == "span_id").unwrap().value.clone()).collect()
+        };
+        assert_eq!(span(series("5")), vec!["0101010101010101"]);
+        assert!(series("50").exemplars.is_empty(), "the exemplar without a trace id is left out");
+        assert_eq!(span(series("+Inf")), vec!["0202020202020202"]);
+        let e = &series("5").exemplars[0];
+        assert_eq!((e.value, e.timestamp), (3.0, 1_700_000_000_123));
+        assert_eq!(e.labels[1], proto::Label { name: "trace_id".into(), value: "ab".repeat(16) });
+        assert!(req
+            .timeseries
+            .iter()
+            .filter(|t| !t.labels.iter().any(|l| l.name == "le"))
+            .all(|t| t.exemplars.is_empty()));
+    }
+
+    #[test]
     fn empty_external_label_is_a_config_error() {
         let cfg: RemoteWriteConfig = serde_json::from_value(serde_json::json!({
             "endpoint": "http://p:9090/api/v1/write", "external_labels": {"collector_label": ""}

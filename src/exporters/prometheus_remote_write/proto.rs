@@ -15,6 +15,19 @@ pub struct TimeSeries {
     pub labels: Vec<Label>,
     #[prost(message, repeated, tag = "2")]
     pub samples: Vec<Sample>,
+    #[prost(message, repeated, tag = "3")]
+    pub exemplars: Vec<Exemplar>,
+}
+
+/// An exemplar: `trace_id`/`span_id` labels, the value and its time (ms).
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct Exemplar {
+    #[prost(message, repeated, tag = "1")]
+    pub labels: Vec<Label>,
+    #[prost(double, tag = "2")]
+    pub value: f64,
+    #[prost(int64, tag = "3")]
+    pub timestamp: i64,
 }
 
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, prost::Message)]
