@@ -7,11 +7,9 @@
   same compose file runs on them as on the pinned upstream images.
 - `ensure_collector_image()`: `stackctl image build --base <imported base>`
   from the freshly built collector binary (once per run).
-- `write_minimal_project(dir, name)`: a collector + prometheus + mariadb
-  stackctl project that follows the issue-6 contract (service names, .env
-  keys, image variables, mount paths, healthchecks). It stands in for
-  `stackctl init DIR --without tempo,jaeger,grafana` until that is merged;
-  `new_project()` is the one place to switch.
+- `new_project(dir, name)`: `stackctl init DIR --without tempo,jaeger,grafana`,
+  the collector + prometheus + mariadb selection (Grafana, Tempo and Jaeger
+  images cannot be had here).
 - `set_env(dir, values)`: rewrites keys in a project's .env (ports per test).
 - `docker_api(path)`: GETs the engine API over its unix socket (what is left
   after `down`), independent of stackctl.
@@ -73,11 +71,8 @@ def ensure_collector_image() -> None:
 
 
 def new_project(directory: Path, name: str) -> Path:
-    """The project under test. Once STACK's `stackctl init` is merged, replace
-    the next line with:
-        stackctl("init", directory, "--name", name, "--without", "tempo,jaeger,grafana", check=True)
-    """
-    write_minimal_project(directory, name)
+    """The project under test, as a user gets it from `stackctl init`."""
+    stackctl("init", directory, "--name", name, "--without", "tempo,jaeger,grafana", check=True)
     return directory
 
 
@@ -104,174 +99,6 @@ def read_env(directory: Path) -> dict:
             k, v = line.split("=", 1)
             env[k.strip()] = v.strip()
     return env
-
-
-COMPOSE = """\
-# collector + prometheus + mariadb, as `stackctl init --without tempo,jaeger,grafana`
-# renders it under the issue-6 contract (test fixture until init is merged).
-services:
-  collector:
-    image: ${COLLECTOR_IMAGE:-otelstack/collector:0.1.0}
-    command: ["--config", "/etc/otelstack/config.yaml"]
-    volumes:
-      - ./otelcol/config.yaml:/etc/otelstack/config.yaml:ro
-    environment:
-      MARIADB_USER: ${MARIADB_USER:-otelstack}
-      MARIADB_PASSWORD: ${MARIADB_PASSWORD}
-    ports:
-      - "0.0.0.0:${OTLP_GRPC_PORT:-4317}:4317"
-      - "0.0.0.0:${OTLP_HTTP_PORT:-4318}:4318"
-      - "127.0.0.1:${COLLECTOR_METRICS_PORT:-8888}:8888"
-      - "127.0.0.1:${COLLECTOR_PROM_PORT:-8889}:8889"
-      - "127.0.0.1:${COLLECTOR_HEALTH_PORT:-13133}:13133"
-    extra_hosts:
-      - "host.docker.internal:host-gateway"
-    healthcheck:
-      test: ["CMD", "/usr/local/bin/otelstack-collector", "healthcheck"]
-      interval: 2s
-      timeout: 3s
-      retries: 30
-    depends_on:
-      prometheus:
-        condition: service_healthy
-      mariadb:
-        condition: service_healthy
-    mem_limit: 512m
-    logging:
-      driver: json-file
-      options: {max-size: "10m", max-file: "3"}
-  prometheus:
-    image: ${PROMETHEUS_IMAGE:-prom/prometheus:v3.5.0}
-    command:
-      - --config.file=/etc/prometheus/prometheus.yml
-      - --storage.tsdb.path=/prometheus
-      - --web.enable-remote-write-receiver
-      - --enable-feature=exemplar-storage
-    volumes:
-      - ./prometheus/prometheus.yml:/etc/prometheus/prometheus.yml:ro
-      - prometheus-data:/prometheus
-    ports:
-      - "127.0.0.1:${PROMETHEUS_PORT:-9090}:9090"
-    healthcheck:
-      test: ["CMD", "wget", "-qO-", "http://127.0.0.1:9090/-/ready"]
-      interval: 2s
-      timeout: 3s
-      retries: 30
-    mem_limit: 512m
-  mariadb:
-    image: ${MARIADB_IMAGE:-mariadb:11.8}
-    environment:
-      MARIADB_ROOT_PASSWORD: ${MARIADB_ROOT_PASSWORD}
-      MARIADB_DATABASE: ${MARIADB_DATABASE:-otelstack}
-      MARIADB_USER: ${MARIADB_USER:-otelstack}
-      MARIADB_PASSWORD: ${MARIADB_PASSWORD}
-    volumes:
-      - mariadb-data:/var/lib/mysql
-    ports:
-      - "127.0.0.1:${MARIADB_PORT:-3306}:3306"
-    healthcheck:
-      test: ["CMD", "healthcheck.sh", "--connect", "--innodb_initialized"]
-      interval: 2s
-      timeout: 5s
-      retries: 60
-    mem_limit: 512m
-volumes:
-  prometheus-data:
-  mariadb-data:
-"""
-
-# The contract's collector config, less what this branch cannot run yet:
-# when the spanmetrics connector and the mysql exporter are merged, add
-#   connectors:   spanmetrics: {}
-#   exporters:    mysql: {endpoint: "mysql://${env:MARIADB_USER}:${env:MARIADB_PASSWORD}@mariadb:3306/otelstack",
-#                         traces: {mode: errors}, logs: {min_severity: ERROR}}
-#   pipelines:    traces.exporters += [spanmetrics, mysql]; logs.exporters += [mysql];
-#                 metrics.receivers += [spanmetrics]
-# (stackctl init's config has them; test_stack_engine.py then asserts on both).
-COLLECTOR_CONFIG = """\
-extensions:
-  health_check:
-    endpoint: 0.0.0.0:13133
-receivers:
-  otlp:
-    protocols:
-      grpc:
-        endpoint: 0.0.0.0:4317
-      http:
-        endpoint: 0.0.0.0:4318
-processors:
-  memory_limiter:
-    check_interval: 1s
-    limit_mib: 400
-  batch:
-    timeout: 200ms
-  resource:
-    attributes:
-      - key: deployment.environment
-        value: stack-test
-        action: upsert
-exporters:
-  debug:
-    verbosity: detailed
-  prometheus:
-    endpoint: 0.0.0.0:8889
-  prometheusremotewrite:
-    endpoint: http://prometheus:9090/api/v1/write
-service:
-  extensions: [health_check]
-  telemetry:
-    metrics:
-      address: 0.0.0.0:8888
-  pipelines:
-    traces:
-      receivers: [otlp]
-      processors: [memory_limiter, batch, resource]
-      exporters: [debug]
-    metrics:
-      receivers: [otlp]
-      processors: [memory_limiter, batch, resource]
-      exporters: [prometheus, prometheusremotewrite]
-    logs:
-      receivers: [otlp]
-      processors: [memory_limiter, batch, resource]
-      exporters: [debug]
-"""
-
-# Valid for Prometheus 3.x (the pinned image) and 2.42 (the test image).
-PROMETHEUS_CONFIG = """\
-global:
-  scrape_interval: 2s
-  scrape_timeout: 2s
-scrape_configs:
-  - job_name: otelstack-collector-exporter
-    honor_labels: true
-    static_configs:
-      - targets: ["collector:8889"]
-  - job_name: otelstack-collector-self
-    static_configs:
-      - targets: ["collector:8888"]
-"""
-
-
-def write_minimal_project(directory: Path, name: str) -> None:
-    directory.mkdir(parents=True, exist_ok=True)
-    (directory / "otelcol").mkdir(exist_ok=True)
-    (directory / "prometheus").mkdir(exist_ok=True)
-    (directory / "docker-compose.yml").write_text(COMPOSE)
-    (directory / "otelcol" / "config.yaml").write_text(COLLECTOR_CONFIG)
-    (directory / "prometheus" / "prometheus.yml").write_text(PROMETHEUS_CONFIG)
-    (directory / "stackctl.toml").write_text(
-        f'# stackctl project (test fixture)\nproject_name = "{name}"\nservices = ["collector", "prometheus", "mariadb"]\n')
-    (directory / ".env").write_text(
-        f"COMPOSE_PROJECT_NAME={name}\n"
-        "COLLECTOR_IMAGE=otelstack/collector:0.1.0\n"
-        "PROMETHEUS_IMAGE=prom/prometheus:v3.5.0\n"
-        "MARIADB_IMAGE=mariadb:11.8\n"
-        "MARIADB_ROOT_PASSWORD=root-" + os.urandom(6).hex() + "\n"
-        "MARIADB_DATABASE=otelstack\nMARIADB_USER=otelstack\n"
-        "MARIADB_PASSWORD=pw-" + os.urandom(6).hex() + "\n"
-        "OTLP_GRPC_PORT=4317\nOTLP_HTTP_PORT=4318\nPROMETHEUS_PORT=9090\nMARIADB_PORT=3306\n"
-        "COLLECTOR_METRICS_PORT=8888\nCOLLECTOR_PROM_PORT=8889\nCOLLECTOR_HEALTH_PORT=13133\n")
 
 
 class _UnixHTTPConnection(http.client.HTTPConnection):

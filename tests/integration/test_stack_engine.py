@@ -6,9 +6,9 @@ One stack (collector + prometheus + mariadb, on free host ports) is brought
 up for the module; then a Python OTel SDK app on the host and a container in
 a *separate* compose project (its own network, through
 host.docker.internal) send to it, and what arrived is checked in Prometheus
-(PromQL in its container), the collector's debug output and its self
-metrics; `status`, `logs`, `doctor` are checked against it; the last test
-brings it down and checks that nothing is left. Failure paths (a service
+(PromQL in its container: the app's metrics, the spanmetrics per operation,
+the collector's self metrics) and in MariaDB (the failed spans); `status`,
+`logs`, `doctor` are checked against it; the last test brings it down and checks that nothing is left. Failure paths (a service
 that dies, a missing image, a dead engine, a taken port, not a project) use
 projects of their own.
 """
@@ -182,30 +182,35 @@ def test_host_app_and_other_project_container_both_arrive(stack, tmp_path):
     jobs = {r["metric"].get("job") for r in result}
     assert {"stack-host-app", "stack-container-app"} <= jobs, result
 
-    # every span reached the collector: its debug exporter printed each name
-    deadline = time.monotonic() + 30
-    while True:
-        logs = stackctl("logs", "--project-dir", stack.dir, "collector", "--tail", "all", env=image_env())
-        assert logs.returncode == 0, logs.stderr
-        names = re.findall(r"\b(host-checkout(?:-failed)?|container-etl(?:-failed)?)\b", logs.stdout)
-        counts = {n: names.count(n) for n in set(names)}
-        want = {"host-checkout": 4, "host-checkout-failed": 1, "container-etl": 3, "container-etl-failed": 1}
-        if all(counts.get(k, 0) >= v for k, v in want.items()) or time.monotonic() > deadline:
-            break
-        time.sleep(1)
-    assert all(counts.get(k, 0) >= v for k, v in want.items()), counts
-
     # the collector's self metrics, scraped by Prometheus, count the accepted spans
     stack.wait_prom("sum(otelcol_receiver_accepted_spans_total)",
                     lambda r: bool(r) and float(r[0]["value"][1]) >= 9)
 
-    cfg = stack.collector_config()
-    if "spanmetrics" in cfg:  # stackctl init's config (after the merge): RED metrics from the spans
-        stack.wait_prom('traces_span_metrics_calls_total{service_name="stack-host-app",span_name="host-checkout"}',
-                        lambda r: bool(r) and sum(float(x["value"][1]) for x in r) >= 4)
-    if re.search(r"^\s+mysql:", cfg, re.M):  # the failures exporter: failed spans land in MariaDB
-        rows = mariadb_query(stack, "SELECT service_name, span_name FROM failed_spans")
-        assert "stack-host-app\thost-checkout-failed" in rows and "stack-container-app\tcontainer-etl-failed" in rows
+    # every span, span by span: the spanmetrics connector's calls per service and
+    # operation, scraped by Prometheus from the collector's :8889
+    want = {("stack-host-app", "host-checkout", "STATUS_CODE_UNSET"): 4,
+            ("stack-host-app", "host-checkout-failed", "STATUS_CODE_ERROR"): 1,
+            ("stack-container-app", "container-etl", "STATUS_CODE_UNSET"): 3,
+            ("stack-container-app", "container-etl-failed", "STATUS_CODE_ERROR"): 1}
+
+    def calls(result):
+        return {(r["metric"]["service_name"], r["metric"]["span_name"], r["metric"]["status_code"]):
+                int(float(r["value"][1])) for r in result}
+
+    result = stack.wait_prom('traces_span_metrics_calls_total{service_name=~"stack-.*"}',
+                             lambda r: calls(r) == want)
+    assert calls(result) == want, result
+
+    # the failed spans, and only those, are in MariaDB
+    deadline = time.monotonic() + 60
+    while True:
+        rows = sorted(mariadb_query(stack, "SELECT service_name, span_name, status_code FROM failed_spans")
+                      .strip().splitlines())
+        if len(rows) >= 2 or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    assert rows == ["stack-container-app\tcontainer-etl-failed\tERROR",
+                    "stack-host-app\thost-checkout-failed\tERROR"], rows
 
 
 def mariadb_query(stack: Stack, sql: str) -> str:
