@@ -174,6 +174,24 @@ impl rustls::client::danger::ServerCertVerifier for NoVerify {
 pub type Headers = BTreeMap<String, String>;
 
 /// Parses a `Retry-After` value: delay seconds or an HTTP date.
+/// The HTTP client of an exporter that speaks HTTP: its `tls` settings (ALPN
+/// `alpn`), static `headers` on every request, and otelstack's User-Agent.
+pub fn http_client(
+    tls: &TlsClientConfig,
+    alpn: &[&[u8]],
+    headers: &BTreeMap<String, String>,
+) -> anyhow::Result<reqwest::Client> {
+    let mut map = reqwest::header::HeaderMap::new();
+    for (k, v) in headers {
+        map.insert(reqwest::header::HeaderName::from_bytes(k.as_bytes())?, reqwest::header::HeaderValue::from_str(v)?);
+    }
+    Ok(reqwest::Client::builder()
+        .use_preconfigured_tls(tls.rustls_config(alpn)?)
+        .user_agent(concat!("otelstack-collector/", env!("CARGO_PKG_VERSION")))
+        .default_headers(map)
+        .build()?)
+}
+
 pub fn parse_retry_after(value: &str) -> Option<std::time::Duration> {
     let v = value.trim();
     if let Ok(secs) = v.parse::<u64>() {

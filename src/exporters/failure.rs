@@ -86,6 +86,14 @@ impl ErrorLog {
     }
 }
 
+/// The `logs` section of the failure exporters (`mysql`, `alert`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogsOptions {
+    /// records at or above this severity are failures (default ERROR)
+    pub min_severity: Severity,
+}
+
 /// A log severity given by name (`ERROR`, `warn`, `FATAL2`...) or number,
 /// as in the OTel log data model (TRACE=1, DEBUG=5, INFO=9, WARN=13,
 /// ERROR=17, FATAL=21, each with four steps).

@@ -143,19 +143,7 @@ impl ExporterConfig for OtlpHttpConfig {
         let url = self
             .url(signal)
             .ok_or_else(|| anyhow::anyhow!("no endpoint for {signal}: set endpoint or {signal}_endpoint"))?;
-        let mut headers = reqwest::header::HeaderMap::new();
-        for (k, v) in &self.headers {
-            headers.insert(
-                reqwest::header::HeaderName::from_bytes(k.as_bytes())?,
-                reqwest::header::HeaderValue::from_str(v)?,
-            );
-        }
-        let tls = self.tls.rustls_config(&[b"h2", b"http/1.1"])?;
-        let client = reqwest::Client::builder()
-            .use_preconfigured_tls(tls)
-            .user_agent(concat!("otelstack-collector/", env!("CARGO_PKG_VERSION")))
-            .default_headers(headers)
-            .build()?;
+        let client = crate::exporters::client::http_client(&self.tls, &[b"h2", b"http/1.1"], &self.headers)?;
         let auth = self.auth.as_ref().map(|a| ctx.authenticators.client(a)).transpose()?;
         let export = OtlpHttp { client, url, signal, compression: self.compression, encoding: self.encoding, auth };
         let settings = HelperSettings {

@@ -32,7 +32,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use super::client::TlsClientConfig;
-use super::failure::{self, Severity};
+use super::failure::{self, LogsOptions, Severity};
 use super::helper::RetryConfig;
 use crate::component::{
     parse_section, BuildContext, BuildResult, BuiltExporter, ConsumeError, Consumer, ExporterConfig, Factory, Invalid,
@@ -58,12 +58,6 @@ pub enum Format {
     #[default]
     Json,
     Slack,
-}
-
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct LogsOptions {
-    pub min_severity: Severity,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -184,18 +178,7 @@ impl Validate for AlertConfig {
 
 impl ExporterConfig for AlertConfig {
     fn build(&self, ctx: BuildContext, signal: Signal) -> BuildResult<BuiltExporter> {
-        let mut headers = reqwest::header::HeaderMap::new();
-        for (k, v) in &self.headers {
-            headers.insert(
-                reqwest::header::HeaderName::from_bytes(k.as_bytes())?,
-                reqwest::header::HeaderValue::from_str(v)?,
-            );
-        }
-        let client = reqwest::Client::builder()
-            .use_preconfigured_tls(self.tls.rustls_config(&[b"http/1.1"])?)
-            .user_agent(concat!("otelstack-collector/", env!("CARGO_PKG_VERSION")))
-            .default_headers(headers)
-            .build()?;
+        let client = crate::exporters::client::http_client(&self.tls, &[b"http/1.1"], &self.headers)?;
         let name = ctx.id.to_string();
         let metrics = ctx.telemetry.exporter(signal, &name);
         let timing = Timing {

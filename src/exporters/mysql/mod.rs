@@ -38,7 +38,7 @@ mod store;
 
 use serde::Deserialize;
 
-use super::failure::Severity;
+use super::failure::LogsOptions;
 use super::helper::{self, HelperSettings, QueueConfig, RetryConfig};
 use crate::component::{
     parse_section, BuildContext, BuildResult, BuiltExporter, ExporterConfig, Factory, Invalid, Validate,
@@ -63,12 +63,6 @@ pub enum TraceMode {
 #[serde(deny_unknown_fields, default)]
 pub struct TracesOptions {
     pub mode: TraceMode,
-}
-
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct LogsOptions {
-    pub min_severity: Severity,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -175,6 +169,7 @@ impl ExporterConfig for MysqlConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::exporters::failure::Severity;
 
     fn parse(v: serde_json::Value) -> MysqlConfig {
         parse_section::<MysqlConfig>(v).unwrap()

@@ -134,18 +134,7 @@ impl Validate for RemoteWriteConfig {
 
 impl ExporterConfig for RemoteWriteConfig {
     fn build(&self, ctx: BuildContext, signal: Signal) -> BuildResult<BuiltExporter> {
-        let mut headers = reqwest::header::HeaderMap::new();
-        for (k, v) in &self.headers {
-            headers.insert(
-                reqwest::header::HeaderName::from_bytes(k.as_bytes())?,
-                reqwest::header::HeaderValue::from_str(v)?,
-            );
-        }
-        let client = reqwest::Client::builder()
-            .use_preconfigured_tls(self.tls.rustls_config(&[b"h2", b"http/1.1"])?)
-            .user_agent(concat!("otelstack-collector/", env!("CARGO_PKG_VERSION")))
-            .default_headers(headers)
-            .build()?;
+        let client = crate::exporters::client::http_client(&self.tls, &[b"h2", b"http/1.1"], &self.headers)?;
         let shape = convert::Shape {
             namespace: self.namespace.clone(),
             external_labels: self.external_labels.clone(),
