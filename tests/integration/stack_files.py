@@ -8,7 +8,7 @@
 - `promql_exprs(dashboard)` / `sql_queries(dashboard)`: every query of a
   dashboard, with Grafana's variables substituted so Prometheus/MariaDB can
   parse them.
-- `SCHEMA`: the failure store's agreed tables and columns (issue 5's contract).
+- `SCHEMA`: the failure store's tables and the columns dashboards may use.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ SPANMETRICS_NAMES = {
 }
 SPANMETRICS_LABELS = {"service_name", "span_name", "span_kind", "status_code"}
 
-# The failure store's tables (issue 5 contract: at least these columns).
+# The failure store's tables (at least these columns; the mysql exporter creates them).
 SCHEMA = {
     "failed_spans": {
         "trace_id", "span_id", "parent_span_id", "service_name", "span_name", "span_kind", "start_time",

@@ -7,7 +7,8 @@ with the compose file's flags; every dashboard query parses in that
 Prometheus and asks only for metric names this stack emits (collector self
 metrics read from a running collector's :8888, span metrics pinned); every
 datasource uid a dashboard uses is provisioned; SQL panels use only the
-failure store's agreed tables and columns.
+failure store's tables and columns (test_stack_failures_dashboard.py runs
+them on the tables the mysql exporter creates).
 
 Grafana, Tempo and Jaeger cannot run here: their files are checked by keys.
 """
@@ -496,111 +497,6 @@ def test_collector_healthcheck_subcommand(collector, ports, tmp_path):
     # The default URL is the stack's health_check endpoint, 127.0.0.1:13133.
     assert "http://127.0.0.1:13133/" in subprocess.run([str(COLLECTOR_BIN), "healthcheck", "--help"],
                                                        capture_output=True, text=True).stdout
-
-
-# The failure store as agreed with the mysql exporter (issue 5): the columns
-# the dashboard may use, with the agreed types.
-FAILURE_STORE_DDL = """
-CREATE TABLE failed_spans (
-  trace_id CHAR(32) NOT NULL, span_id CHAR(16) NOT NULL, parent_span_id CHAR(16),
-  service_name VARCHAR(255), span_name VARCHAR(1024), span_kind VARCHAR(32),
-  start_time DATETIME(6) NOT NULL, end_time DATETIME(6), duration_ms DOUBLE,
-  status_code VARCHAR(32), status_message TEXT, exception_type VARCHAR(1024), exception_message TEXT,
-  exception_stacktrace MEDIUMTEXT, resource_attributes JSON, span_attributes JSON,
-  inserted_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
-  UNIQUE KEY (trace_id, span_id), KEY (start_time), KEY (service_name, start_time));
-CREATE TABLE error_logs (
-  id BIGINT AUTO_INCREMENT PRIMARY KEY, time DATETIME(6), observed_time DATETIME(6),
-  service_name VARCHAR(255), severity_number INT, severity_text VARCHAR(32), body MEDIUMTEXT,
-  trace_id CHAR(32), span_id CHAR(16), attributes JSON, resource_attributes JSON,
-  inserted_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6));
-INSERT INTO failed_spans (trace_id, span_id, service_name, span_name, span_kind, start_time, end_time, duration_ms,
-  status_code, status_message, exception_type, exception_message) VALUES
-  ('0af7651916cd43dd8448eb211c80319c', 'b7ad6b7169203331', 'shop', 'checkout', 'SPAN_KIND_SERVER',
-   UTC_TIMESTAMP(6) - INTERVAL 2 MINUTE, UTC_TIMESTAMP(6) - INTERVAL 2 MINUTE, 12.5, 'STATUS_CODE_ERROR', 'card declined',
-   'PaymentError', 'card declined'),
-  ('0af7651916cd43dd8448eb211c80319d', 'b7ad6b7169203332', 'shop', 'checkout', 'SPAN_KIND_SERVER',
-   UTC_TIMESTAMP(6) - INTERVAL 1 MINUTE, UTC_TIMESTAMP(6) - INTERVAL 1 MINUTE, 8.0, 'STATUS_CODE_ERROR', 'card declined',
-   'PaymentError', 'card declined'),
-  ('1af7651916cd43dd8448eb211c80319c', 'c7ad6b7169203331', 'api', 'GET /users', 'SPAN_KIND_SERVER',
-   UTC_TIMESTAMP(6) - INTERVAL 1 MINUTE, UTC_TIMESTAMP(6) - INTERVAL 1 MINUTE, 3.0, 'STATUS_CODE_ERROR', 'timeout',
-   NULL, NULL);
-INSERT INTO error_logs (time, observed_time, service_name, severity_number, severity_text, body, trace_id, span_id)
-  VALUES (UTC_TIMESTAMP(6) - INTERVAL 1 MINUTE, UTC_TIMESTAMP(6), 'api', 17, 'ERROR', 'db down',
-          '1af7651916cd43dd8448eb211c80319c', 'c7ad6b7169203331');
-"""
-
-
-def grafana_mysql_macros(sql: str, service: str) -> str:
-    """Expands the macros Grafana's MySQL datasource would (last hour, UTC)."""
-    sql = re.sub(r"\$__timeGroupAlias\((\w+),\s*'1m'\)",
-                 lambda m: f'cast(cast(UNIX_TIMESTAMP({m.group(1)})/(60) as signed)*60 as signed) AS "time"', sql)
-    sql = re.sub(r"\$__timeFilter\((\w+)\)",
-                 r"\1 BETWEEN FROM_UNIXTIME(UNIX_TIMESTAMP() - 3600) AND FROM_UNIXTIME(UNIX_TIMESTAMP() + 60)", sql)
-    sql = sql.replace("${service:sqlstring}", service)
-    assert "$" not in sql, sql
-    return sql
-
-
-@pytest.fixture(scope="module")
-def mariadb(tmp_path_factory):
-    """A real MariaDB (Debian's), on a temp data dir and a unix socket, with
-    the failure store's tables and a few rows; yields a query function."""
-    work = tmp_path_factory.mktemp("mariadb")
-    data, sock = work / "data", work / "mysqld.sock"
-    r = subprocess.run(["mariadb-install-db", f"--datadir={data}", "--user=root", "--auth-root-authentication-method=normal",
-                        "--skip-test-db"], capture_output=True, text=True, timeout=120)
-    assert r.returncode == 0, r.stderr
-    log = open(work / "mariadbd.log", "wb")
-    proc = subprocess.Popen(["/usr/sbin/mariadbd", "--no-defaults", f"--datadir={data}", f"--socket={sock}",
-                             "--skip-networking", "--user=root", f"--pid-file={work / 'mariadbd.pid'}",
-                             "--default-time-zone=+00:00"], stdout=log, stderr=subprocess.STDOUT)
-
-    def query(sql: str, db: str = "otelstack") -> list[list[str]]:
-        r = subprocess.run(["mariadb", "--no-defaults", f"--socket={sock}", "-uroot", "--batch", "--skip-column-names",
-                            "-e", sql, db], capture_output=True, text=True, timeout=30)
-        assert r.returncode == 0, f"{sql}\n{r.stderr}"
-        return [line.split("\t") for line in r.stdout.splitlines()]
-
-    deadline = time.monotonic() + 60
-    while not sock.exists():
-        assert proc.poll() is None and time.monotonic() < deadline, (work / "mariadbd.log").read_text()[-3000:]
-        time.sleep(0.2)
-    query("CREATE DATABASE otelstack", db="mysql")
-    query(FAILURE_STORE_DDL)
-    yield query
-    proc.terminate()
-    proc.wait(30)
-    log.close()
-
-
-def test_failures_dashboard_sql_runs_in_mariadb(mariadb):
-    """Every SQL of the "Recent failures" dashboard runs in a real MariaDB
-    against the agreed tables, with Grafana's macros expanded, for "All"
-    services (the custom all value) and for one selected service."""
-    dash = json.loads((REPO_ROOT / "dashboards" / "recent-failures.json").read_text())
-    var = dash["templating"]["list"][0]
-    assert var["allValue"] == "service_name"
-    services = sorted(row[0] for row in mariadb(var["query"]))
-    assert services == ["api", "shop"]
-    queries = dict(sql_queries(dash))
-    run = {title: (mariadb(grafana_mysql_macros(sql, "service_name")), mariadb(grafana_mysql_macros(sql, "'shop'")))
-           for title, sql in queries.items() if not title.startswith("variable")}
-    all_rows, shop_rows = run["Top failing operations"]
-    assert [r[:4] for r in all_rows] == [["shop", "checkout", "PaymentError", "2"], ["api", "GET /users", "timeout", "1"]]
-    assert [r[:4] for r in shop_rows] == [["shop", "checkout", "PaymentError", "2"]]
-    all_rows, shop_rows = run["Recent failed spans"]
-    assert len(all_rows) == 3 and len(shop_rows) == 2
-    assert all_rows[-1][8] == "0af7651916cd43dd8448eb211c80319c", "newest first: the oldest failure is last"
-    all_rows, shop_rows = run["Recent error logs"]
-    assert [r[1:5] for r in all_rows] == [["api", "ERROR", "db down", "1af7651916cd43dd8448eb211c80319c"]]
-    assert shop_rows == []
-    all_rows, _ = run["Failed spans per minute"]
-    assert sum(int(r[2]) for r in all_rows) == 3 and {r[1] for r in all_rows} == {"shop", "api"}
-    all_rows, _ = run["Error logs per minute"]
-    assert sum(int(r[2]) for r in all_rows) == 1
-    # An empty store (before the first failure) still gives valid SQL.
-    assert mariadb("SELECT COUNT(*) FROM failed_spans WHERE service_name IN (service_name) AND 1 = 0") == [["0"]]
 
 
 def test_dockerfile_final_stage_is_small_non_root_and_shell_free():
