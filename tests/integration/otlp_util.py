@@ -198,6 +198,19 @@ _STUBS = {
 }
 
 
+def varint(n: int) -> bytes:
+    """Protobuf base-128 varint, for hand-built (and deliberately bad) messages."""
+    out = bytearray()
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        if n:
+            out.append(b | 0x80)
+        else:
+            out.append(b)
+            return bytes(out)
+
+
 def grpc_export(port: int, request, *, signal: str = "traces", timeout: float = 10.0, compression=None,
                 metadata=None):
     """Send one Export call to 127.0.0.1:port; returns the response or raises grpc.RpcError."""

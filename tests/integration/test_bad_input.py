@@ -28,7 +28,7 @@ import requests
 import zstandard
 from conftest import Ports, config_yaml, otlp_exporter, pipeline
 from opentelemetry.proto.common.v1 import common_pb2
-from otlp_util import make_span, trace_request
+from otlp_util import make_span, trace_request, varint
 
 PB = "application/x-protobuf"
 TRACES_METHOD = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
@@ -180,18 +180,6 @@ def test_random_bytes_rejected(target, grpc_sink):
 # ---------------------------------------------------------------------------
 # hand-encoded requests (the Python protobuf library refuses to build these)
 # ---------------------------------------------------------------------------
-
-
-def varint(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        b = n & 0x7F
-        n >>= 7
-        if n:
-            out.append(b | 0x80)
-        else:
-            out.append(b)
-            return bytes(out)
 
 
 def field(num: int, payload: bytes) -> bytes:

@@ -19,7 +19,7 @@ from opentelemetry.proto.trace.v1 import trace_pb2
 
 from conftest import Ports, config_yaml, pipeline
 from failures_peers import mariadb, wait_until  # noqa: F401 - fixture
-from otlp_util import any_value, grpc_export, log_request, make_span, parse_prometheus, sample_value, trace_request
+from otlp_util import any_value, grpc_export, log_request, make_span, parse_prometheus, sample_value, trace_request, varint
 from test_mysql_exporter import new_db, rows
 
 ERROR = trace_pb2.Status.STATUS_CODE_ERROR
@@ -83,9 +83,9 @@ def test_non_utf8_span_name_refused_and_collector_keeps_storing(collector, ports
     bad_span = good.replace(b"\x2a\x02ab", b"\x2a\x02\xff\xfe")
     assert bad_span != good
     # ExportTraceServiceRequest{resource_spans{scope_spans{spans: bad}}} by hand
-    scope = b"\x12" + _varint(len(bad_span)) + bad_span
-    resource = b"\x12" + _varint(len(scope)) + scope
-    body = raw + b"\x0a" + _varint(len(resource)) + resource
+    scope = b"\x12" + varint(len(bad_span)) + bad_span
+    resource = b"\x12" + varint(len(scope)) + scope
+    body = raw + b"\x0a" + varint(len(resource)) + resource
     r = requests.post(f"{ports.http_url}/v1/traces", data=body,
                       headers={"Content-Type": "application/x-protobuf"}, timeout=10)
     assert r.status_code == 400, r.status_code
@@ -93,18 +93,6 @@ def test_non_utf8_span_name_refused_and_collector_keeps_storing(collector, ports
     grpc_export(ports.grpc, trace_request([after]))
     mariadb.wait_count(database, "failed_spans", 1)
     assert [r["span_name"] for r in rows(mariadb, database, "failed_spans")] == ["after"]
-
-
-def _varint(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        b = n & 0x7F
-        n >>= 7
-        if n:
-            out.append(b | 0x80)
-        else:
-            out.append(b)
-            return bytes(out)
 
 
 def test_row_the_server_refuses_costs_only_itself(collector, ports, mariadb):

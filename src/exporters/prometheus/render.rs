@@ -83,6 +83,16 @@ impl Writer {
         self.out.push(' ');
     }
 
+    /// The `_sum` and `_count` lines that close a histogram or a summary.
+    fn sum_count(&mut self, name: &str, ls: &[(String, String)], sum: f64, count: u64) {
+        self.sample(name, "_sum", ls, None);
+        float_into(&mut self.out, sum);
+        self.end(None);
+        self.sample(name, "_count", ls, None);
+        let _ = write!(self.out, "{count}");
+        self.end(None);
+    }
+
     /// Ends a sample line: timestamp, then the exemplar (OpenMetrics only).
     fn end(&mut self, exemplar: Option<&Exemplar>) {
         self.out.push_str(&self.ts);
@@ -156,12 +166,7 @@ pub fn render(store: &Store, timestamps: bool, format: Format) -> String {
                     w.sample(name, "_bucket", ls, Some(("le", "+Inf")));
                     let _ = write!(w.out, "{count}");
                     w.end(exemplar(bounds.len()));
-                    w.sample(name, "_sum", ls, None);
-                    float_into(&mut w.out, *sum);
-                    w.end(None);
-                    w.sample(name, "_count", ls, None);
-                    let _ = write!(w.out, "{count}");
-                    w.end(None);
+                    w.sum_count(name, ls, *sum, *count);
                 }
                 (Value::Summary { quantiles, sum, count }, _) => {
                     let mut q = String::new();
@@ -172,12 +177,7 @@ pub fn render(store: &Store, timestamps: bool, format: Format) -> String {
                         float_into(&mut w.out, *v);
                         w.end(None);
                     }
-                    w.sample(name, "_sum", ls, None);
-                    float_into(&mut w.out, *sum);
-                    w.end(None);
-                    w.sample(name, "_count", ls, None);
-                    let _ = write!(w.out, "{count}");
-                    w.end(None);
+                    w.sum_count(name, ls, *sum, *count);
                 }
                 _ => {}
             }
