@@ -14,8 +14,9 @@ pub fn get(port: u16, path: &str) -> Result<(u16, String), String> {
     let timeout = Duration::from_secs(3);
     let mut s = TcpStream::connect_timeout(&addr, timeout).map_err(|e| format!("{addr}: {e}"))?;
     s.set_read_timeout(Some(timeout)).map_err(|e| e.to_string())?;
-    write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\nAccept: text/plain\r\n\r\n")
-        .map_err(|e| e.to_string())?;
+    // one write: `write!` on an unbuffered stream sends each piece separately
+    let request = format!("GET {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\nAccept: text/plain\r\n\r\n");
+    s.write_all(request.as_bytes()).map_err(|e| format!("{addr}: {e}"))?;
     let mut raw = Vec::new();
     s.read_to_end(&mut raw).map_err(|e| format!("{addr}: {e}"))?;
     let text = String::from_utf8_lossy(&raw);
@@ -94,9 +95,15 @@ otelcol_exporter_sent_log_records_total{exporter=\"mysql\"} 1.5e1\n";
         let port = listener.local_addr().unwrap().port();
         let server = std::thread::spawn(move || {
             let (mut s, _) = listener.accept().unwrap();
+            // read the whole request head, however the client's writes were split
+            let mut head = Vec::new();
             let mut buf = [0u8; 512];
-            let n = s.read(&mut buf).unwrap();
-            assert!(String::from_utf8_lossy(&buf[..n]).starts_with("GET /metrics HTTP/1.0\r\n"));
+            while !head.ends_with(b"\r\n\r\n") {
+                let n = s.read(&mut buf).unwrap();
+                assert!(n > 0, "connection closed mid-request: {:?}", String::from_utf8_lossy(&head));
+                head.extend_from_slice(&buf[..n]);
+            }
+            assert!(String::from_utf8_lossy(&head).starts_with("GET /metrics HTTP/1.0\r\n"));
             s.write_all(b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nup 1\n").unwrap();
         });
         assert_eq!(get(port, "/metrics").unwrap(), (200, "up 1\n".to_owned()));
