@@ -124,6 +124,14 @@ impl Batch {
         }
     }
 
+    /// The encoded export request when the batch holds it (never encodes).
+    pub fn encoded_bytes(&self) -> Option<&Bytes> {
+        match &self.payload {
+            Payload::Encoded(b) => Some(b),
+            Payload::Decoded(_) => None,
+        }
+    }
+
     /// The encoded size in bytes (encodes when decoded).
     pub fn encoded_len(&self) -> usize {
         match &self.payload {

@@ -141,3 +141,22 @@ def test_alertmanager_alerts_grouped_as_configured(collector, ports, webhook, al
     wait_until(lambda: am.alerts() == [], timeout=30, what="alerts resolved")
     webhook.wait_for(lambda b: {n["groupLabels"]["service"] for n in b if n["status"] == "resolved"}
                      >= {"checkout", "search"}, what="resolved notifications from Alertmanager")
+
+
+def test_stopping_inside_group_wait_still_notifies_what_was_accepted(collector, ports, webhook, alertmanager):
+    am = alertmanager({"group_by": ["alertname"], "group_wait": "1s", "group_interval": "2s",
+                       "repeat_interval": "1h"}, webhook.url)
+    c = alert_collector(collector, ports, endpoint=am.url, group_wait="1h")
+    spans = [exception_span("POST /pay", "ValueError", f"declined {i}") for i in range(3)]
+    spans.append(error_span("GET /cart", "timeout"))
+    grpc_export(ports.grpc, trace_request(spans, resource={"service.name": "checkout"}))
+    time.sleep(0.5)
+    assert am.alerts() == [], "group_wait is an hour: nothing is sent while the collector runs"
+
+    assert c.terminate() == 0
+    alerts = wait_until(lambda: len(am.alerts()) == 2 and am.alerts(), what="the pending groups in Alertmanager")
+    by_op = {a["labels"]["operation"]: a for a in alerts}
+    assert by_op["POST /pay"]["annotations"]["count"] == "3"
+    assert by_op["POST /pay"]["annotations"]["description"] == "declined 2"
+    assert by_op["GET /cart"]["annotations"]["count"] == "1"
+    assert by_op["GET /cart"]["labels"]["error_type"] == "timeout"

@@ -141,19 +141,7 @@ impl Groups {
                 Some(_) => None,
             };
             let Some(status) = status else { continue };
-            out.push(Notification {
-                status,
-                key: key.clone(),
-                count: g.count,
-                new: g.count - g.notified_count,
-                starts_at: g.starts_at,
-                last_seen: g.last_seen,
-                message: g.last.message.clone(),
-                trace_id: g.last.trace_id.clone(),
-                span_id: g.last.span_id.clone(),
-            });
-            g.last_notified = Some(now);
-            g.notified_count = g.count;
+            out.push(g.notify(key, status, now));
             if status == Status::Resolved {
                 resolved.push(key.clone());
             }
@@ -163,6 +151,39 @@ impl Groups {
         }
         out.sort_by(|a, b| a.key.cmp(&b.key));
         out
+    }
+
+    /// At shutdown: a firing notification for every group with failures not
+    /// yet notified, whatever its timers say, so nothing accepted goes
+    /// unreported. Groups already notified are left to expire at the
+    /// target (Alertmanager's `endsAt`).
+    pub fn pending(&mut self, now: Instant) -> Vec<Notification> {
+        let mut out: Vec<Notification> = (self.groups.iter_mut())
+            .filter(|(_, g)| g.count > g.notified_count)
+            .map(|(key, g)| g.notify(key, Status::Firing, now))
+            .collect();
+        out.sort_by(|a, b| a.key.cmp(&b.key));
+        out
+    }
+}
+
+impl Group {
+    /// The notification of this group's state; marks it notified at `now`.
+    fn notify(&mut self, key: &GroupKey, status: Status, now: Instant) -> Notification {
+        let n = Notification {
+            status,
+            key: key.clone(),
+            count: self.count,
+            new: self.count - self.notified_count,
+            starts_at: self.starts_at,
+            last_seen: self.last_seen,
+            message: self.last.message.clone(),
+            trace_id: self.last.trace_id.clone(),
+            span_id: self.last.span_id.clone(),
+        };
+        self.last_notified = Some(now);
+        self.notified_count = self.count;
+        n
     }
 }
 
@@ -228,5 +249,24 @@ mod tests {
         assert!(g.add(failure("a"), t0, wall), "existing groups still count");
         let ops: Vec<String> = g.due(t0 + 2 * S).into_iter().map(|n| n.key.operation).collect();
         assert_eq!(ops, ["a", "b"]);
+    }
+
+    #[test]
+    fn pending_reports_unnotified_failures_once_whatever_the_timers_say() {
+        let mut g = Groups::new(timing(), 10);
+        let t0 = Instant::now();
+        let wall = SystemTime::now();
+        g.add(failure("a"), t0, wall);
+        assert_eq!(g.due(t0 + 2 * S).len(), 1, "a notified");
+        g.add(failure("b"), t0 + 3 * S, wall);
+        g.add(failure("b"), t0 + 3 * S, wall);
+        // b is inside group_wait, a has nothing new
+        let n = g.pending(t0 + 3 * S);
+        assert_eq!(n.len(), 1);
+        assert_eq!((n[0].key.operation.as_str(), n[0].status, n[0].count, n[0].new), ("b", Status::Firing, 2, 2));
+        g.add(failure("a"), t0 + 4 * S, wall);
+        let n = g.pending(t0 + 4 * S);
+        assert_eq!((n.len(), n[0].key.operation.as_str(), n[0].count, n[0].new), (1, "a", 2, 1));
+        assert!(g.pending(t0 + 4 * S).is_empty(), "each failure is reported once");
     }
 }

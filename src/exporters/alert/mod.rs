@@ -7,6 +7,11 @@
 //! and receivers stay in Alertmanager) and `webhook` (the generic JSON body,
 //! or `format: slack` for Slack incoming webhooks), see [`notify`].
 //!
+//! At shutdown it takes in what is queued and notifies every group with
+//! failures not yet notified (inside `group_wait` or `group_interval`), so
+//! stopping the collector reports what it accepted; resolved notices are
+//! not sent then (Alertmanager ends the alerts at their `endsAt`).
+//!
 //! It never blocks or refuses the pipeline: `consume` only offers the batch
 //! to a bounded queue (`queue_size` batches); a full queue, or more than
 //! `max_groups` open groups, drops the failures and counts them in
@@ -30,6 +35,7 @@ use serde::Deserialize;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 
 use super::client::TlsClientConfig;
 use super::failure::{self, LogsOptions, Severity};
@@ -213,14 +219,21 @@ impl ExporterConfig for AlertConfig {
             min_severity: self.logs.min_severity,
             metrics: metrics.clone(),
         };
-        let tasks = vec![
-            tokio::spawn(ingest.run(batches_rx)),
-            tokio::spawn(evaluate(name.clone(), groups, tick, notes_tx, metrics.clone())),
-            tokio::spawn(send(poster, render, self.target, self.format, notes_rx)),
-        ];
+        let stop = CancellationToken::new();
+        let ingest = tokio::spawn(ingest.run(batches_rx, stop.clone()));
+        let ingest_abort = ingest.abort_handle();
+        let evaluate = Evaluate { name: name.clone(), groups, tick, tx: notes_tx, metrics: metrics.clone() };
+        let evaluate = tokio::spawn(evaluate.run(stop.clone(), ingest));
+        let sender = tokio::spawn(send(poster, render, self.target, self.format, notes_rx));
+        let running = AlertRunning {
+            name: name.clone(),
+            stop,
+            aborts: vec![ingest_abort, evaluate.abort_handle()],
+            sender: Mutex::new(Some(sender)),
+        };
         Ok(BuiltExporter {
             consumer: Arc::new(AlertConsumer { name, queue: batches_tx, metrics }),
-            running: Box::new(AlertRunning(Mutex::new(tasks))),
+            running: Box::new(running),
         })
     }
 }
@@ -251,28 +264,48 @@ struct Ingest {
 }
 
 impl Ingest {
-    async fn run(self, mut rx: mpsc::Receiver<Batch>) {
+    /// Groups every queued batch's failures; once `stop` is cancelled, closes
+    /// the queue, takes in what was already in it, and ends.
+    async fn run(self, mut rx: mpsc::Receiver<Batch>, stop: CancellationToken) {
+        loop {
+            tokio::select! {
+                biased;
+                batch = rx.recv() => match batch {
+                    Some(batch) => self.take(batch),
+                    None => return,
+                },
+                _ = stop.cancelled() => break,
+            }
+        }
+        rx.close();
         while let Some(batch) = rx.recv().await {
-            let failures = match batch.decoded() {
-                Ok(d) => self.failures(&d),
-                Err(e) => {
-                    tracing::warn!(exporter = %self.name, error = %e, "alert exporter could not decode a batch");
-                    continue;
-                }
-            };
-            let (now, wall) = (Instant::now(), SystemTime::now());
-            let mut dropped = 0u64;
-            let mut groups = self.groups.lock().expect("lock");
-            for f in failures {
-                if !groups.add(f, now, wall) {
-                    dropped += 1;
-                }
+            self.take(batch);
+        }
+    }
+
+    fn take(&self, batch: Batch) {
+        if !failure::scan::may_hold_failures(&batch, false, self.min_severity) {
+            return;
+        }
+        let failures = match batch.decoded() {
+            Ok(d) => self.failures(&d),
+            Err(e) => {
+                tracing::warn!(exporter = %self.name, error = %e, "alert exporter could not decode a batch");
+                return;
             }
-            drop(groups);
-            if dropped > 0 {
-                self.metrics.enqueue_failed.inc_by(dropped);
-                tracing::warn!(exporter = %self.name, dropped, "alert exporter has max_groups open groups; dropping failures of new groups");
+        };
+        let (now, wall) = (Instant::now(), SystemTime::now());
+        let mut dropped = 0u64;
+        let mut groups = self.groups.lock().expect("lock");
+        for f in failures {
+            if !groups.add(f, now, wall) {
+                dropped += 1;
             }
+        }
+        drop(groups);
+        if dropped > 0 {
+            self.metrics.enqueue_failed.inc_by(dropped);
+            tracing::warn!(exporter = %self.name, dropped, "alert exporter has max_groups open groups; dropping failures of new groups");
         }
     }
 
@@ -325,25 +358,41 @@ fn unnamed(name: &str) -> String {
 
 /// Every `tick`, hands the due notifications to the sender (dropping and
 /// counting them if the sender is that far behind).
-async fn evaluate(
+struct Evaluate {
     name: String,
     groups: Arc<Mutex<Groups>>,
     tick: Duration,
     tx: mpsc::Sender<Vec<groups::Notification>>,
     metrics: ExporterMetrics,
-) {
-    let mut interval = tokio::time::interval(tick);
-    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        interval.tick().await;
-        let due = groups.lock().expect("lock").due(Instant::now());
-        if due.is_empty() {
-            continue;
+}
+
+impl Evaluate {
+    /// Runs until `stop`; then waits for `ingest` to take in its queue and
+    /// hands over every failure not yet notified, so a shutdown inside
+    /// `group_wait` still reports what was accepted. Dropping `tx` at the
+    /// end lets the sender finish.
+    async fn run(self, stop: CancellationToken, ingest: JoinHandle<()>) {
+        let mut interval = tokio::time::interval(self.tick);
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = interval.tick() => {}
+                _ = stop.cancelled() => break,
+            }
+            let due = self.groups.lock().expect("lock").due(Instant::now());
+            if due.is_empty() {
+                continue;
+            }
+            let n = due.len() as u64;
+            if self.tx.try_send(due).is_err() {
+                self.metrics.send_failed.inc_by(n);
+                tracing::warn!(exporter = %self.name, notifications = n, "alert sender is behind; dropping notifications");
+            }
         }
-        let n = due.len() as u64;
-        if tx.try_send(due).is_err() {
-            metrics.send_failed.inc_by(n);
-            tracing::warn!(exporter = %name, notifications = n, "alert sender is behind; dropping notifications");
+        let _ = ingest.await;
+        let pending = self.groups.lock().expect("lock").pending(Instant::now());
+        if !pending.is_empty() {
+            let _ = self.tx.send(pending).await;
         }
     }
 }
@@ -372,14 +421,31 @@ async fn send(
     }
 }
 
-struct AlertRunning(Mutex<Vec<JoinHandle<()>>>);
+/// Shutdown: the queue is taken in, pending failures are notified and the
+/// sender posts them (with its retries) until the deadline; then every
+/// task is aborted.
+struct AlertRunning {
+    name: String,
+    stop: CancellationToken,
+    aborts: Vec<tokio::task::AbortHandle>,
+    sender: Mutex<Option<JoinHandle<()>>>,
+}
 
 impl Running for AlertRunning {
-    fn shutdown(&self, _deadline: tokio::time::Instant) -> BoxFuture<'_, ()> {
-        for t in self.0.lock().expect("lock").drain(..) {
-            t.abort();
-        }
-        Box::pin(async {})
+    fn shutdown(&self, deadline: tokio::time::Instant) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            self.stop.cancel();
+            let sender = self.sender.lock().expect("lock").take();
+            if let Some(mut sender) = sender {
+                if tokio::time::timeout_at(deadline, &mut sender).await.is_err() {
+                    tracing::warn!(exporter = %self.name, "alert exporter stopped with notifications still unsent at the shutdown deadline");
+                    sender.abort();
+                }
+            }
+            for t in &self.aborts {
+                t.abort();
+            }
+        })
     }
 }
 

@@ -4,6 +4,8 @@
 //! minimum severity. Values are flattened into plain structs (hex ids, JSON
 //! attributes) that a store or a notifier can use without the OTLP types.
 
+pub mod scan;
+
 use base64::Engine;
 use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, KeyValue};
 use opentelemetry_proto::tonic::logs::v1::ResourceLogs;
