@@ -39,8 +39,9 @@ DB_USER, DB_PASSWORD = "otel", "otel-pw"
 
 
 class MariaDB:
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, extra_args: tuple[str, ...] = ()):
         self.root = root
+        self.extra_args = tuple(extra_args)
         self.datadir = root / "data"
         self.socket = root / "mysqld.sock"
         self.port = free_port()
@@ -61,7 +62,7 @@ class MariaDB:
             [MARIADBD, "--no-defaults", f"--datadir={self.datadir}", f"--socket={self.socket}",
              f"--port={self.port}", "--bind-address=127.0.0.1", "--user=root", "--skip-name-resolve",
              f"--pid-file={self.root / 'mariadbd.pid'}", "--innodb-buffer-pool-size=32M",
-             "--skip-log-bin", "--max-connections=200"],
+             "--skip-log-bin", "--max-connections=200", *self.extra_args],
             stdout=self._out, stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:

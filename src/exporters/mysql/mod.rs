@@ -14,8 +14,8 @@
 //!   `sqlx` brings its query macros, `any`/migrate layers and (0.9) a newer
 //!   MSRV than this crate's; with `default-features = false` and
 //!   `minimal-rust` (no derive, no TLS, flate2 in Rust) `mysql_async` built
-//!   in under a minute here. No TLS to the database yet: a DSN asking for
-//!   it is refused at validation rather than silently sent in clear.
+//!   in under a minute here. TLS uses its `rustls-tls` + `ring` features,
+//!   the same rustls and provider as the rest of the collector ([`tls`]).
 //! - Reconnecting: the pool drops connections that fail; before each batch
 //!   a pooled connection is pinged and replaced if the server restarted,
 //!   and a failed batch is retried by the helper, so after a restart the
@@ -35,9 +35,11 @@ pub mod dsn;
 mod rows;
 pub mod schema;
 mod store;
+pub mod tls;
 
 use serde::Deserialize;
 
+use super::client::TlsClientConfig;
 use super::failure::LogsOptions;
 use super::helper::{self, HelperSettings, QueueConfig, RetryConfig};
 use crate::component::{
@@ -73,6 +75,8 @@ pub struct MysqlConfig {
     pub endpoint: Secret,
     /// overrides the DSN's database; default `otelstack`
     pub database: Option<String>,
+    /// TLS to the server: on when present (unless `insecure: true`)
+    pub tls: Option<TlsClientConfig>,
     pub create_schema: bool,
     #[serde(deserialize_with = "crate::config::types::null_default")]
     pub traces: TracesOptions,
@@ -94,6 +98,7 @@ impl Default for MysqlConfig {
         MysqlConfig {
             endpoint: Secret::default(),
             database: None,
+            tls: None,
             create_schema: true,
             traces: TracesOptions::default(),
             logs: LogsOptions::default(),
@@ -117,7 +122,15 @@ pub fn factory(type_name: &'static str) -> Factory<dyn ExporterConfig> {
 
 impl MysqlConfig {
     fn connection(&self) -> Result<(dsn::Dsn, String), Invalid> {
-        let dsn = dsn::parse(self.endpoint.expose()).map_err(|e| Invalid::at("endpoint", e))?;
+        let mut dsn = dsn::parse(self.endpoint.expose()).map_err(|e| Invalid::at("endpoint", e))?;
+        let dsn_asks = mysql_async::Opts::from(dsn.opts.clone()).ssl_opts().is_some();
+        if tls::wanted(self.tls.as_ref(), dsn_asks) {
+            let t = self.tls.clone().unwrap_or_default();
+            tls::validate(&t)?;
+            dsn.opts = tls::apply(dsn.opts, &t).map_err(|e| Invalid::at("tls", e.to_string()))?;
+        } else {
+            dsn.opts = dsn.opts.ssl_opts(None);
+        }
         let database = self.database.clone().or_else(|| dsn.database.clone()).unwrap_or(DEFAULT_DATABASE.into());
         schema::check_database_name(&database).map_err(|e| Invalid::at("database", e))?;
         Ok((dsn, database))
@@ -126,10 +139,7 @@ impl MysqlConfig {
 
 impl Validate for MysqlConfig {
     fn validate(&self) -> Result<(), Invalid> {
-        let (dsn, _) = self.connection()?;
-        if mysql_async::Opts::from(dsn.opts).ssl_opts().is_some() {
-            return Err(Invalid::at("endpoint", "TLS to the database is not supported yet; remove require_ssl"));
-        }
+        self.connection()?;
         if self.batch_size == 0 {
             return Err(Invalid::at("batch_size", "must be greater than 0"));
         }
@@ -144,6 +154,7 @@ impl ExporterConfig for MysqlConfig {
         let store = store::Store::new(store::StoreSettings {
             name: ctx.id.to_string(),
             signal,
+            tls: mysql_async::Opts::from(dsn.opts.clone()).ssl_opts().is_some(),
             dsn,
             database,
             create_schema: self.create_schema,
@@ -197,8 +208,22 @@ mod tests {
         assert!(e.unwrap_err().path().to_string().starts_with("traces.mode"));
         let e = parse_section::<MysqlConfig>(serde_json::json!({"endpoint": "x", "logs": {"min_severity": "LOUD"}}));
         assert!(e.unwrap_err().to_string().contains("not a log severity"));
-        let c = parse(serde_json::json!({"endpoint": "mysql://u:p@h/x?require_ssl=true"}));
-        assert_eq!(c.validate().unwrap_err().path, "endpoint");
+        let c = parse(serde_json::json!({"endpoint": "mysql://u:p@h/x", "tls": {"max_version": "1.2"}}));
+        assert_eq!(c.validate().unwrap_err().path, "tls.max_version");
+        let c = parse(serde_json::json!({"endpoint": "mysql://u:p@h/x", "tls": {"ca_file": "/nonexistent.pem"}}));
+        let e = c.validate().unwrap_err();
+        assert!(e.path == "tls" && e.message.contains("/nonexistent.pem"), "{e:?}");
+    }
+
+    #[test]
+    fn tls_from_the_section_or_the_dsn() {
+        let ssl = |v| mysql_async::Opts::from(parse(v).connection().unwrap().0.opts).ssl_opts().cloned();
+        assert!(ssl(serde_json::json!({"endpoint": "mysql://u:p@h/x"})).is_none());
+        let dsn_asks = ssl(serde_json::json!({"endpoint": "mysql://u:p@h/x?require_ssl=true"})).unwrap();
+        assert!(dsn_asks.disable_built_in_roots(), "the system's roots, as for every other client");
+        assert!(ssl(serde_json::json!({"endpoint": "mysql://u:p@h/x", "tls": {}})).is_some());
+        let off = serde_json::json!({"endpoint": "mysql://u:p@h/x?require_ssl=true", "tls": {"insecure": true}});
+        assert!(ssl(off).is_none(), "insecure: true turns it off");
     }
 
     #[test]

@@ -27,6 +27,8 @@ pub struct StoreSettings {
     pub name: String,
     pub signal: Signal,
     pub dsn: Dsn,
+    /// whether `dsn` encrypts the connection
+    pub tls: bool,
     pub database: String,
     pub create_schema: bool,
     pub all_spans: bool,
@@ -89,7 +91,16 @@ impl Store {
     }
 
     fn error(&self, e: &mysql_async::Error) -> ExportError {
-        ExportError::retryable(format!("MariaDB at {} (database {}): {e}", self.0.s.dsn.address, self.0.s.database))
+        let s = &self.0.s;
+        // refused logins and insecure-transport refusals look alike; say
+        // what to check when the connection was in clear
+        let hint = match e {
+            mysql_async::Error::Server(se) if matches!(se.code, 1045 | 3159) && !s.tls => {
+                " (the connection is not encrypted: if the server or this user requires TLS, set the exporter's `tls` section, e.g. tls.ca_file)"
+            }
+            _ => "",
+        };
+        ExportError::retryable(format!("MariaDB at {} (database {}): {e}{hint}", s.dsn.address, s.database))
     }
 
     /// A pooled connection that answers a ping: connections the pool kept
