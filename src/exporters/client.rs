@@ -125,10 +125,15 @@ impl TlsClientConfig {
 }
 
 fn add_system_roots(roots: &mut rustls::RootCertStore) {
-    let found = rustls_native_certs::load_native_certs();
-    for cert in found.certs {
+    for cert in system_roots() {
         let _ = roots.add(cert);
     }
+}
+
+/// The system's trusted certificates (what `include_system_ca_certs_pool`
+/// and a missing `ca_file` mean for every client).
+pub fn system_roots() -> Vec<rustls::pki_types::CertificateDer<'static>> {
+    rustls_native_certs::load_native_certs().certs
 }
 
 #[derive(Debug)]

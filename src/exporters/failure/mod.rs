@@ -109,6 +109,15 @@ impl Default for Severity {
 }
 
 impl Severity {
+    /// A record's severity: its `severity_number`, or when that is 0 its
+    /// `severity_text` read as a name (0 when it is none).
+    pub fn of_record(number: i32, text: &str) -> i32 {
+        match number {
+            0 => Severity::parse(text).map_or(0, |s| s.0),
+            n => n,
+        }
+    }
+
     pub fn parse(s: &str) -> Option<Severity> {
         if let Ok(n) = s.trim().parse::<i32>() {
             return (1..=24).contains(&n).then_some(Severity(n));
@@ -220,10 +229,7 @@ pub fn error_logs(resources: &[ResourceLogs], min: Severity) -> Vec<ErrorLog> {
         for sl in &rl.scope_logs {
             let scope_name = sl.scope.as_ref().map(|s| s.name.clone()).unwrap_or_default();
             for lr in &sl.log_records {
-                let severity = match lr.severity_number {
-                    0 => Severity::parse(&lr.severity_text).map_or(0, |s| s.0),
-                    n => n,
-                };
+                let severity = Severity::of_record(lr.severity_number, &lr.severity_text);
                 if severity < min.0 {
                     continue;
                 }

@@ -45,31 +45,49 @@ fn any_at(buf: &[u8], path: &[u32], f: &mut impl FnMut(&[u8]) -> Result<bool, Wi
 }
 
 /// Span: `status` (15) with `code` (3) ERROR (2), or an event (11) whose
-/// `name` (2) is `exception`.
+/// `name` (2) is `exception`; one pass over the span's fields.
 fn span_failed(span: &[u8]) -> Result<bool, WireError> {
-    let status_error = |status: &[u8]| {
-        let mut found = false;
-        let mut pos = 0;
-        while pos < status.len() {
-            match read_key(status, &mut pos)? {
-                (3, 0) => found = read_varint(status, &mut pos)? == 2,
-                (_, wire) => skip(status, &mut pos, wire)?,
+    let mut pos = 0;
+    while pos < span.len() {
+        let failed = match read_key(span, &mut pos)? {
+            (15, 2) => last_varint(&span[read_len(span, &mut pos)?], 3)? == Some(2),
+            (11, 2) => last_bytes(&span[read_len(span, &mut pos)?], 2)? == Some(b"exception"),
+            (_, wire) => {
+                skip(span, &mut pos, wire)?;
+                false
             }
+        };
+        if failed {
+            return Ok(true);
         }
-        Ok(found)
-    };
-    let exception_event = |event: &[u8]| {
-        let mut found = false;
-        let mut pos = 0;
-        while pos < event.len() {
-            match read_key(event, &mut pos)? {
-                (2, 2) => found = &event[read_len(event, &mut pos)?] == b"exception",
-                (_, wire) => skip(event, &mut pos, wire)?,
-            }
+    }
+    Ok(false)
+}
+
+/// The last value of varint field `field` in `msg` (protobuf: the last wins).
+fn last_varint(msg: &[u8], field: u32) -> Result<Option<u64>, WireError> {
+    let mut found = None;
+    let mut pos = 0;
+    while pos < msg.len() {
+        match read_key(msg, &mut pos)? {
+            (n, 0) if n == field => found = Some(read_varint(msg, &mut pos)?),
+            (_, wire) => skip(msg, &mut pos, wire)?,
         }
-        Ok(found)
-    };
-    Ok(any_at(span, &[15], &mut |s| status_error(s))? || any_at(span, &[11], &mut |e| exception_event(e))?)
+    }
+    Ok(found)
+}
+
+/// The last value of length-delimited field `field` in `msg`.
+fn last_bytes(msg: &[u8], field: u32) -> Result<Option<&[u8]>, WireError> {
+    let mut found = None;
+    let mut pos = 0;
+    while pos < msg.len() {
+        match read_key(msg, &mut pos)? {
+            (n, 2) if n == field => found = Some(&msg[read_len(msg, &mut pos)?]),
+            (_, wire) => skip(msg, &mut pos, wire)?,
+        }
+    }
+    Ok(found)
 }
 
 /// Log record: `severity_number` (2), or when it is 0 the
@@ -84,11 +102,7 @@ fn log_at_least(record: &[u8], min: Severity) -> Result<bool, WireError> {
             (_, wire) => skip(record, &mut pos, wire)?,
         }
     }
-    let severity = match number {
-        0 => std::str::from_utf8(text).ok().and_then(Severity::parse).map_or(0, |s| s.0),
-        n => n,
-    };
-    Ok(severity >= min.0)
+    Ok(Severity::of_record(number, std::str::from_utf8(text).unwrap_or("")) >= min.0)
 }
 
 #[cfg(test)]

@@ -123,7 +123,7 @@ pub fn factory(type_name: &'static str) -> Factory<dyn ExporterConfig> {
 impl MysqlConfig {
     fn connection(&self) -> Result<(dsn::Dsn, String), Invalid> {
         let mut dsn = dsn::parse(self.endpoint.expose()).map_err(|e| Invalid::at("endpoint", e))?;
-        let dsn_asks = mysql_async::Opts::from(dsn.opts.clone()).ssl_opts().is_some();
+        let dsn_asks = tls::encrypts(&dsn.opts);
         if tls::wanted(self.tls.as_ref(), dsn_asks) {
             let t = self.tls.clone().unwrap_or_default();
             tls::validate(&t)?;
@@ -154,7 +154,7 @@ impl ExporterConfig for MysqlConfig {
         let store = store::Store::new(store::StoreSettings {
             name: ctx.id.to_string(),
             signal,
-            tls: mysql_async::Opts::from(dsn.opts.clone()).ssl_opts().is_some(),
+            tls: tls::encrypts(&dsn.opts),
             dsn,
             database,
             create_schema: self.create_schema,

@@ -11,7 +11,7 @@
 use mysql_async::{ClientIdentity, OptsBuilder, SslOpts};
 
 use crate::component::Invalid;
-use crate::exporters::client::TlsClientConfig;
+use crate::exporters::client::{system_roots, TlsClientConfig};
 
 /// Whether the connection is encrypted: the `tls` section unless it says
 /// `insecure: true`, else what the DSN asks for.
@@ -20,6 +20,11 @@ pub fn wanted(tls: Option<&TlsClientConfig>, dsn_asks: bool) -> bool {
         Some(t) => !t.insecure,
         None => dsn_asks,
     }
+}
+
+/// Whether connections made with `opts` are encrypted.
+pub fn encrypts(opts: &OptsBuilder) -> bool {
+    mysql_async::Opts::from(opts.clone()).ssl_opts().is_some()
 }
 
 /// The settings mysql_async has no knob for are refused, not ignored.
@@ -49,8 +54,7 @@ pub fn apply(opts: OptsBuilder, tls: &TlsClientConfig) -> anyhow::Result<OptsBui
     let system = ca.is_none() || tls.include_system_ca_certs_pool;
     roots.extend(ca);
     if system {
-        let found = rustls_native_certs::load_native_certs();
-        roots.extend(found.certs.into_iter().map(|c| c.to_vec()));
+        roots.extend(system_roots().into_iter().map(|c| c.to_vec()));
     }
     let mut ssl = SslOpts::default()
         .with_root_certs(roots.into_iter().map(Into::into).collect())
