@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 
+use super::feature_gates;
 use crate::config::{self, Source};
 use crate::registry::registry;
 use crate::service::Service;
@@ -23,6 +24,10 @@ pub struct Cli {
     /// Without it the embedded default config runs.
     #[arg(long = "config", global = true, value_name = "FILE")]
     pub config: Vec<String>,
+    /// otelcol feature gates (`gate`, `+gate`, `-gate`, comma-separated,
+    /// repeatable). otelstack has none: each one named is a warning.
+    #[arg(long = "feature-gates", global = true, value_name = "GATES", allow_hyphen_values = true)]
+    pub feature_gates: Vec<String>,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -44,10 +49,17 @@ pub enum Command {
 }
 
 pub fn main(cli: Cli) -> ExitCode {
+    let gates = match feature_gates::parse(&cli.feature_gates) {
+        Ok(g) => feature_gates::warnings(&g),
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
     match cli.command.unwrap_or(Command::Run) {
         Command::Components => components(),
-        Command::Validate => validate(&cli.config),
-        Command::Run => run(&cli.config),
+        Command::Validate => validate(&cli.config, &gates),
+        Command::Run => run(&cli.config, &gates),
         Command::Healthcheck { url } => healthcheck(&url),
     }
 }
@@ -77,10 +89,10 @@ fn print_warnings(cfg: &config::Config) {
     }
 }
 
-fn validate(args: &[String]) -> ExitCode {
+fn validate(args: &[String], gate_warnings: &[String]) -> ExitCode {
     match load(args) {
         Ok(cfg) => {
-            for w in &cfg.warnings {
+            for w in gate_warnings.iter().chain(&cfg.warnings) {
                 eprintln!("warning: {w}");
             }
             println!("configuration is valid: {} pipeline(s)", cfg.pipelines.len());
@@ -111,7 +123,7 @@ fn init_logging(level: &str, json: bool) {
     }
 }
 
-fn run(args: &[String]) -> ExitCode {
+fn run(args: &[String], gate_warnings: &[String]) -> ExitCode {
     let cfg = match load(args) {
         Ok(cfg) => cfg,
         Err(code) => return code,
@@ -121,6 +133,9 @@ fn run(args: &[String]) -> ExitCode {
         tracing::info!(
             "no --config given: running the embedded default config (OTLP on localhost:4317/4318 -> batch -> debug)"
         );
+    }
+    for w in gate_warnings {
+        tracing::warn!("{w}");
     }
     print_warnings(&cfg);
     let _ = rustls::crypto::ring::default_provider().install_default();
@@ -197,4 +212,40 @@ fn healthcheck(url: &str) -> ExitCode {
             }
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::{CommandFactory, Parser};
+
+    use super::{Cli, Command};
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn accepts_the_operators_arguments() {
+        // What the OpenTelemetry Operator gives the container: the config
+        // first, then spec.args sorted as `--key=value`.
+        let cli = Cli::try_parse_from([
+            "otelstack-collector",
+            "--config=/conf/collector.yaml",
+            "--feature-gates=-component.UseLocalHostAsDefaultHost,-confmap.unifyEnvVarExpansion",
+        ])
+        .unwrap();
+        assert_eq!(cli.config, ["/conf/collector.yaml"]);
+        assert_eq!(cli.feature_gates, ["-component.UseLocalHostAsDefaultHost,-confmap.unifyEnvVarExpansion"]);
+        assert!(cli.command.is_none());
+    }
+
+    #[test]
+    fn feature_gates_take_a_leading_dash_as_a_separate_value_and_repeat() {
+        let cli =
+            Cli::try_parse_from(["otelstack-collector", "validate", "--feature-gates", "-a.b", "--feature-gates=+c"])
+                .unwrap();
+        assert_eq!(cli.feature_gates, ["-a.b", "+c"]);
+        assert!(matches!(cli.command, Some(Command::Validate)));
+    }
 }

@@ -2,4 +2,5 @@
 //! The binaries in src/bin only parse arguments and call into here.
 
 pub mod collector;
+pub mod feature_gates;
 pub mod stackctl;
