@@ -57,6 +57,13 @@ def render_text(values=(), sets=(), release="otelstack-collector", namespace="mo
     return r.stdout
 
 
+def kustomize(directory: Path) -> str:
+    assert KUBECTL.exists(), f"kubectl not found at {KUBECTL}: run scripts/test-setup.sh"
+    r = run([KUBECTL, "kustomize", directory])
+    assert r.returncode == 0, f"kubectl kustomize {directory} failed:\n{r.stderr}"
+    return r.stdout
+
+
 def load_docs(text: str) -> list[dict]:
     return [d for d in yaml.safe_load_all(text) if d]
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
 import subprocess
 import time
@@ -20,18 +21,18 @@ import requests
 import yaml
 
 from conftest import COLLECTOR_BIN, REPO_ROOT, free_port
-from k8s_util import EXAMPLES, assert_valid_config, dump, k8s_validate, load_docs, rewrite_endpoints
+from k8s_util import EXAMPLES, assert_valid_config, dump, k8s_validate, kustomize, load_docs, rewrite_endpoints
 
 pytestmark = pytest.mark.kubernetes
 
 MANIFESTS = [
     EXAMPLES / "000-gateway/argocd-application.yaml",
-    EXAMPLES / "001-sidecar/deployment.yaml",
     EXAMPLES / "001-sidecar/operator-sidecar.yaml",
     EXAMPLES / "002-agent-gateway/opentelemetry-operator-app.yaml",
     EXAMPLES / "002-agent-gateway/instrumentation.yaml",
     EXAMPLES / "002-agent-gateway/operator-gateway.yaml",
 ]
+SIDECAR = EXAMPLES / "001-sidecar"
 OPERATOR_CRS = [EXAMPLES / "001-sidecar/operator-sidecar.yaml", EXAMPLES / "002-agent-gateway/operator-gateway.yaml"]
 # The required top-level spec fields of each CRD used, from the CRDs' schemas.
 CRD_REQUIRED = {
@@ -57,9 +58,21 @@ def test_manifest_is_valid(path):
             assert not missing, f"{path.name}: {d['kind']} lacks spec fields {missing}"
 
 
+def sidecar_docs(directory: Path = SIDECAR) -> list[dict]:
+    return load_docs(kustomize(directory))
+
+
+def test_sidecar_kustomization_renders_valid_objects(tmp_path):
+    text = kustomize(SIDECAR)
+    (tmp_path / "sidecar.yaml").write_text(text)
+    docs = load_docs(text)
+    assert sorted(d["kind"] for d in docs) == ["ConfigMap", "Deployment"]
+    k8s_validate(tmp_path / "sidecar.yaml", docs)
+
+
 def embedded_configs(path: Path) -> list[str]:
     out = []
-    for d in docs_of(path):
+    for d in (sidecar_docs(path) if path.is_dir() else docs_of(path)):
         if d["kind"] == "ConfigMap":
             out += [v for k, v in d["data"].items() if k.endswith(".yaml")]
         elif d["kind"] == "OpenTelemetryCollector":
@@ -67,7 +80,7 @@ def embedded_configs(path: Path) -> list[str]:
     return out
 
 
-@pytest.mark.parametrize("path", [EXAMPLES / "001-sidecar/deployment.yaml"] + OPERATOR_CRS,
+@pytest.mark.parametrize("path", [SIDECAR] + OPERATOR_CRS,
                          ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_embedded_collector_configs_are_valid(path, tmp_path):
     configs = embedded_configs(path)
@@ -77,7 +90,7 @@ def test_embedded_collector_configs_are_valid(path, tmp_path):
 
 
 def test_sidecar_deployment_mounts_the_config_it_names_and_probes_its_health_check():
-    docs = docs_of(EXAMPLES / "001-sidecar/deployment.yaml")
+    docs = sidecar_docs()
     cm = next(d for d in docs if d["kind"] == "ConfigMap")
     pod = next(d for d in docs if d["kind"] == "Deployment")["spec"]["template"]["spec"]
     sidecar = next(c for c in pod["containers"] if c["name"] == "otel-collector")
@@ -91,6 +104,22 @@ def test_sidecar_deployment_mounts_the_config_it_names_and_probes_its_health_che
     # The Operator variant: the annotation must be on the pod template.
     app = next(d for d in docs_of(EXAMPLES / "001-sidecar/operator-sidecar.yaml") if d["kind"] == "Deployment")
     assert app["spec"]["template"]["metadata"]["annotations"]["sidecar.opentelemetry.io/inject"] == "true"
+
+
+def test_a_sidecar_config_change_renames_the_configmap_and_so_rolls_the_pods(tmp_path):
+    def names(docs):
+        cm = next(d for d in docs if d["kind"] == "ConfigMap")["metadata"]["name"]
+        pod = next(d for d in docs if d["kind"] == "Deployment")["spec"]["template"]["spec"]
+        return cm, pod["volumes"][0]["configMap"]["name"]
+
+    copy = tmp_path / "sidecar"
+    shutil.copytree(SIDECAR, copy)
+    cm, ref = names(sidecar_docs(copy))
+    assert cm == ref and cm.startswith("otel-collector-config-")
+    config = copy / "collector-config.yaml"
+    config.write_text(config.read_text().replace("send_batch_size: 512", "send_batch_size: 256"))
+    cm2, ref2 = names(sidecar_docs(copy))
+    assert cm2 == ref2 and cm2 != cm
 
 
 def test_argocd_application_points_at_the_chart_and_values_in_this_repository():
