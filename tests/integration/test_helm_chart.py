@@ -142,7 +142,9 @@ def test_checksum_annotation_changes_with_the_config_only():
 
 def test_daemonset_agent_has_host_ports_and_forwards_to_the_gateway_service():
     docs = render(sets=["mode=daemonset"])
-    assert "Deployment" not in kinds(docs) and "HorizontalPodAutoscaler" not in kinds(docs)
+    assert "Deployment" not in kinds(docs)
+    # One pod per node: an HPA has nothing to scale.
+    assert "HorizontalPodAutoscaler" not in kinds(render(sets=["mode=daemonset", "autoscaling.enabled=true"]))
     c = container(docs, "DaemonSet")
     host = {p["name"]: p.get("hostPort") for p in c["ports"]}
     assert host["otlp"] == 4317 and host["otlp-http"] == 4318
