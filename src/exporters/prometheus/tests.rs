@@ -55,7 +55,7 @@ fn counter(delta: bool, v: f64) -> Metric {
 }
 
 fn shape() -> Shape {
-    Shape { add_suffixes: true, ..Default::default() }
+    Shape::default()
 }
 
 #[test]
@@ -150,7 +150,10 @@ fn colliding_labels_join_values_and_const_labels_and_namespace_apply() {
         })),
         ..Default::default()
     };
-    let shape = Shape { namespace: "shop".into(), const_labels: vec![("env".into(), "prod".into())], ..shape() };
+    let shape = Shape {
+        settings: crate::prometheus::Settings { namespace: "shop".into(), ..Default::default() },
+        const_labels: [("env".to_string(), "prod".to_string())].into(),
+    };
     store.ingest(&[resource_metrics(vec![m])], &shape, Instant::now());
     let out = text(&store, true);
     let line = out.lines().find(|l| l.starts_with("shop_queue_depth{")).expect(&out);
