@@ -175,6 +175,9 @@ impl ExporterConfig for RemoteWriteConfig {
     }
 }
 
+/// What Prometheus 2.40+ answers when native histograms arrive and the feature is off.
+const NATIVE_HISTOGRAMS_DISABLED: &str = "native histograms are disabled";
+
 struct RemoteWrite {
     name: String,
     client: reqwest::Client,
@@ -221,8 +224,18 @@ impl Export for RemoteWrite {
             let retry_after =
                 resp.headers().get("retry-after").and_then(|v| v.to_str().ok()).and_then(parse_retry_after);
             let text = resp.text().await.unwrap_or_default();
-            let message =
+            let mut message =
                 format!("HTTP {status} from {}: {}", self.url, text.trim().chars().take(300).collect::<String>());
+            // Prometheus 2.x answers 500 to every request with a native histogram unless the
+            // feature is on: no retry can succeed until the server is restarted with it
+            if text.contains(NATIVE_HISTOGRAMS_DISABLED) {
+                message.push_str(
+                    "; the batch held exponential histograms, which go out as native histograms: start \
+                     Prometheus with --enable-feature=native-histograms, or keep exponential histograms \
+                     out of this pipeline",
+                );
+                return Err(ExportError::Permanent(message));
+            }
             Err(if status.is_server_error() || status.as_u16() == 429 {
                 ExportError::Retryable { message, retry_after }
             } else {
