@@ -7,7 +7,7 @@
 //! counts become spans and deltas (gaps of up to two empty buckets are written
 //! as zeros, longer ones start a new span). As classic buckets for the
 //! text exposition: upper bounds `base^(offset+i+1)` after a `0` bucket
-//! holding the zero count.
+//! holding the zero count and the negative values.
 
 use opentelemetry_proto::tonic::metrics::v1::exponential_histogram_data_point::Buckets;
 use opentelemetry_proto::tonic::metrics::v1::ExponentialHistogramDataPoint;
@@ -119,13 +119,14 @@ pub fn spans_and_deltas(buckets: &Buckets, scale_down: u32) -> (Vec<BucketSpan>,
 }
 
 /// Classic buckets for an exponential histogram point: bounds and per-bucket
-/// counts (the `+Inf` bucket last, empty). Negative buckets have no place in
-/// classic buckets and are left out.
+/// counts (the `+Inf` bucket last, empty). The `0` bucket holds every value at
+/// or below zero: the zero count and the negative buckets.
 pub fn to_classic(p: &ExponentialHistogramDataPoint) -> (Vec<f64>, Vec<u64>) {
     let base = 2f64.powf(2f64.powi(-p.scale));
     let positive = p.positive.clone().unwrap_or_default();
+    let negative: u64 = p.negative.as_ref().map(|n| n.bucket_counts.iter().sum()).unwrap_or(0);
     let mut bounds = vec![0.0];
-    let mut counts = vec![p.zero_count];
+    let mut counts = vec![p.zero_count + negative];
     for (i, c) in positive.bucket_counts.iter().enumerate() {
         bounds.push(base.powi(positive.offset + i as i32 + 1));
         counts.push(*c);

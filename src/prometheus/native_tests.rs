@@ -154,9 +154,9 @@ fn a_point_without_recorded_value_is_the_stale_marker_and_a_set_zero_threshold_i
 
 #[test]
 fn classic_buckets_end_at_powers_of_the_base() {
-    let p = point(1, 5, Some(9.0), buckets(1, &[2, 3]), Buckets::default());
+    let p = point(1, 9, Some(9.0), buckets(1, &[2, 3]), buckets(0, &[3, 1]));
     let (bounds, counts) = to_classic(&p);
     let base = 2f64.sqrt();
     assert_eq!(bounds, vec![0.0, base.powi(2), base.powi(3)]);
-    assert_eq!(counts, vec![1, 2, 3, 0]);
+    assert_eq!(counts, vec![1 + 4, 2, 3, 0], "le=0 holds the zero count and the negative values");
 }
