@@ -6,10 +6,12 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use opentelemetry_proto::tonic::common::v1::KeyValue;
-use opentelemetry_proto::tonic::metrics::v1::{metric, Exemplar as OtlpExemplar, Metric, ResourceMetrics};
+use opentelemetry_proto::tonic::metrics::v1::{
+    metric, Exemplar as OtlpExemplar, Metric, NumberDataPoint, ResourceMetrics,
+};
 
+use crate::prometheus::points;
 pub use crate::prometheus::points::Exemplar;
-use crate::prometheus::points::{self, Family as Translated};
 use crate::prometheus::{native, translate, Labels, ResourceLabels, Settings};
 
 /// Settings that shape names and labels.
@@ -96,19 +98,16 @@ impl Store {
         let Some(t) = translate(m, &shape.settings) else { return };
         let labels =
             |attrs: &[KeyValue]| -> LabelSet { resource.series(attrs, &shape.const_labels).into_iter().collect() };
+        // a scrape has no stale marker: a point flagged "no recorded value" shows its value as sent
+        let number = |p: &NumberDataPoint| Value::Number(points::number(&p.value, 0));
         match &m.data {
             Some(metric::Data::Gauge(g)) => {
                 let family = self.family(t.name, Kind::Gauge, &m.description);
                 for p in &g.data_points {
-                    family.set(
-                        labels(&p.attributes),
-                        Value::Number(points::number(&p.value, 0)),
-                        p.time_unix_nano,
-                        now,
-                    );
+                    family.set(labels(&p.attributes), number(p), p.time_unix_nano, now);
                 }
             }
-            Some(metric::Data::Sum(s)) if t.family == Translated::Counter => {
+            Some(metric::Data::Sum(s)) if t.family == crate::prometheus::Family::Counter => {
                 let family = self.family(t.name, Kind::Counter, &m.description);
                 for p in &s.data_points {
                     let key = labels(&p.attributes);
@@ -125,12 +124,7 @@ impl Store {
             Some(metric::Data::Sum(s)) => {
                 let family = self.family(t.name, Kind::Gauge, &m.description);
                 for p in &s.data_points {
-                    family.set(
-                        labels(&p.attributes),
-                        Value::Number(points::number(&p.value, 0)),
-                        p.time_unix_nano,
-                        now,
-                    );
+                    family.set(labels(&p.attributes), number(p), p.time_unix_nano, now);
                 }
             }
             Some(metric::Data::Histogram(h)) => {
