@@ -11,6 +11,7 @@ pub mod exporters;
 pub mod extensions;
 pub mod otlp;
 pub mod processors;
+pub mod prometheus;
 pub mod receivers;
 pub mod registry;
 pub mod service;

@@ -25,7 +25,7 @@ from opentelemetry.sdk.resources import Resource
 
 
 class Prometheus:
-    def __init__(self, workdir: Path, target: str):
+    def __init__(self, workdir: Path, target: str, features: tuple[str, ...] = ("exemplar-storage",)):
         self.port = free_port()
         workdir.mkdir(parents=True, exist_ok=True)
         (workdir / "prometheus.yml").write_text(
@@ -37,7 +37,7 @@ class Prometheus:
         self.proc = subprocess.Popen(
             ["prometheus", f"--config.file={workdir / 'prometheus.yml'}", f"--storage.tsdb.path={workdir / 'data'}",
              f"--web.listen-address=127.0.0.1:{self.port}", "--web.enable-remote-write-receiver",
-             "--enable-feature=exemplar-storage"],
+             f"--enable-feature={','.join(features)}"],
             stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:

@@ -1,10 +1,10 @@
 //! The `prometheus` exporter: serves the metrics it receives on
 //! `<endpoint>/metrics` for Prometheus to scrape, translated per the
-//! OpenTelemetry/Prometheus compatibility spec (see `names.rs`), with
+//! OpenTelemetry/Prometheus compatibility spec (the shared `crate::prometheus`
+//! translation), with
 //! `target_info` per resource and `job`/`instance` from the service
 //! attributes. Series not updated for `metric_expiration` disappear.
 
-pub mod names;
 pub mod render;
 pub mod store;
 
@@ -27,14 +27,9 @@ use crate::config::types::{split_host_port, GoDuration};
 use crate::extensions::health_check::ServerTask;
 use crate::otlp::data::Decoded;
 use crate::otlp::PartialSuccess;
+use crate::prometheus::ResourceToTelemetry;
 use crate::signal::{Batch, Signal};
 use store::{Shape, Store};
-
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct ResourceToTelemetry {
-    pub enabled: bool,
-}
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -87,7 +82,7 @@ impl Validate for PrometheusConfig {
             return Err(Invalid::at("tls", "TLS on the metrics endpoint is not supported"));
         }
         for key in self.const_labels.keys() {
-            if names::label_name(key) != *key {
+            if crate::prometheus::names::label_name(key) != *key {
                 return Err(Invalid::at(format!("const_labels.{key}"), "is not a valid Prometheus label name"));
             }
         }
@@ -98,10 +93,12 @@ impl Validate for PrometheusConfig {
 impl ExporterConfig for PrometheusConfig {
     fn build(&self, ctx: BuildContext, signal: Signal) -> BuildResult<BuiltExporter> {
         let shape = Shape {
-            namespace: self.namespace.clone(),
-            const_labels: self.const_labels.clone().into_iter().collect(),
-            resource_to_telemetry: self.resource_to_telemetry_conversion.enabled,
-            add_suffixes: self.add_metric_suffixes,
+            settings: crate::prometheus::Settings {
+                namespace: self.namespace.clone(),
+                add_suffixes: self.add_metric_suffixes,
+                resource_to_telemetry: self.resource_to_telemetry_conversion.enabled,
+            },
+            const_labels: self.const_labels.clone(),
         };
         let store = Arc::new(Mutex::new(Store::default()));
         let addr = crate::config::types::listen_addrs(&self.endpoint).map_err(anyhow::Error::msg)?;

@@ -7,19 +7,18 @@ use std::time::{Duration, Instant};
 
 use opentelemetry_proto::tonic::common::v1::KeyValue;
 use opentelemetry_proto::tonic::metrics::v1::{
-    exemplar, metric, number_data_point, AggregationTemporality, ResourceMetrics,
+    metric, Exemplar as OtlpExemplar, Metric, NumberDataPoint, ResourceMetrics,
 };
 
-use super::names::{label_name, metric_name, NameKind};
-use crate::processors::actions::any_to_string;
+use crate::prometheus::points;
+pub use crate::prometheus::points::Exemplar;
+use crate::prometheus::{native, translate, Labels, ResourceLabels, Settings};
 
 /// Settings that shape names and labels.
 #[derive(Debug, Clone, Default)]
 pub struct Shape {
-    pub namespace: String,
-    pub const_labels: Vec<(String, String)>,
-    pub resource_to_telemetry: bool,
-    pub add_suffixes: bool,
+    pub settings: Settings,
+    pub const_labels: Labels,
 }
 
 /// Sorted `(name, value)` label pairs.
@@ -51,15 +50,6 @@ pub enum Value {
     Summary { quantiles: Vec<(f64, f64)>, sum: f64, count: u64 },
 }
 
-/// An OpenMetrics exemplar: the span a sample came from.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Exemplar {
-    pub trace_id: String,
-    pub span_id: String,
-    pub value: f64,
-    pub time_unix_nano: u64,
-}
-
 #[derive(Debug, Clone)]
 pub struct Series {
     pub value: Value,
@@ -86,110 +76,43 @@ pub struct Store {
     pub targets: BTreeMap<LabelSet, (LabelSet, Instant)>,
 }
 
-/// Labels from attributes; keys that collide after sanitising join their
-/// values with `;` in key order, as the compatibility spec says.
-pub fn labels_from(attrs: &[KeyValue]) -> BTreeMap<String, String> {
-    let mut by_label: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
-    for kv in attrs {
-        let value = kv.value.as_ref().map(any_to_string).unwrap_or_default();
-        by_label.entry(label_name(&kv.key)).or_default().push((kv.key.clone(), value));
-    }
-    by_label
-        .into_iter()
-        .filter(|(k, _)| !k.is_empty())
-        .map(|(k, mut vs)| {
-            vs.sort();
-            (k, vs.into_iter().map(|(_, v)| v).collect::<Vec<_>>().join(";"))
-        })
-        .collect()
-}
-
-fn resource_identity(attrs: &[KeyValue]) -> (Option<String>, Option<String>) {
-    let get = |k: &str| attrs.iter().find(|a| a.key == k).and_then(|a| a.value.as_ref()).map(any_to_string);
-    let job = match (get("service.namespace"), get("service.name")) {
-        (Some(ns), Some(name)) => Some(format!("{ns}/{name}")),
-        (None, Some(name)) => Some(name),
-        _ => None,
-    };
-    (job, get("service.instance.id"))
-}
-
 impl Store {
     /// Folds one request's resource metrics into the store.
     pub fn ingest(&mut self, resources: &[ResourceMetrics], shape: &Shape, now: Instant) {
         for rm in resources {
-            let res_attrs = rm.resource.as_ref().map(|r| r.attributes.as_slice()).unwrap_or_default();
-            let (job, instance) = resource_identity(res_attrs);
-            let mut base: BTreeMap<String, String> = BTreeMap::new();
-            if shape.resource_to_telemetry {
-                base.extend(labels_from(res_attrs));
-            }
-            if let Some(j) = &job {
-                base.insert("job".into(), j.clone());
-            }
-            if let Some(i) = &instance {
-                base.insert("instance".into(), i.clone());
-            }
-            base.extend(shape.const_labels.iter().cloned());
-            let info: Vec<(String, String)> = labels_from(
-                &res_attrs
-                    .iter()
-                    .filter(|a| !matches!(a.key.as_str(), "service.name" | "service.namespace" | "service.instance.id"))
-                    .cloned()
-                    .collect::<Vec<_>>(),
-            )
-            .into_iter()
-            .collect();
-            if !info.is_empty() && (job.is_some() || instance.is_some()) {
-                let key: Vec<(String, String)> = base
-                    .iter()
-                    .filter(|(k, _)| *k == "job" || *k == "instance")
-                    .map(|(k, v)| (k.clone(), v.clone()))
-                    .collect();
-                self.targets.insert(key, (info, now));
+            let attrs = rm.resource.as_ref().map(|r| r.attributes.as_slice()).unwrap_or_default();
+            let resource = ResourceLabels::new(attrs, &shape.settings);
+            if resource.target_info().is_some() {
+                let key: LabelSet = resource.identity.clone().into_iter().collect();
+                self.targets.insert(key, (resource.info.clone().into_iter().collect(), now));
             }
             for sm in &rm.scope_metrics {
                 for m in &sm.metrics {
-                    self.ingest_metric(m, &base, shape, now);
+                    self.ingest_metric(m, &resource, shape, now);
                 }
             }
         }
     }
 
-    fn ingest_metric(
-        &mut self,
-        m: &opentelemetry_proto::tonic::metrics::v1::Metric,
-        base: &BTreeMap<String, String>,
-        shape: &Shape,
-        now: Instant,
-    ) {
-        let number = |v: &Option<number_data_point::Value>| match v {
-            Some(number_data_point::Value::AsDouble(d)) => *d,
-            Some(number_data_point::Value::AsInt(i)) => *i as f64,
-            None => f64::NAN,
-        };
-        let delta = |t: i32| t == AggregationTemporality::Delta as i32;
-        let name_for = |kind: NameKind| metric_name(&m.name, &m.unit, kind, &shape.namespace, shape.add_suffixes);
-        let labels = |attrs: &[KeyValue]| -> Vec<(String, String)> {
-            let mut l = base.clone();
-            for (k, v) in labels_from(attrs) {
-                l.entry(k).or_insert(v);
-            }
-            l.into_iter().collect()
-        };
+    fn ingest_metric(&mut self, m: &Metric, resource: &ResourceLabels, shape: &Shape, now: Instant) {
+        let Some(t) = translate(m, &shape.settings) else { return };
+        let labels =
+            |attrs: &[KeyValue]| -> LabelSet { resource.series(attrs, &shape.const_labels).into_iter().collect() };
+        // a scrape has no stale marker: a point flagged "no recorded value" shows its value as sent
+        let number = |p: &NumberDataPoint| Value::Number(points::number(&p.value, 0));
         match &m.data {
             Some(metric::Data::Gauge(g)) => {
-                let family = self.family(name_for(NameKind::Gauge), Kind::Gauge, &m.description);
+                let family = self.family(t.name, Kind::Gauge, &m.description);
                 for p in &g.data_points {
-                    family.set(labels(&p.attributes), Value::Number(number(&p.value)), p.time_unix_nano, now);
+                    family.set(labels(&p.attributes), number(p), p.time_unix_nano, now);
                 }
             }
-            Some(metric::Data::Sum(s)) if s.is_monotonic => {
-                let family = self.family(name_for(NameKind::Counter), Kind::Counter, &m.description);
+            Some(metric::Data::Sum(s)) if t.family == crate::prometheus::Family::Counter => {
+                let family = self.family(t.name, Kind::Counter, &m.description);
                 for p in &s.data_points {
                     let key = labels(&p.attributes);
-                    let mut v = number(&p.value);
-                    if delta(s.aggregation_temporality) {
+                    let mut v = points::number(&p.value, 0);
+                    if t.delta {
                         if let Some(Value::Number(prev)) = family.series.get(&key).map(|s| &s.value) {
                             v += prev;
                         }
@@ -199,17 +122,13 @@ impl Store {
                 }
             }
             Some(metric::Data::Sum(s)) => {
-                // a non-monotonic delta sum has no Prometheus meaning: dropped, as in otelcol
-                if delta(s.aggregation_temporality) {
-                    return;
-                }
-                let family = self.family(name_for(NameKind::Gauge), Kind::Gauge, &m.description);
+                let family = self.family(t.name, Kind::Gauge, &m.description);
                 for p in &s.data_points {
-                    family.set(labels(&p.attributes), Value::Number(number(&p.value)), p.time_unix_nano, now);
+                    family.set(labels(&p.attributes), number(p), p.time_unix_nano, now);
                 }
             }
             Some(metric::Data::Histogram(h)) => {
-                let family = self.family(name_for(NameKind::Other), Kind::Histogram, &m.description);
+                let family = self.family(t.name, Kind::Histogram, &m.description);
                 for p in &h.data_points {
                     let key = labels(&p.attributes);
                     let mut value = Value::Histogram {
@@ -218,7 +137,7 @@ impl Store {
                         sum: p.sum.unwrap_or(0.0),
                         count: p.count,
                     };
-                    if delta(h.aggregation_temporality) {
+                    if t.delta {
                         if let Some(prev) = family.series.get(&key) {
                             value = add_histograms(&prev.value, value);
                         }
@@ -228,26 +147,17 @@ impl Store {
                 }
             }
             Some(metric::Data::ExponentialHistogram(h)) => {
-                // documented conversion: positive buckets become classic buckets with
-                // upper bounds base^(offset+i+1); negative buckets are not representable
-                let family = self.family(name_for(NameKind::Other), Kind::Histogram, &m.description);
+                // the text exposition has no native histograms: classic buckets instead
+                let family = self.family(t.name, Kind::Histogram, &m.description);
                 for p in &h.data_points {
-                    let base = 2f64.powf(2f64.powi(-p.scale));
-                    let positive = p.positive.clone().unwrap_or_default();
-                    let mut bounds = vec![0.0];
-                    let mut counts = vec![p.zero_count];
-                    for (i, c) in positive.bucket_counts.iter().enumerate() {
-                        bounds.push(base.powi(positive.offset + i as i32 + 1));
-                        counts.push(*c);
-                    }
-                    counts.push(0);
+                    let (bounds, counts) = native::to_classic(p);
                     let exemplars = latest_exemplars(&p.exemplars, &bounds);
                     let value = Value::Histogram { bounds, counts, sum: p.sum.unwrap_or(0.0), count: p.count };
                     family.set_with(labels(&p.attributes), value, exemplars, p.time_unix_nano, now);
                 }
             }
             Some(metric::Data::Summary(s)) => {
-                let family = self.family(name_for(NameKind::Other), Kind::Summary, &m.description);
+                let family = self.family(t.name, Kind::Summary, &m.description);
                 for p in &s.data_points {
                     let quantiles = p.quantile_values.iter().map(|q| (q.quantile, q.value)).collect();
                     let value = Value::Summary { quantiles, sum: p.sum, count: p.count };
@@ -307,33 +217,17 @@ impl Family {
 
 /// The latest exemplar per sample: with no `bounds` one slot (a counter),
 /// else one per bucket, an exemplar going to the bucket its value falls in.
-fn latest_exemplars(
-    exemplars: &[opentelemetry_proto::tonic::metrics::v1::Exemplar],
-    bounds: &[f64],
-) -> Vec<Option<Exemplar>> {
+fn latest_exemplars(exemplars: &[OtlpExemplar], bounds: &[f64]) -> Vec<Option<Exemplar>> {
     if exemplars.is_empty() {
         return Vec::new();
     }
     let mut slots: Vec<Option<Exemplar>> = vec![None; if bounds.is_empty() { 1 } else { bounds.len() + 1 }];
-    for e in exemplars {
-        if e.trace_id.is_empty() {
-            continue;
-        }
-        let value = match e.value {
-            Some(exemplar::Value::AsDouble(d)) => d,
-            Some(exemplar::Value::AsInt(i)) => i as f64,
-            None => continue,
-        };
-        let i = if bounds.is_empty() { 0 } else { bounds.partition_point(|b| *b < value) };
+    for e in points::exemplars(exemplars) {
+        let i = if bounds.is_empty() { 0 } else { points::bucket_of(bounds, e.value) };
         if slots[i].as_ref().is_some_and(|old| old.time_unix_nano > e.time_unix_nano) {
             continue;
         }
-        slots[i] = Some(Exemplar {
-            trace_id: const_hex::encode(&e.trace_id),
-            span_id: const_hex::encode(&e.span_id),
-            value,
-            time_unix_nano: e.time_unix_nano,
-        });
+        slots[i] = Some(e);
     }
     slots
 }

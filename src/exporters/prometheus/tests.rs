@@ -55,7 +55,7 @@ fn counter(delta: bool, v: f64) -> Metric {
 }
 
 fn shape() -> Shape {
-    Shape { add_suffixes: true, ..Default::default() }
+    Shape::default()
 }
 
 #[test]
@@ -150,7 +150,10 @@ fn colliding_labels_join_values_and_const_labels_and_namespace_apply() {
         })),
         ..Default::default()
     };
-    let shape = Shape { namespace: "shop".into(), const_labels: vec![("env".into(), "prod".into())], ..shape() };
+    let shape = Shape {
+        settings: crate::prometheus::Settings { namespace: "shop".into(), ..Default::default() },
+        const_labels: [("env".to_string(), "prod".to_string())].into(),
+    };
     store.ingest(&[resource_metrics(vec![m])], &shape, Instant::now());
     let out = text(&store, true);
     let line = out.lines().find(|l| l.starts_with("shop_queue_depth{")).expect(&out);
@@ -246,4 +249,39 @@ fn open_metrics_is_served_only_when_enabled_and_accepted() {
     assert_eq!(super::negotiate(true, &h), Format::Text);
     h.insert("accept", "application/openmetrics-text; q=0".parse().unwrap());
     assert_eq!(super::negotiate(true, &h), Format::Text);
+}
+
+/// Where the exposition follows otelcol now that both exporters share one
+/// translation: `_ratio` only on gauges (an up-down counter with unit `1` has
+/// none), bytes attributes in base64, arrays as JSON, and a `const_labels`
+/// entry only where no attribute already set that label.
+#[test]
+fn shared_translation_rules_in_the_exposition() {
+    use opentelemetry_proto::tonic::common::v1::{AnyValue, ArrayValue};
+    let array = V::ArrayValue(ArrayValue {
+        values: vec![AnyValue { value: Some(s("a")) }, AnyValue { value: Some(V::IntValue(2)) }],
+    });
+    let updown = Metric {
+        name: "queue.fill".into(),
+        unit: "1".into(),
+        data: Some(metric::Data::Sum(Sum {
+            data_points: vec![point(
+                0.5,
+                vec![kv("blob", V::BytesValue(vec![96, 97, 98, 99])), kv("list", array), kv("env", s("from-point"))],
+            )],
+            aggregation_temporality: AggregationTemporality::Cumulative as i32,
+            is_monotonic: false,
+        })),
+        ..Default::default()
+    };
+    let shape = Shape { const_labels: [("env".to_string(), "prod".to_string())].into(), ..shape() };
+    let mut store = Store::default();
+    store.ingest(&[resource_metrics(vec![updown])], &shape, Instant::now());
+    let out = text(&store, false);
+    let line = out.lines().find(|l| l.starts_with("queue_fill{")).unwrap_or_else(|| panic!("{out}"));
+    assert_eq!(
+        line,
+        r#"queue_fill{blob="YGFiYw==",env="from-point",instance="pod-1",job="shop/checkout",list="[\"a\",2]"} 0.5"#
+    );
+    assert!(out.contains("# TYPE queue_fill gauge"), "{out}");
 }

@@ -1,266 +1,257 @@
-//! OTLP metrics -> remote-write time series: one series per Prometheus
-//! sample name (`_bucket`/`_sum`/`_count` for histograms, quantiles for
-//! summaries), labels sorted and unique, `__name__` first by sort order,
-//! names translated like the `prometheus` exporter's.
+//! OTLP metrics -> remote-write time series, through the shared translation
+//! (`crate::prometheus`): one series per Prometheus sample name
+//! (`_bucket`/`_sum`/`_count` for histograms, quantiles for summaries), an
+//! exponential histogram as one series of native histogram samples, labels
+//! sorted and unique, and a `target_info` sample per resource. Delta sums
+//! and histograms are not representable here and are dropped, as otelcol does.
 
 use std::collections::BTreeMap;
 
 use opentelemetry_proto::tonic::common::v1::KeyValue;
-use opentelemetry_proto::tonic::metrics::v1::{
-    exemplar, metric, number_data_point, DataPointFlags, Exemplar as OtlpExemplar, Metric, ResourceMetrics,
-};
+use opentelemetry_proto::tonic::metrics::v1::{metric, Metric, ResourceMetrics};
 
-use super::proto::{metric_type, Exemplar, Label, MetricMetadata, Sample, TimeSeries, STALE_NAN};
-use crate::exporters::prometheus::names::{metric_name, NameKind};
-use crate::exporters::prometheus::store::labels_from;
-use crate::processors::actions::any_to_string;
+use super::proto::{metric_type, BucketSpan, Exemplar, Histogram, Label, MetricMetadata, Sample, TimeSeries};
+use crate::prometheus::native::{self, NativeHistogram};
+use crate::prometheus::points::{self, float_label, millis, STALE_NAN};
+use crate::prometheus::{translate, Family, Labels, ResourceLabels, Settings};
 
 #[derive(Debug, Clone, Default)]
 pub struct Shape {
-    pub namespace: String,
-    pub external_labels: BTreeMap<String, String>,
-    pub resource_to_telemetry: bool,
-    pub add_suffixes: bool,
+    pub settings: Settings,
+    pub external_labels: Labels,
+    /// write `target_info` (otelcol's `target_info.enabled`)
+    pub target_info: bool,
 }
 
 /// Series keyed by their sorted labels, samples in time order.
 #[derive(Debug, Default)]
 pub struct Converted {
     pub series: BTreeMap<Vec<Label>, Vec<Sample>>,
+    /// native histogram samples of the exponential histograms' series
+    pub histograms: BTreeMap<Vec<Label>, Vec<Histogram>>,
     /// exemplars of the series that have any (spanmetrics with exemplars)
     pub exemplars: BTreeMap<Vec<Label>, Vec<Exemplar>>,
     pub metadata: BTreeMap<String, MetricMetadata>,
+    /// points that could not be translated, and why
+    pub errors: Vec<String>,
 }
 
 impl Converted {
     pub fn into_request(self, send_metadata: bool) -> super::proto::WriteRequest {
-        let mut exemplars = self.exemplars;
-        let timeseries = self
-            .series
+        let (mut samples, mut histograms, mut exemplars) = (self.series, self.histograms, self.exemplars);
+        let mut keys: Vec<Vec<Label>> = samples.keys().chain(histograms.keys()).cloned().collect();
+        keys.sort();
+        keys.dedup();
+        let timeseries = keys
             .into_iter()
-            .map(|(labels, mut samples)| {
+            .map(|labels| {
+                let mut samples = samples.remove(&labels).unwrap_or_default();
                 samples.sort_by_key(|s| s.timestamp);
+                let mut histograms = histograms.remove(&labels).unwrap_or_default();
+                histograms.sort_by_key(|h| h.timestamp);
                 let mut exemplars = exemplars.remove(&labels).unwrap_or_default();
                 exemplars.sort_by_key(|e| e.timestamp);
-                TimeSeries { labels, samples, exemplars }
+                TimeSeries { labels, samples, exemplars, histograms }
             })
             .collect();
         let metadata = if send_metadata { self.metadata.into_values().collect() } else { Vec::new() };
         super::proto::WriteRequest { timeseries, metadata }
     }
 
-    fn push(
-        &mut self,
-        name: &str,
-        base: &BTreeMap<String, String>,
-        extra: Option<(&str, String)>,
-        value: f64,
-        ts: i64,
-    ) {
-        self.push_with(name, base, extra, value, ts, std::iter::empty());
-    }
-
     /// Adds a sample and the exemplars that belong to this series.
-    fn push_with<'e>(
-        &mut self,
-        name: &str,
-        base: &BTreeMap<String, String>,
-        extra: Option<(&str, String)>,
-        value: f64,
-        ts: i64,
-        exemplars: impl Iterator<Item = &'e OtlpExemplar>,
-    ) {
-        let mut labels: BTreeMap<String, String> = base.clone();
-        if let Some((k, v)) = extra {
-            labels.insert(k.to_owned(), v);
-        }
-        labels.insert("__name__".into(), name.to_owned());
-        let key: Vec<Label> =
-            labels.into_iter().filter(|(_, v)| !v.is_empty()).map(|(name, value)| Label { name, value }).collect();
-        let mut exemplars = exemplars.filter_map(to_exemplar).peekable();
+    fn push(&mut self, labels: Vec<Label>, value: f64, ts: i64, exemplars: impl Iterator<Item = points::Exemplar>) {
+        self.add_exemplars(&labels, exemplars);
+        self.series.entry(labels).or_default().push(Sample { value, timestamp: ts });
+    }
+
+    fn add_exemplars(&mut self, labels: &[Label], exemplars: impl Iterator<Item = points::Exemplar>) {
+        let mut exemplars = exemplars.map(to_exemplar).peekable();
         if exemplars.peek().is_some() {
-            self.exemplars.entry(key.clone()).or_default().extend(exemplars);
+            self.exemplars.entry(labels.to_vec()).or_default().extend(exemplars);
         }
-        self.series.entry(key).or_default().push(Sample { value, timestamp: ts });
     }
 }
 
-fn exemplar_value(e: &OtlpExemplar) -> Option<f64> {
-    match e.value {
-        Some(exemplar::Value::AsDouble(d)) => Some(d),
-        Some(exemplar::Value::AsInt(i)) => Some(i as f64),
-        None => None,
+/// The sorted label list of a series: its labels, `__name__`, and `extra`
+/// (`le` or `quantile`); empty values are left out, as remote write requires.
+fn series_key(labels: &Labels, name: &str, extra: Option<(&str, String)>) -> Vec<Label> {
+    let mut labels = labels.clone();
+    labels.insert("__name__".into(), name.to_owned());
+    if let Some((k, v)) = extra {
+        labels.insert(k.to_owned(), v);
     }
+    labels.into_iter().filter(|(_, v)| !v.is_empty()).map(|(name, value)| Label { name, value }).collect()
 }
 
-/// An exemplar with its `trace_id`/`span_id` labels (sorted), as Prometheus
-/// stores them; one without a trace id says nothing and is left out.
-fn to_exemplar(e: &OtlpExemplar) -> Option<Exemplar> {
-    if e.trace_id.is_empty() {
-        return None;
-    }
-    let mut labels = vec![Label { name: "trace_id".into(), value: const_hex::encode(&e.trace_id) }];
+/// An exemplar with its `trace_id`/`span_id` labels (sorted), as Prometheus stores them.
+fn to_exemplar(e: points::Exemplar) -> Exemplar {
+    let mut labels = vec![Label { name: "trace_id".into(), value: e.trace_id }];
     if !e.span_id.is_empty() {
-        labels.insert(0, Label { name: "span_id".into(), value: const_hex::encode(&e.span_id) });
+        labels.insert(0, Label { name: "span_id".into(), value: e.span_id });
     }
-    Some(Exemplar { labels, value: exemplar_value(e)?, timestamp: (e.time_unix_nano / 1_000_000) as i64 })
+    Exemplar { labels, value: e.value, timestamp: millis(e.time_unix_nano) }
 }
 
-fn float_label(v: f64) -> String {
-    if v.is_infinite() {
-        "+Inf".into()
-    } else {
-        v.to_string()
+fn to_histogram(h: NativeHistogram) -> Histogram {
+    let spans = |s: Vec<native::BucketSpan>| s.into_iter().map(|s| BucketSpan { offset: s.offset, length: s.length });
+    Histogram {
+        count_int: Some(h.count),
+        sum: h.sum,
+        schema: h.schema,
+        zero_threshold: h.zero_threshold,
+        zero_count_int: Some(h.zero_count),
+        negative_spans: spans(h.negative_spans).collect(),
+        negative_deltas: h.negative_deltas,
+        positive_spans: spans(h.positive_spans).collect(),
+        positive_deltas: h.positive_deltas,
+        reset_hint: 0,
+        timestamp: h.timestamp_ms,
     }
 }
 
-/// Converts a request's metrics; `target_info` carries the resource attributes.
+/// Converts a request's metrics.
 pub fn convert(resources: &[ResourceMetrics], shape: &Shape) -> Converted {
     let mut out = Converted::default();
     for rm in resources {
         let attrs = rm.resource.as_ref().map(|r| r.attributes.as_slice()).unwrap_or_default();
-        let get = |k: &str| attrs.iter().find(|a| a.key == k).and_then(|a| a.value.as_ref()).map(any_to_string);
-        let mut base: BTreeMap<String, String> = BTreeMap::new();
-        if shape.resource_to_telemetry {
-            base.extend(labels_from(attrs));
-        }
-        match (get("service.namespace"), get("service.name")) {
-            (Some(ns), Some(n)) => {
-                base.insert("job".into(), format!("{ns}/{n}"));
-            }
-            (None, Some(n)) => {
-                base.insert("job".into(), n);
-            }
-            _ => {}
-        }
-        if let Some(i) = get("service.instance.id") {
-            base.insert("instance".into(), i);
-        }
-        base.extend(shape.external_labels.clone());
+        let resource = ResourceLabels::new(attrs, &shape.settings);
+        let mut latest = 0u64;
         for sm in &rm.scope_metrics {
             for m in &sm.metrics {
-                convert_metric(&mut out, m, &base, shape);
+                latest = latest.max(convert_metric(&mut out, m, &resource, shape));
             }
+        }
+        // upstream writes target_info at the newest point's time, and only with points
+        if let Some(mut labels) = resource.target_info().filter(|_| shape.target_info && latest > 0) {
+            for (k, v) in &shape.external_labels {
+                labels.entry(k.clone()).or_insert_with(|| v.clone());
+            }
+            let name = match shape.settings.namespace.as_str() {
+                "" => "target_info".to_owned(),
+                ns => format!("{ns}_target_info"),
+            };
+            out.push(series_key(&labels, &name, None), 1.0, millis(latest), std::iter::empty());
         }
     }
     out
 }
 
-fn convert_metric(out: &mut Converted, m: &Metric, base: &BTreeMap<String, String>, shape: &Shape) {
-    let with = |attrs: &[KeyValue]| {
-        let mut l = base.clone();
-        for (k, v) in labels_from(attrs) {
-            l.entry(k).or_insert(v);
-        }
-        l
+/// Adds one metric's series; returns the newest point time seen (ns).
+fn convert_metric(out: &mut Converted, m: &Metric, resource: &ResourceLabels, shape: &Shape) -> u64 {
+    let Some(t) = translate(m, &shape.settings).filter(|t| !t.delta) else { return 0 };
+    let labels = |attrs: &[KeyValue]| resource.series(attrs, &shape.external_labels);
+    let ty = match t.family {
+        Family::Gauge => metric_type::GAUGE,
+        Family::Counter => metric_type::COUNTER,
+        Family::Histogram | Family::ExponentialHistogram => metric_type::HISTOGRAM,
+        Family::Summary => metric_type::SUMMARY,
     };
-    let ms = |nanos: u64| (nanos / 1_000_000) as i64;
-    let stale = |flags: u32| flags & DataPointFlags::NoRecordedValueMask as u32 != 0;
-    let value = |v: &Option<number_data_point::Value>, flags: u32| {
-        if stale(flags) {
-            return f64::from_bits(STALE_NAN);
-        }
-        match v {
-            Some(number_data_point::Value::AsDouble(d)) => *d,
-            Some(number_data_point::Value::AsInt(i)) => *i as f64,
-            None => f64::NAN,
-        }
+    let metadata = MetricMetadata {
+        r#type: ty,
+        metric_family_name: t.name.clone(),
+        help: m.description.clone(),
+        unit: m.unit.clone(),
     };
-    let name = |kind| metric_name(&m.name, &m.unit, kind, &shape.namespace, shape.add_suffixes);
-    let meta = |out: &mut Converted, family: &str, ty: i32| {
-        out.metadata.insert(
-            family.to_owned(),
-            MetricMetadata {
-                r#type: ty,
-                metric_family_name: family.to_owned(),
-                help: m.description.clone(),
-                unit: m.unit.clone(),
-            },
-        );
-    };
+    out.metadata.insert(t.name.clone(), metadata);
+    let n = &t.name;
+    let mut latest = 0;
     match &m.data {
         Some(metric::Data::Gauge(g)) => {
-            let n = name(NameKind::Gauge);
-            meta(out, &n, metric_type::GAUGE);
             for p in &g.data_points {
-                out.push(&n, &with(&p.attributes), None, value(&p.value, p.flags), ms(p.time_unix_nano));
+                latest = latest.max(p.time_unix_nano);
+                out.push(
+                    series_key(&labels(&p.attributes), n, None),
+                    points::number(&p.value, p.flags),
+                    millis(p.time_unix_nano),
+                    std::iter::empty(),
+                );
             }
         }
         Some(metric::Data::Sum(s)) => {
-            // delta sums are not representable in remote write: skipped, as otelcol does
-            if s.aggregation_temporality
-                == opentelemetry_proto::tonic::metrics::v1::AggregationTemporality::Delta as i32
-            {
-                return;
-            }
-            let (n, ty) = if s.is_monotonic {
-                (name(NameKind::Counter), metric_type::COUNTER)
-            } else {
-                (name(NameKind::Gauge), metric_type::GAUGE)
-            };
-            meta(out, &n, ty);
             for p in &s.data_points {
-                let v = value(&p.value, p.flags);
-                out.push_with(&n, &with(&p.attributes), None, v, ms(p.time_unix_nano), p.exemplars.iter());
+                latest = latest.max(p.time_unix_nano);
+                let v = points::number(&p.value, p.flags);
+                out.push(
+                    series_key(&labels(&p.attributes), n, None),
+                    v,
+                    millis(p.time_unix_nano),
+                    points::exemplars(&p.exemplars),
+                );
             }
         }
         Some(metric::Data::Histogram(h)) => {
-            if h.aggregation_temporality
-                == opentelemetry_proto::tonic::metrics::v1::AggregationTemporality::Delta as i32
-            {
-                return;
-            }
-            let n = name(NameKind::Other);
-            meta(out, &n, metric_type::HISTOGRAM);
             for p in &h.data_points {
-                let labels = with(&p.attributes);
-                let ts = ms(p.time_unix_nano);
-                let marker = stale(p.flags).then(|| f64::from_bits(STALE_NAN));
-                let mut cumulative = 0u64;
-                // an exemplar goes to the bucket its value falls in
-                let bucket_of = |e: &OtlpExemplar| {
-                    exemplar_value(e).map(|v| p.explicit_bounds.partition_point(|b| *b < v)).unwrap_or(usize::MAX)
+                latest = latest.max(p.time_unix_nano);
+                let labels = labels(&p.attributes);
+                let ts = millis(p.time_unix_nano);
+                let marker = points::is_stale(p.flags).then(|| f64::from_bits(STALE_NAN));
+                let bounds = &p.explicit_bounds;
+                let in_bucket = |i: usize| {
+                    let all = points::exemplars(&p.exemplars);
+                    all.filter(move |e| points::bucket_of(bounds, e.value) == i)
                 };
-                for (i, bound) in p.explicit_bounds.iter().enumerate() {
+                let mut cumulative = 0u64;
+                for (i, bound) in bounds.iter().enumerate() {
                     cumulative += p.bucket_counts.get(i).copied().unwrap_or(0);
-                    out.push_with(
-                        &format!("{n}_bucket"),
-                        &labels,
-                        Some(("le", float_label(*bound))),
-                        marker.unwrap_or(cumulative as f64),
+                    let key = series_key(&labels, &format!("{n}_bucket"), Some(("le", float_label(*bound))));
+                    out.push(key, marker.unwrap_or(cumulative as f64), ts, in_bucket(i));
+                }
+                let key = series_key(&labels, &format!("{n}_bucket"), Some(("le", "+Inf".into())));
+                out.push(key, marker.unwrap_or(p.count as f64), ts, in_bucket(bounds.len()));
+                if let Some(sum) = p.sum {
+                    out.push(
+                        series_key(&labels, &format!("{n}_sum"), None),
+                        marker.unwrap_or(sum),
                         ts,
-                        p.exemplars.iter().filter(|e| bucket_of(e) == i),
+                        std::iter::empty(),
                     );
                 }
-                out.push_with(
-                    &format!("{n}_bucket"),
-                    &labels,
-                    Some(("le", "+Inf".into())),
+                out.push(
+                    series_key(&labels, &format!("{n}_count"), None),
                     marker.unwrap_or(p.count as f64),
                     ts,
-                    p.exemplars.iter().filter(|e| bucket_of(e) == p.explicit_bounds.len()),
+                    std::iter::empty(),
                 );
-                if let Some(sum) = p.sum {
-                    out.push(&format!("{n}_sum"), &labels, None, marker.unwrap_or(sum), ts);
+            }
+        }
+        Some(metric::Data::ExponentialHistogram(h)) => {
+            for p in &h.data_points {
+                latest = latest.max(p.time_unix_nano);
+                match native::to_native(p) {
+                    Ok(native) => {
+                        let key = series_key(&labels(&p.attributes), n, None);
+                        out.add_exemplars(&key, points::exemplars(&p.exemplars));
+                        out.histograms.entry(key).or_default().push(to_histogram(native));
+                    }
+                    Err(e) => out.errors.push(format!("{}: {e}", m.name)),
                 }
-                out.push(&format!("{n}_count"), &labels, None, marker.unwrap_or(p.count as f64), ts);
             }
         }
         Some(metric::Data::Summary(s)) => {
-            let n = name(NameKind::Other);
-            meta(out, &n, metric_type::SUMMARY);
             for p in &s.data_points {
-                let labels = with(&p.attributes);
-                let ts = ms(p.time_unix_nano);
-                let marker = stale(p.flags).then(|| f64::from_bits(STALE_NAN));
+                latest = latest.max(p.time_unix_nano);
+                let labels = labels(&p.attributes);
+                let ts = millis(p.time_unix_nano);
+                let marker = points::is_stale(p.flags).then(|| f64::from_bits(STALE_NAN));
                 for q in &p.quantile_values {
-                    out.push(&n, &labels, Some(("quantile", float_label(q.quantile))), marker.unwrap_or(q.value), ts);
+                    let key = series_key(&labels, n, Some(("quantile", float_label(q.quantile))));
+                    out.push(key, marker.unwrap_or(q.value), ts, std::iter::empty());
                 }
-                out.push(&format!("{n}_sum"), &labels, None, marker.unwrap_or(p.sum), ts);
-                out.push(&format!("{n}_count"), &labels, None, marker.unwrap_or(p.count as f64), ts);
+                out.push(
+                    series_key(&labels, &format!("{n}_sum"), None),
+                    marker.unwrap_or(p.sum),
+                    ts,
+                    std::iter::empty(),
+                );
+                out.push(
+                    series_key(&labels, &format!("{n}_count"), None),
+                    marker.unwrap_or(p.count as f64),
+                    ts,
+                    std::iter::empty(),
+                );
             }
         }
-        // exponential histograms need native histograms (remote write 2.0); not sent
-        Some(metric::Data::ExponentialHistogram(_)) | None => {}
+        None => {}
     }
+    latest
 }

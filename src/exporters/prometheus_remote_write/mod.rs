@@ -19,9 +19,9 @@ use crate::component::{
     parse_section, BuildContext, BuildResult, BuiltExporter, ExporterConfig, Factory, Invalid, Validate,
 };
 use crate::config::types::GoDuration;
-use crate::exporters::prometheus::ResourceToTelemetry;
 use crate::otlp::data::Decoded;
 use crate::otlp::PartialSuccess;
+use crate::prometheus::ResourceToTelemetry;
 use crate::signal::{Batch, Signal};
 
 #[derive(Debug, Clone, Deserialize)]
@@ -38,10 +38,18 @@ impl Default for RemoteWriteQueue {
     }
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+/// `target_info`: whether each resource's attributes go out as a
+/// `target_info` series (on by default, as in otelcol).
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct TargetInfo {
     pub enabled: bool,
+}
+
+impl Default for TargetInfo {
+    fn default() -> Self {
+        TargetInfo { enabled: true }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -136,12 +144,21 @@ impl ExporterConfig for RemoteWriteConfig {
     fn build(&self, ctx: BuildContext, signal: Signal) -> BuildResult<BuiltExporter> {
         let client = crate::exporters::client::http_client(&self.tls, &[b"h2", b"http/1.1"], &self.headers)?;
         let shape = convert::Shape {
-            namespace: self.namespace.clone(),
+            settings: crate::prometheus::Settings {
+                namespace: self.namespace.clone(),
+                add_suffixes: self.add_metric_suffixes,
+                resource_to_telemetry: self.resource_to_telemetry_conversion.enabled,
+            },
             external_labels: self.external_labels.clone(),
-            resource_to_telemetry: self.resource_to_telemetry_conversion.enabled,
-            add_suffixes: self.add_metric_suffixes,
+            target_info: self.target_info.as_ref().is_none_or(|t| t.enabled),
         };
-        let export = RemoteWrite { client, url: self.endpoint.clone(), shape, send_metadata: self.send_metadata };
+        let export = RemoteWrite {
+            name: ctx.id.to_string(),
+            client,
+            url: self.endpoint.clone(),
+            shape,
+            send_metadata: self.send_metadata,
+        };
         let q = &self.remote_write_queue;
         let settings = HelperSettings {
             timeout: self.timeout.0,
@@ -158,7 +175,11 @@ impl ExporterConfig for RemoteWriteConfig {
     }
 }
 
+/// What Prometheus 2.40+ answers when native histograms arrive and the feature is off.
+const NATIVE_HISTOGRAMS_DISABLED: &str = "native histograms are disabled";
+
 struct RemoteWrite {
+    name: String,
     client: reqwest::Client,
     url: String,
     shape: convert::Shape,
@@ -171,7 +192,11 @@ impl RemoteWrite {
         let Decoded::Metrics(resources) = batch.decoded().map_err(|e| ExportError::Permanent(e.to_string()))? else {
             return Err(ExportError::Permanent("remote write takes metrics only".into()));
         };
-        let request = convert::convert(&resources, &self.shape).into_request(self.send_metadata);
+        let converted = convert::convert(&resources, &self.shape);
+        for error in &converted.errors {
+            tracing::warn!(exporter = %self.name, "point not sent: {error}");
+        }
+        let request = converted.into_request(self.send_metadata);
         snap::raw::Encoder::new()
             .compress_vec(&request.encode_to_vec())
             .map_err(|e| ExportError::Permanent(e.to_string()))
@@ -199,8 +224,18 @@ impl Export for RemoteWrite {
             let retry_after =
                 resp.headers().get("retry-after").and_then(|v| v.to_str().ok()).and_then(parse_retry_after);
             let text = resp.text().await.unwrap_or_default();
-            let message =
+            let mut message =
                 format!("HTTP {status} from {}: {}", self.url, text.trim().chars().take(300).collect::<String>());
+            // Prometheus 2.x answers 500 to every request with a native histogram unless the
+            // feature is on: no retry can succeed until the server is restarted with it
+            if text.contains(NATIVE_HISTOGRAMS_DISABLED) {
+                message.push_str(
+                    "; the batch held exponential histograms, which go out as native histograms: start \
+                     Prometheus with --enable-feature=native-histograms, or keep exponential histograms \
+                     out of this pipeline",
+                );
+                return Err(ExportError::Permanent(message));
+            }
             Err(if status.is_server_error() || status.as_u16() == 429 {
                 ExportError::Retryable { message, retry_after }
             } else {
@@ -211,92 +246,5 @@ impl Export for RemoteWrite {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::testkit::{gauge, metrics};
-
-    #[test]
-    fn converts_with_sorted_labels_and_external_labels() {
-        let shape = convert::Shape {
-            external_labels: [("collector_label".to_string(), "10.0.0.1".to_string())].into(),
-            add_suffixes: true,
-            ..Default::default()
-        };
-        let req = convert::convert(&[metrics("svc", vec![gauge("queue.depth", 2)])], &shape).into_request(false);
-        assert_eq!(req.timeseries.len(), 2);
-        for ts in &req.timeseries {
-            let names: Vec<&str> = ts.labels.iter().map(|l| l.name.as_str()).collect();
-            let mut sorted = names.clone();
-            sorted.sort();
-            sorted.dedup();
-            assert_eq!(names, sorted, "labels sorted and unique");
-            assert!(ts.labels.contains(&proto::Label { name: "__name__".into(), value: "queue_depth".into() }));
-            assert!(ts.labels.contains(&proto::Label { name: "collector_label".into(), value: "10.0.0.1".into() }));
-            assert!(ts.labels.contains(&proto::Label { name: "job".into(), value: "svc".into() }));
-        }
-        let values: Vec<f64> = req.timeseries.iter().map(|t| t.samples[0].value).collect();
-        assert_eq!(values, vec![0.0, 1.0]);
-    }
-
-    #[test]
-    fn exemplars_go_to_the_counter_and_to_the_bucket_their_value_falls_in() {
-        use opentelemetry_proto::tonic::metrics::v1::{
-            exemplar, metric, AggregationTemporality, Exemplar, Histogram, HistogramDataPoint, Metric,
-        };
-        let ex = |v: f64, span: u8| Exemplar {
-            trace_id: vec![0xab; 16],
-            span_id: vec![span; 8],
-            time_unix_nano: 1_700_000_000_123_000_000,
-            value: Some(exemplar::Value::AsDouble(v)),
-            ..Default::default()
-        };
-        let hist = Metric {
-            name: "duration".into(),
-            unit: "ms".into(),
-            data: Some(metric::Data::Histogram(Histogram {
-                data_points: vec![HistogramDataPoint {
-                    count: 3,
-                    sum: Some(70.0),
-                    bucket_counts: vec![1, 1, 1],
-                    explicit_bounds: vec![5.0, 50.0],
-                    exemplars: vec![ex(3.0, 1), ex(60.0, 2), Exemplar { trace_id: vec![], ..ex(7.0, 3) }],
-                    time_unix_nano: 1_700_000_000_200_000_000,
-                    ..Default::default()
-                }],
-                aggregation_temporality: AggregationTemporality::Cumulative as i32,
-            })),
-            ..Default::default()
-        };
-        let shape = convert::Shape { add_suffixes: true, ..Default::default() };
-        let req = convert::convert(&[metrics("svc", vec![hist])], &shape).into_request(false);
-        let series = |le: &str| {
-            req.timeseries
-                .iter()
-                .find(|t| t.labels.iter().any(|l| l.name == "le" && l.value == le))
-                .unwrap_or_else(|| panic!("bucket {le}"))
-        };
-        let span = |t: &proto::TimeSeries| -> Vec<String> {
-            t.exemplars.iter().map(|e| e.labels.iter().find(|l| l.name == "span_id").unwrap().value.clone()).collect()
-        };
-        assert_eq!(span(series("5")), vec!["0101010101010101"]);
-        assert!(series("50").exemplars.is_empty(), "the exemplar without a trace id is left out");
-        assert_eq!(span(series("+Inf")), vec!["0202020202020202"]);
-        let e = &series("5").exemplars[0];
-        assert_eq!((e.value, e.timestamp), (3.0, 1_700_000_000_123));
-        assert_eq!(e.labels[1], proto::Label { name: "trace_id".into(), value: "ab".repeat(16) });
-        assert!(req
-            .timeseries
-            .iter()
-            .filter(|t| !t.labels.iter().any(|l| l.name == "le"))
-            .all(|t| t.exemplars.is_empty()));
-    }
-
-    #[test]
-    fn empty_external_label_is_a_config_error() {
-        let cfg: RemoteWriteConfig = serde_json::from_value(serde_json::json!({
-            "endpoint": "http://p:9090/api/v1/write", "external_labels": {"collector_label": ""}
-        }))
-        .unwrap();
-        assert_eq!(cfg.validate().unwrap_err().path, "external_labels.collector_label");
-    }
-}
+#[path = "tests.rs"]
+mod tests;
