@@ -31,6 +31,7 @@ pub fn registry() -> Registry {
             exporters::mysql::factory("mysql"),
             exporters::mysql::factory("mariadb"),
             exporters::alert::factory(),
+            exporters::jaeger::factory(),
             exporters::debug::factory("debug", None),
             exporters::debug::factory(
                 "logging",
