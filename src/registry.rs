@@ -32,6 +32,7 @@ pub fn registry() -> Registry {
             exporters::mysql::factory("mariadb"),
             exporters::alert::factory(),
             exporters::jaeger::factory(),
+            exporters::loki::factory(),
             exporters::debug::factory("debug", None),
             exporters::debug::factory(
                 "logging",

@@ -8,6 +8,7 @@ pub mod failure;
 pub mod grpc;
 pub mod helper;
 pub mod jaeger;
+pub mod loki;
 pub mod mysql;
 pub mod otlp_grpc;
 pub mod otlp_http;
