@@ -273,3 +273,5 @@ def test_components_lists_supported():
     words = set(re.findall(r"[a-z_]+", r.stdout))
     for name in ("otlp", "otlphttp", "batch", "resource", "attributes", "debug", "health_check"):
         assert name in words, f"`components` does not list {name}:\n{r.stdout}"
+    rows = {line.split()[1]: line.split()[2] for line in r.stdout.splitlines()[1:] if line.strip()}
+    assert rows["jaeger"] == "traces" and rows["loki"] == "logs", r.stdout
