@@ -11,6 +11,7 @@ import json
 import logging
 import uuid
 import warnings
+from pathlib import Path
 
 import pytest
 from opentelemetry._logs import SeverityNumber
@@ -24,9 +25,10 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode, TraceFlags
 
-from conftest import Ports, config_yaml, pipeline
+from conftest import Ports, config_yaml, free_port, pipeline
 from legacy_peers import JaegerCollector, LokiPush
-from test_config_cli import run_cli
+from otlp_util import to_yaml
+from test_config_cli import TESTDATA, run_cli
 
 FAST_RETRY = {"enabled": True, "initial_interval": "50ms", "max_interval": "100ms", "max_elapsed_time": "30s"}
 # one worker, so batches reach the peer in the order they were sent
@@ -324,3 +326,70 @@ def test_invalid_configs_refused_with_key_path(tmp_path, exporter, signal, cfg, 
     assert r.returncode == 1, r.stderr
     for s in expect:
         assert s in r.stderr, r.stderr
+
+
+# --- the seeds run: their exporter sections unchanged, only addresses moved to this machine ---
+
+SEEDS = Path(__file__).parent / "testdata" / "seeds"
+
+
+def run_merged(collector, tmp_path, files, overlay: dict, env=None):
+    """Runs files + overlay (the overlay last, so it wins; it holds the health_check)."""
+    path = tmp_path / "overlay.yaml"
+    text = to_yaml(overlay) + "\n"
+    path.write_text(text)
+    args = []
+    for f in [*files, path]:
+        args += ["--config", str(f)]
+    return collector(text, args=args, env=env)
+
+
+def local_overlay(ports, exporters, pipelines=None):
+    service = {"extensions": ["health_check"], "telemetry": {"metrics": {"address": f"127.0.0.1:{ports.metrics}"}}}
+    if pipelines:
+        service["pipelines"] = pipelines
+    return {
+        "receivers": {"otlp": {"protocols": {"grpc": {"endpoint": f"127.0.0.1:{ports.grpc}"},
+                                             "http": {"endpoint": f"127.0.0.1:{ports.http}"}}}},
+        "exporters": exporters,
+        "extensions": {"health_check": {"endpoint": f"127.0.0.1:{ports.health}"}},
+        "service": service,
+    }
+
+
+def test_seed_001_jaeger_exporter_runs(collector, jaeger, tmp_path):
+    ports = Ports.new()
+    overlay = local_overlay(ports, {"jaeger": {"endpoint": f"127.0.0.1:{jaeger.port}"}},
+                            {"traces": {"exporters": ["jaeger"]}})
+    run_merged(collector, tmp_path, [TESTDATA / "base.yaml", SEEDS / "001_exporters_jaeger.fragment.yaml"], overlay)
+    one_span(ports.grpc, "seed-001")
+    [batch] = jaeger.ok_batches(1)
+    assert batch.process.service_name == "shop"
+    assert [s.operation_name for s in batch.spans] == ["seed-001"]
+
+
+def test_seed_003_helm_gateway_loki_runs(collector, loki, tmp_path):
+    ports = Ports.new()
+    unused = free_port()
+    overlay = local_overlay(ports, {
+        "loki": {"endpoint": loki.url},
+        "otlp/trace": {"endpoint": f"http://127.0.0.1:{unused}"},
+        "prometheusremotewrite": {"endpoint": f"http://127.0.0.1:{unused}/api/v1/write"},
+    })
+    run_merged(collector, tmp_path, [TESTDATA / "helm_chart_config.yaml", SEEDS / "003_helm_gateway_loki.chart.yaml"],
+               overlay, env={"MY_POD_IP": "127.0.0.1"})
+
+    def emit(provider):
+        provider.get_logger("app").emit(body="order placed", severity_number=SeverityNumber.WARN,
+                                        attributes={"container": "api", "order": 7})
+
+    send_logs(ports.grpc, emit, {"service.name": "checkout", "service.namespace": "shop",
+                                 "service.instance.id": "pod-3"})
+    got = entries(loki.received.wait(1))
+    assert len(got) == 1
+    tenant, labels, e = got[0]
+    # seed 003: exporter label off, job on; its processors add the container and service hints
+    assert labels == ('{container="api", instance="pod-3", job="shop/checkout", level="WARN", '
+                      'service_name="checkout", service_namespace="shop"}')
+    line = json.loads(e.line)
+    assert line["body"] == "order placed" and line["attributes"] == {"order": 7}
