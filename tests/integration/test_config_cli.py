@@ -3,7 +3,9 @@
 - `validate --config F` accepts good configs: every seed config from
   shared/seeds/ that uses only supported components (copied verbatim to
   testdata/seeds/; fragments are merged onto testdata/base.yaml with repeated
-  --config), and binds no port while doing it.
+  --config, their processors and exporters put in a pipeline; Helm values
+  `config:` sections (*.chart.yaml) onto the chart's default config,
+  testdata/helm_chart_config.yaml), and binds no port while doing it.
 - `validate` rejects bad configs with exit code 1 and the offending YAML path
   on stderr: key typos, wrong types, undefined components in pipelines,
   unknown component types, and more.
