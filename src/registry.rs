@@ -31,6 +31,8 @@ pub fn registry() -> Registry {
             exporters::mysql::factory("mysql"),
             exporters::mysql::factory("mariadb"),
             exporters::alert::factory(),
+            exporters::jaeger::factory(),
+            exporters::loki::factory(),
             exporters::debug::factory("debug", None),
             exporters::debug::factory(
                 "logging",

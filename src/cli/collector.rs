@@ -106,7 +106,10 @@ fn components() -> ExitCode {
     println!("{:<10} {:<14} {:<22} NOTE", "KIND", "TYPE", "SIGNALS");
     for (kind, name, signals, note) in registry().describe() {
         let signals = if signals.is_empty() { "-".to_owned() } else { signals };
-        println!("{kind:<10} {name:<14} {signals:<22} {}", note.map(|_| "deprecated alias").unwrap_or(""));
+        println!(
+            "{kind:<10} {name:<14} {signals:<22} {}",
+            note.map(|_| "deprecated upstream (validate says what to use)").unwrap_or("")
+        );
     }
     ExitCode::SUCCESS
 }

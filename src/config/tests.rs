@@ -137,6 +137,25 @@ fn logging_exporter_is_debug_with_a_warning() {
 }
 
 #[test]
+fn removed_exporters_warn_once_per_type_and_keep_their_signal() {
+    let yaml = MINIMAL
+        .replace(
+            "exporters:\n  debug:\n",
+            "exporters:\n  debug:\n  jaeger:\n    endpoint: jaeger:14250\n  jaeger/b:\n    endpoint: jaeger:14250\n",
+        )
+        .replace("exporters: [debug]", "exporters: [debug, jaeger, jaeger/b]");
+    let cfg = load_yaml(&yaml).unwrap();
+    let notes: Vec<_> = cfg.warnings.iter().filter(|w| w.contains("jaeger exporter was removed")).collect();
+    assert_eq!(notes.len(), 1, "{:?}", cfg.warnings);
+    assert!(notes[0].starts_with("exporters.jaeger:") && notes[0].contains("jaeger:4317"));
+    let logs = MINIMAL
+        .replace("  debug:\n", "  jaeger:\n    endpoint: jaeger:14250\n")
+        .replace("[debug]", "[jaeger]")
+        .replace("traces:", "logs:");
+    assert!(errors(&logs).iter().any(|e| e.contains("\"jaeger\" does not support logs")), "{:?}", errors(&logs));
+}
+
+#[test]
 fn named_components_and_pipelines() {
     let yaml = "receivers:\n  otlp/in:\n    protocols:\n      http:\nexporters:\n  otlp/trace:\n    endpoint: http://tempo:4317\n    tls:\n      insecure: true\n      insecure_skip_verify: true\nservice:\n  pipelines:\n    traces/main:\n      receivers: [otlp/in]\n      exporters: [otlp/trace]\n";
     let cfg = load_yaml(yaml).unwrap();

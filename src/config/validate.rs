@@ -79,7 +79,8 @@ impl Compiler<'_> {
                 self.error(&path, format!("unknown {} type \"{}\"{hint}", kind.noun(), id.type_name));
                 continue;
             };
-            if let Some(note) = factory.deprecated {
+            // once per type: `loki` and `loki/b` share one note
+            if let Some(note) = factory.deprecated.filter(|n| !self.warnings.iter().any(|w| w.ends_with(n))) {
                 self.warnings.push(format!("{}: {note}", path.join(".")));
             }
             match (factory.parse)(value.to_json()) {

@@ -7,16 +7,16 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::str::FromStr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use bytes::Bytes;
 use futures::future::BoxFuture;
 use serde::Deserialize;
 use serde_json::Value;
 use tonic::metadata::MetadataKey;
-use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
+use tonic::transport::Channel;
 
 use super::client::{Compression, TlsClientConfig};
+use super::grpc::{self, classify};
 use super::helper::{self, Export, ExportError, HelperSettings, QueueConfig, RetryConfig};
 use crate::component::{
     parse_section, BuildContext, BuildResult, BuiltExporter, ExporterConfig, Factory, Invalid, Validate,
@@ -24,7 +24,7 @@ use crate::component::{
 use crate::config::types::GoDuration;
 use crate::extensions::auth::{AuthSettings, ClientAuth};
 use crate::otlp::grpc_client;
-use crate::otlp::{wire, PartialSuccess};
+use crate::otlp::PartialSuccess;
 use crate::signal::{Batch, Signal};
 
 #[derive(Debug, Clone, Deserialize)]
@@ -110,42 +110,15 @@ impl Validate for OtlpGrpcConfig {
 
 impl OtlpGrpcConfig {
     fn plaintext(&self) -> bool {
-        self.tls.insecure || self.endpoint.starts_with("http://")
+        grpc::plaintext(&self.endpoint, &self.tls)
     }
 
-    /// The URI to dial: otelcol accepts `host:port` and `scheme://host:port`.
     fn target(&self) -> Result<String, String> {
-        let ep = self.endpoint.trim();
-        let rest = ep.strip_prefix("http://").or_else(|| ep.strip_prefix("https://")).unwrap_or(ep);
-        let rest = rest.trim_end_matches('/');
-        if rest.is_empty() || rest.contains('/') {
-            return Err(format!("{ep:?} must be host:port, optionally with http:// or https://"));
-        }
-        let scheme = if self.plaintext() { "http" } else { "https" };
-        let uri = format!("{scheme}://{rest}");
-        http::Uri::from_str(&uri).map_err(|e| format!("{ep:?} is not a valid address: {e}"))?;
-        Ok(uri)
+        grpc::target(&self.endpoint, &self.tls)
     }
 
     fn channel(&self) -> anyhow::Result<Channel> {
-        let mut endpoint = Endpoint::from_shared(self.target().map_err(anyhow::Error::msg)?)?
-            .connect_timeout(Duration::from_secs(5))
-            .tcp_nodelay(true)
-            .http2_adaptive_window(true);
-        if !self.plaintext() {
-            let mut tls = ClientTlsConfig::new().with_native_roots();
-            if let Some(ca) = self.tls.ca_pem_bytes()? {
-                tls = tls.ca_certificate(Certificate::from_pem(ca));
-            }
-            if let Some((cert, key)) = self.tls.identity_pem()? {
-                tls = tls.identity(Identity::from_pem(cert, key));
-            }
-            if let Some(name) = &self.tls.server_name_override {
-                tls = tls.domain_name(name.clone());
-            }
-            endpoint = endpoint.tls_config(tls)?;
-        }
-        Ok(endpoint.connect_lazy())
+        grpc::channel(&self.endpoint, &self.tls)
     }
 }
 
@@ -221,60 +194,4 @@ impl Export for OtlpGrpc {
             }
         })
     }
-}
-
-/// OTLP/gRPC retry rules: transient codes retry; RESOURCE_EXHAUSTED only
-/// when the server sent RetryInfo; everything else is permanent.
-pub fn classify(status: &tonic::Status) -> ExportError {
-    use tonic::Code::*;
-    let message = format!("{:?}: {}", status.code(), status.message());
-    let retry_info = retry_delay(status.details());
-    match status.code() {
-        Cancelled | DeadlineExceeded | Aborted | OutOfRange | Unavailable | DataLoss => {
-            ExportError::Retryable { message, retry_after: retry_info }
-        }
-        ResourceExhausted if retry_info.is_some() => ExportError::Retryable { message, retry_after: retry_info },
-        _ => ExportError::Permanent(message),
-    }
-}
-
-/// Reads `google.rpc.RetryInfo.retry_delay` from a `google.rpc.Status`'s details.
-fn retry_delay(status: &[u8]) -> Option<Duration> {
-    const RETRY_INFO: &[u8] = b"type.googleapis.com/google.rpc.RetryInfo";
-    let fields = |buf: &[u8]| -> Option<Vec<(u32, Vec<u8>)>> {
-        let mut out = Vec::new();
-        let mut pos = 0;
-        while pos < buf.len() {
-            let (num, wt) = wire::read_key(buf, &mut pos).ok()?;
-            match wt {
-                2 => out.push((num, buf[wire::read_len(buf, &mut pos).ok()?].to_vec())),
-                0 => out.push((num, wire::read_varint(buf, &mut pos).ok()?.to_le_bytes().to_vec())),
-                _ => wire::skip(buf, &mut pos, wt).ok()?,
-            }
-        }
-        Some(out)
-    };
-    for (num, any) in fields(status)? {
-        if num != 3 {
-            continue;
-        }
-        let any = fields(&any)?;
-        let is_retry_info = any.iter().any(|(n, v)| *n == 1 && v == RETRY_INFO);
-        let value = any.iter().find(|(n, _)| *n == 2).map(|(_, v)| v.clone());
-        if let (true, Some(value)) = (is_retry_info, value) {
-            let delay = fields(&value)?.into_iter().find(|(n, _)| *n == 1)?.1;
-            let mut secs = 0u64;
-            let mut nanos = 0u64;
-            for (n, v) in fields(&delay)? {
-                let x = u64::from_le_bytes(v.try_into().ok()?);
-                if n == 1 {
-                    secs = x;
-                } else if n == 2 {
-                    nanos = x;
-                }
-            }
-            return Some(Duration::from_secs(secs) + Duration::from_nanos(nanos));
-        }
-    }
-    None
 }

@@ -3,7 +3,9 @@
 - `validate --config F` accepts good configs: every seed config from
   shared/seeds/ that uses only supported components (copied verbatim to
   testdata/seeds/; fragments are merged onto testdata/base.yaml with repeated
-  --config), and binds no port while doing it.
+  --config, their processors and exporters put in a pipeline; Helm values
+  `config:` sections (*.chart.yaml) onto the chart's default config,
+  testdata/helm_chart_config.yaml), and binds no port while doing it.
 - `validate` rejects bad configs with exit code 1 and the offending YAML path
   on stderr: key typos, wrong types, undefined components in pipelines,
   unknown component types, and more.
@@ -15,6 +17,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import socket
 import subprocess
@@ -26,8 +29,11 @@ from otlp_util import grpc_export, make_span, trace_request, typed_attrs
 
 TESTDATA = Path(__file__).parent / "testdata"
 SEEDS = sorted((TESTDATA / "seeds").glob("*.yaml"))
-FULL_SEEDS = [p for p in SEEDS if not p.name.endswith(".fragment.yaml")]
+FULL_SEEDS = [p for p in SEEDS if not p.name.endswith((".fragment.yaml", ".chart.yaml"))]
 FRAGMENTS = [p for p in SEEDS if p.name.endswith(".fragment.yaml")]
+# Helm values `config:` sections: the chart merges them onto its default config
+CHART_SEEDS = [p for p in SEEDS if p.name.endswith(".chart.yaml")]
+HELM_CHART_CONFIG = TESTDATA / "helm_chart_config.yaml"
 
 
 def run_cli(*args, env=None, timeout=30) -> subprocess.CompletedProcess:
@@ -44,7 +50,7 @@ def validate(*paths, env=None) -> subprocess.CompletedProcess:
 
 
 def test_seed_files_present():
-    assert len(FULL_SEEDS) == 4 and len(FRAGMENTS) == 5, [p.name for p in SEEDS]
+    assert (len(FULL_SEEDS), len(FRAGMENTS), len(CHART_SEEDS)) == (4, 6, 1), [p.name for p in SEEDS]
     for p in SEEDS:
         assert p.read_text().startswith("# seed: shared/seeds/"), p
 
@@ -53,6 +59,13 @@ def test_seed_files_present():
 def test_validate_accepts_seed_config(seed):
     r = validate(seed)
     assert r.returncode == 0, f"{seed.name} rejected:\n{r.stderr}"
+
+
+@pytest.mark.parametrize("seed", CHART_SEEDS, ids=lambda p: p.name)
+def test_validate_accepts_seed_helm_config_on_chart_defaults(seed):
+    """The chart's default config + the seed's values `config:`, with the pod's MY_POD_IP."""
+    r = validate(HELM_CHART_CONFIG, seed, env={**os.environ, "MY_POD_IP": "127.0.0.1"})
+    assert r.returncode == 0, f"{seed.name} on the chart defaults rejected:\n{r.stderr}"
 
 
 @pytest.mark.parametrize("fragment", FRAGMENTS, ids=lambda p: p.name)
@@ -68,6 +81,14 @@ def test_validate_accepts_seed_fragment_merged(fragment, tmp_path):
         use.write_text(f"service:\n  pipelines:\n    traces:\n      processors: [{', '.join(procs)}]\n")
         r = validate(TESTDATA / "base.yaml", fragment, use)
         assert r.returncode == 0, f"base + {fragment.name} with processors {procs} in the pipeline:\n{r.stderr}"
+    if text.startswith("exporters:", text.index("\n") + 1) or "\nexporters:" in text:
+        section = text.split("exporters:", 1)[1]
+        exps = re.findall(r"^  ([a-z_]+(?:/[\w-]+)?):", section, re.M)
+        assert exps, text
+        use = tmp_path / "use_exporters.yaml"
+        use.write_text(f"service:\n  pipelines:\n    traces:\n      exporters: [{', '.join(exps)}]\n")
+        r = validate(TESTDATA / "base.yaml", fragment, use)
+        assert r.returncode == 0, f"base + {fragment.name} with exporters {exps} in the pipeline:\n{r.stderr}"
 
 
 def test_validate_binds_no_port(tmp_path):
@@ -254,3 +275,5 @@ def test_components_lists_supported():
     words = set(re.findall(r"[a-z_]+", r.stdout))
     for name in ("otlp", "otlphttp", "batch", "resource", "attributes", "debug", "health_check"):
         assert name in words, f"`components` does not list {name}:\n{r.stdout}"
+    rows = {line.split()[1]: line.split()[2] for line in r.stdout.splitlines()[1:] if line.strip()}
+    assert rows["jaeger"] == "traces" and rows["loki"] == "logs", r.stdout
