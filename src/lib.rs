@@ -13,6 +13,7 @@ pub mod otlp;
 pub mod processors;
 pub mod receivers;
 pub mod registry;
+pub mod runtime;
 pub mod service;
 pub mod signal;
 pub mod stack;

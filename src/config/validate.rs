@@ -303,7 +303,7 @@ fn check_authenticators(c: &mut Compiler, configured: &BTreeSet<ComponentId>, en
             Ok(id) if !configured.contains(&id) => format!(
                 "references extension \"{name}\" which is not configured; declare it under extensions and list it in service.extensions"
             ),
-            Ok(id) if !crate::extensions::auth::AUTHENTICATOR_TYPES.contains(&id.type_name.as_str()) => {
+            Ok(id) if !["bearertokenauth", "basicauth"].contains(&id.type_name.as_str()) => {
                 format!("extension \"{name}\" is not an authenticator; use bearertokenauth or basicauth")
             }
             Ok(id) if !enabled.contains(&id) => {

@@ -255,10 +255,7 @@ pub fn build_for(
     let Some(storage_id) = queue.storage.as_ref().filter(|_| queue.enabled) else {
         return Ok(build(name, export, settings, metrics));
     };
-    let storage = ComponentId::parse(storage_id)
-        .ok()
-        .and_then(|id| ctx.storages.get(&id).cloned())
-        .ok_or_else(|| anyhow::anyhow!("sending_queue.storage: extension {storage_id:?} is not a running file_storage extension; configure it and list it in service.extensions"))?;
+    let storage = ctx.host.storage(storage_id).map_err(|e| anyhow::anyhow!("sending_queue.storage: {e}"))?;
     let dir_name = format!("exporter_{}_{}_{signal}", ctx.id.type_name, ctx.id.name.as_deref().unwrap_or(""));
     let dir_name: String =
         dir_name.chars().map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '_' }).collect();

@@ -22,9 +22,9 @@ use crate::component::{
     parse_section, BuildContext, BuildResult, BuiltExporter, ExporterConfig, Factory, Invalid, Validate,
 };
 use crate::config::types::GoDuration;
-use crate::extensions::auth::{AuthSettings, ClientAuth};
 use crate::otlp::grpc_client;
 use crate::otlp::{wire, PartialSuccess};
+use crate::runtime::auth::{AuthSettings, ClientAuth};
 use crate::signal::{Batch, Signal};
 
 #[derive(Debug, Clone, Deserialize)]
@@ -164,7 +164,7 @@ impl ExporterConfig for OtlpGrpcConfig {
             channel: self.channel()?,
             path: signal.grpc_path(),
             headers,
-            auth: self.auth.as_ref().map(|a| ctx.authenticators.client(a)).transpose()?,
+            auth: self.auth.as_ref().map(|a| ctx.host.client_auth(a)).transpose()?,
             gzip,
         };
         let settings = HelperSettings {

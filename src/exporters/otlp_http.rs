@@ -15,8 +15,8 @@ use crate::component::{
     parse_section, BuildContext, BuildResult, BuiltExporter, ExporterConfig, Factory, Invalid, Validate,
 };
 use crate::config::types::GoDuration;
-use crate::extensions::auth::{AuthSettings, ClientAuth};
 use crate::otlp::{self, PartialSuccess};
+use crate::runtime::auth::{AuthSettings, ClientAuth};
 use crate::signal::{Batch, Signal};
 
 /// The exporter reads at most this much of a response body, as otelcol does.
@@ -144,7 +144,7 @@ impl ExporterConfig for OtlpHttpConfig {
             .url(signal)
             .ok_or_else(|| anyhow::anyhow!("no endpoint for {signal}: set endpoint or {signal}_endpoint"))?;
         let client = crate::exporters::client::http_client(&self.tls, &[b"h2", b"http/1.1"], &self.headers)?;
-        let auth = self.auth.as_ref().map(|a| ctx.authenticators.client(a)).transpose()?;
+        let auth = self.auth.as_ref().map(|a| ctx.host.client_auth(a)).transpose()?;
         let export = OtlpHttp { client, url, signal, compression: self.compression, encoding: self.encoding, auth };
         let settings = HelperSettings {
             timeout: self.timeout.0,

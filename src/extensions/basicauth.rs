@@ -12,11 +12,11 @@ use futures::future::BoxFuture;
 use serde::Deserialize;
 use sha2::Digest;
 
-use super::auth::{same, sensitive_value, Authenticator, ClientAuth, Secret, ServerAuth};
 use crate::component::{
     parse_section, BuildContext, BuildResult, ExtensionConfig, Factory, Invalid, NothingRunning, Running, Validate,
 };
-use crate::service::Health;
+use crate::runtime::auth::{same, sensitive_value, Authenticator, ClientAuth, Secret, ServerAuth};
+use crate::runtime::Health;
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]

@@ -9,11 +9,11 @@ use std::time::SystemTime;
 use futures::future::BoxFuture;
 use serde::Deserialize;
 
-use super::auth::{same, sensitive_value, Authenticator, ClientAuth, Secret, ServerAuth};
 use crate::component::{
     parse_section, BuildContext, BuildResult, ExtensionConfig, Factory, Invalid, NothingRunning, Running, Validate,
 };
-use crate::service::Health;
+use crate::runtime::auth::{same, sensitive_value, Authenticator, ClientAuth, Secret, ServerAuth};
+use crate::runtime::Health;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]

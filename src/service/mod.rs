@@ -6,7 +6,6 @@
 mod fanout;
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,38 +14,11 @@ use tokio::time::Instant;
 
 use crate::component::{BuildContext, ComponentId, Consumer, Running, SignalConsumers};
 use crate::config::Config;
-use crate::extensions::health_check::ServerTask;
+pub use crate::runtime::Health;
+use crate::runtime::{serve_http, Host, Offered, TaskGroup};
 use crate::signal::Signal;
 use crate::telemetry::Telemetry;
 pub use fanout::Fanout;
-
-/// Whether the collector is serving; read by the health_check extension.
-#[derive(Clone)]
-pub struct Health {
-    ready: Arc<AtomicBool>,
-    started: std::time::Instant,
-}
-
-impl Health {
-    pub fn new() -> Health {
-        Health { ready: Arc::new(AtomicBool::new(false)), started: std::time::Instant::now() }
-    }
-    pub fn is_ready(&self) -> bool {
-        self.ready.load(Ordering::SeqCst)
-    }
-    pub fn set_ready(&self, ready: bool) {
-        self.ready.store(ready, Ordering::SeqCst);
-    }
-    pub fn uptime(&self) -> Duration {
-        self.started.elapsed()
-    }
-}
-
-impl Default for Health {
-    fn default() -> Self {
-        Health::new()
-    }
-}
 
 type Stage = Vec<(String, Box<dyn Running>)>;
 type PipelineEntry = (Signal, Arc<dyn Consumer>);
@@ -86,41 +58,29 @@ impl Service {
     }
 
     async fn build(&mut self, config: Config, telemetry: Arc<Telemetry>) -> anyhow::Result<()> {
-        // Authenticator extensions first: receivers and exporters look them up by id.
-        let mut authenticators = BTreeMap::new();
+        // What the enabled extensions offer first: receivers and exporters find them through the host.
+        let mut offered = BTreeMap::new();
         for id in &config.service_extensions {
-            if let Some(a) = config.extensions[id].authenticator().with_context(|| format!("extension {id}"))? {
-                authenticators.insert(id.clone(), a);
-            }
+            let ext = &config.extensions[id];
+            let authenticator = ext.authenticator().with_context(|| format!("extension {id}"))?;
+            offered.insert(id.clone(), Offered { authenticator, storage: ext.storage() });
         }
-        let authenticators = crate::extensions::auth::Authenticators::new(authenticators);
-        let storages: BTreeMap<_, _> = config
-            .service_extensions
-            .iter()
-            .filter_map(|id| config.extensions[id].storage().map(|s| (id.clone(), s)))
-            .collect();
-        let storages = Arc::new(storages);
+        let host = Host::new(offered);
         // receivers share one in-flight byte budget: the tightest memory_limiter's spike allowance
         let budget = config.processors.values().filter_map(|p| p.admission_budget()).min();
-        let admission = crate::receivers::admission::Admission::new(budget);
+        let admission = crate::runtime::admission::Admission::new(budget);
         let ctx = |id: &ComponentId| BuildContext {
             id: id.clone(),
             telemetry: telemetry.clone(),
-            authenticators: authenticators.clone(),
-            storages: storages.clone(),
+            host: host.clone(),
             admission: admission.clone(),
         };
         if let Some(addr) = config.telemetry.metrics.listen_address() {
-            let listener = crate::receivers::otlp::bind(&addr, "self metrics (service.telemetry.metrics)").await?;
-            let router = crate::telemetry::server::router(telemetry.clone());
-            let stop = tokio_util::sync::CancellationToken::new();
-            let token = stop.clone();
-            let task = tokio::spawn(async move {
-                let _ = axum::serve(listener, router).with_graceful_shutdown(token.cancelled_owned()).await;
-            });
+            let listener = crate::runtime::bind(&addr, "self metrics (service.telemetry.metrics)").await?;
+            let server = TaskGroup::new("telemetry");
+            serve_http(&server, listener, crate::telemetry::server::router(telemetry.clone()));
             tracing::info!(address = %addr, "self metrics served at /metrics");
-            self.extensions
-                .push(("telemetry".into(), Box::new(ServerTask { stop, task: std::sync::Mutex::new(Some(task)) })));
+            self.extensions.push(("telemetry".into(), Box::new(server)));
         }
         for id in &config.service_extensions {
             let ext = &config.extensions[id];
