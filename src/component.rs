@@ -11,6 +11,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::runtime::{Admission, Authenticator, Health, Host, StorageSettings};
+pub use crate::runtime::{Capability, ExtensionRef};
 pub use crate::runtime::{ComponentId, ConsumeError, NothingRunning, Running};
 use crate::signal::{Batch, Signal};
 use crate::telemetry::Telemetry;
@@ -123,6 +124,12 @@ pub trait Validate {
 }
 
 pub trait ReceiverConfig: Validate + fmt::Debug + Send + Sync {
+    /// The extensions this config names (`auth.authenticator`), checked by
+    /// validation and found through [`BuildContext::host`] at start.
+    fn extension_refs(&self) -> Vec<ExtensionRef> {
+        Vec::new()
+    }
+
     /// Binds and starts serving; fails if a listener cannot be opened.
     fn start(&self, ctx: BuildContext, consumers: SignalConsumers) -> BoxFuture<'_, BuildResult<Box<dyn Running>>>;
 }
@@ -150,11 +157,30 @@ pub struct BuiltExporter {
 }
 
 pub trait ExporterConfig: Validate + fmt::Debug + Send + Sync {
+    /// Whether the exporter sends through the shared sending queue, and so
+    /// may keep it in a storage extension (`sending_queue.storage`).
+    fn has_sending_queue(&self) -> bool {
+        false
+    }
+
+    /// The extensions this config names (`auth.authenticator`,
+    /// `sending_queue.storage`), checked by validation and found through
+    /// [`BuildContext::host`] at build.
+    fn extension_refs(&self) -> Vec<ExtensionRef> {
+        Vec::new()
+    }
+
     fn build(&self, ctx: BuildContext, signal: Signal) -> BuildResult<BuiltExporter>;
 }
 
 pub trait ExtensionConfig: Validate + fmt::Debug + Send + Sync {
     fn start(&self, ctx: BuildContext, health: Health) -> BoxFuture<'_, BuildResult<Box<dyn Running>>>;
+
+    /// What this extension offers other components; validation checks every
+    /// reference against it, so it must agree with `authenticator` and `storage`.
+    fn offers(&self) -> &'static [Capability] {
+        &[]
+    }
 
     /// Authenticator extensions return what they check and send; the service
     /// puts it in the [`Host`] before building anything else.

@@ -29,6 +29,10 @@ impl Compiler<'_> {
         });
     }
 
+    pub(super) fn is_broken(&self, kind: Kind, id: &ComponentId) -> bool {
+        self.broken.contains(&(kind, id.clone()))
+    }
+
     fn parse_error(&mut self, base: &[String], err: ParseError) {
         let mut path: Vec<String> = base.to_vec();
         for seg in err.path().iter() {
@@ -230,9 +234,13 @@ pub(super) fn compile(root: &Node, registry: &Registry, warnings: Vec<String>) -
     for id in super::connectors::check_links(&mut c, &pairs, &pipelines) {
         used.insert((Kind::Connector, id));
     }
-    let configured: BTreeSet<ComponentId> = extensions.keys().cloned().collect();
-    check_authenticators(&mut c, &configured, &service_extensions);
-    check_storages(&mut c, &configured, &service_extensions);
+    let sections = super::references::Sections {
+        receivers: &receivers,
+        exporters: &exporters,
+        extensions: &extensions,
+        enabled: &service_extensions,
+    };
+    super::references::check(&mut c, registry, &sections);
 
     for (kind, ids) in [
         (Kind::Receiver, receivers.keys().cloned().collect::<Vec<_>>()),
@@ -272,166 +280,4 @@ pub(super) fn compile(root: &Node, registry: &Registry, warnings: Vec<String>) -
         telemetry: service.telemetry,
         warnings: c.warnings,
     })
-}
-
-/// `auth.authenticator` anywhere in a receiver or exporter must name an
-/// authenticator extension that is configured and listed in
-/// `service.extensions`, as otelcol requires.
-fn check_authenticators(c: &mut Compiler, configured: &BTreeSet<ComponentId>, enabled: &[ComponentId]) {
-    fn find(node: &Node, path: Vec<String>, out: &mut Vec<(Vec<String>, String)>) {
-        for (key, value) in node.as_map().unwrap_or_default() {
-            let mut p = path.clone();
-            p.push(key.clone());
-            if key != "auth" {
-                find(value, p, out);
-            } else if let Some(serde_json::Value::String(name)) = value.get("authenticator").map(Node::to_json) {
-                p.push("authenticator".into());
-                out.push((p, name));
-            }
-        }
-    }
-    let mut refs = Vec::new();
-    for section in ["receivers", "exporters"] {
-        if let Some(node) = c.root.get(section) {
-            find(node, vec![section.to_owned()], &mut refs);
-        }
-    }
-    for (path, name) in refs {
-        let message = match ComponentId::parse(&name) {
-            Err(e) => e,
-            Ok(id) if c.broken.contains(&(Kind::Extension, id.clone())) => continue,
-            Ok(id) if !configured.contains(&id) => format!(
-                "references extension \"{name}\" which is not configured; declare it under extensions and list it in service.extensions"
-            ),
-            Ok(id) if !["bearertokenauth", "basicauth"].contains(&id.type_name.as_str()) => {
-                format!("extension \"{name}\" is not an authenticator; use bearertokenauth or basicauth")
-            }
-            Ok(id) if !enabled.contains(&id) => {
-                format!("extension \"{name}\" is not listed in service.extensions; add it there")
-            }
-            Ok(_) => continue,
-        };
-        c.error(&path, message);
-    }
-}
-
-/// Exporters that can keep their sending queue in a `file_storage` extension.
-const PERSISTENT_QUEUE_EXPORTERS: [&str; 4] = ["otlp", "otlp_grpc", "otlphttp", "otlp_http"];
-
-/// `sending_queue.storage` must name a `file_storage` extension that is
-/// configured and listed in `service.extensions`.
-fn check_storages(c: &mut Compiler, configured: &BTreeSet<ComponentId>, enabled: &[ComponentId]) {
-    let Some(exporters) = c.root.get("exporters").and_then(Node::as_map) else { return };
-    let mut refs = Vec::new();
-    for (key, node) in exporters {
-        if let Some(serde_json::Value::String(name)) =
-            node.get("sending_queue").and_then(|q| q.get("storage")).map(Node::to_json)
-        {
-            let path = vec!["exporters".to_owned(), key.clone(), "sending_queue".to_owned(), "storage".to_owned()];
-            refs.push((path, key.clone(), name));
-        }
-    }
-    for (path, exporter, name) in refs {
-        let exporter_type = ComponentId::parse(&exporter).map(|id| id.type_name).unwrap_or_default();
-        let message = match ComponentId::parse(&name) {
-            Err(e) => e,
-            Ok(_) if !PERSISTENT_QUEUE_EXPORTERS.contains(&exporter_type.as_str()) => {
-                format!("the {exporter_type} exporter has no persistent queue; remove storage")
-            }
-            Ok(id) if c.broken.contains(&(Kind::Extension, id.clone())) => continue,
-            Ok(id) if id.type_name != "file_storage" => {
-                format!("extension \"{name}\" is not a storage extension; use a file_storage extension")
-            }
-            Ok(id) if !configured.contains(&id) => format!(
-                "references extension \"{name}\" which is not configured; declare it under extensions and list it in service.extensions"
-            ),
-            Ok(id) if !enabled.contains(&id) => {
-                format!("extension \"{name}\" is not listed in service.extensions; add it there")
-            }
-            Ok(_) => continue,
-        };
-        c.error(&path, message);
-    }
-}
-
-#[cfg(test)]
-mod storage_tests {
-    use crate::registry::registry;
-
-    fn errors(extensions: &str, enabled: &str, storage: &str) -> Vec<String> {
-        let yaml = format!(
-            "receivers:\n  otlp:\n    protocols:\n      grpc:\nexporters:\n  otlp:\n    endpoint: localhost:4317\n    sending_queue:\n      storage: {storage}\nextensions:\n{extensions}service:\n  extensions: [{enabled}]\n  pipelines:\n    traces:\n      receivers: [otlp]\n      exporters: [otlp]\n"
-        );
-        match super::super::load_str(&yaml, &registry()) {
-            Ok(_) => vec![],
-            Err(e) => e.0.iter().map(ToString::to_string).collect(),
-        }
-    }
-
-    #[test]
-    fn storage_must_name_an_enabled_file_storage_extension() {
-        let fs = "  file_storage/q:\n    directory: /tmp\n  health_check:\n";
-        assert!(errors(fs, "file_storage/q", "file_storage/q").is_empty());
-        let e = errors(fs, "health_check", "file_storage/q");
-        assert!(e[0].contains("exporters.otlp.sending_queue.storage"), "{e:?}");
-        assert!(e[0].contains("not listed in service.extensions"), "{e:?}");
-        let e = errors(fs, "file_storage/q", "file_storage/other");
-        assert!(e[0].contains("not configured"), "{e:?}");
-        let e = errors(fs, "file_storage/q, health_check", "health_check");
-        assert!(e[0].contains("not a storage extension"), "{e:?}");
-    }
-}
-
-#[cfg(test)]
-mod authenticator_tests {
-    use crate::config::load_str;
-    use crate::registry::registry;
-
-    fn errors(yaml: &str) -> Vec<String> {
-        match load_str(yaml, &registry()) {
-            Ok(_) => vec![],
-            Err(e) => e.0.iter().map(ToString::to_string).collect(),
-        }
-    }
-
-    const PIPELINE: &str =
-        "exporters:\n  otlp:\n    endpoint: b:4317\n    auth: {authenticator: bearertokenauth/out}\nservice:\n  extensions: [bearertokenauth/out, basicauth]\n  pipelines:\n    traces: {receivers: [otlp], exporters: [otlp]}\n";
-
-    #[test]
-    fn authenticators_must_be_declared_enabled_and_of_an_auth_type() {
-        let head = "receivers:\n  otlp:\n    protocols:\n      grpc:\n        auth: {authenticator: basicauth}\n      http:\n        auth: {authenticator: health_check}\nextensions:\n  health_check:\n  basicauth: {htpasswd: {inline: 'u:p'}}\n  bearertokenauth/out: {token: tok-secret}\n  bearertokenauth/idle: {token: tok-secret}\n";
-        assert!(errors(&format!("{head}{PIPELINE}")).iter().any(|e| e.contains("is not an authenticator")));
-        let ok = format!("{}{PIPELINE}", head.replace("authenticator: health_check", "authenticator: basicauth"));
-        assert_eq!(errors(&ok), Vec::<String>::new());
-        let idle =
-            ok.replace("auth: {authenticator: bearertokenauth/out}", "auth: {authenticator: bearertokenauth/idle}");
-        let errs = errors(&idle);
-        assert!(errs[0].starts_with("exporters.otlp.auth.authenticator: extension \"bearertokenauth/idle\" is not listed in service.extensions"), "{errs:?}");
-        let missing = ok.replace("authenticator: basicauth}", "authenticator: basicauth/nowhere}");
-        let errs = errors(&missing);
-        assert_eq!(errs.len(), 2, "{errs:?}");
-        assert!(errs[0].starts_with("receivers.otlp.protocols.grpc.auth.authenticator: references extension \"basicauth/nowhere\" which is not configured"), "{errs:?}");
-        assert!(errs.iter().all(|e| !e.contains("tok-secret")));
-    }
-
-    #[test]
-    fn receiver_tls_is_typed_and_checked() {
-        let yaml = "receivers:\n  otlp:\n    protocols:\n      http:\n        tls: {cert_file: /nonexistent/c.pem, key_file: /nonexistent/k.pem, min_version: '1.3'}\n      grpc:\n        tls: {cert_file: /nonexistent/c.pem, key_fle: x}\nexporters:\n  debug:\nservice:\n  pipelines:\n    traces: {receivers: [otlp], exporters: [debug]}\n";
-        let errs = errors(yaml);
-        assert!(
-            errs.iter().any(|e| e.starts_with("receivers.otlp.protocols.grpc.tls.key_fle: unknown field")),
-            "{errs:?}"
-        );
-        let yaml = yaml.replace(", key_fle: x", "");
-        let errs = errors(&yaml);
-        assert!(
-            errs.iter().any(|e| e.starts_with("receivers.otlp.protocols.grpc.tls: cert_file and key_file go together")),
-            "{errs:?}"
-        );
-        let errs = errors(&yaml.replace("tls: {cert_file: /nonexistent/c.pem}", "endpoint: localhost:4317"));
-        assert!(
-            errs.iter().any(|e| e.starts_with("receivers.otlp.protocols.http.tls.cert_file: cannot read")),
-            "{errs:?}"
-        );
-    }
 }

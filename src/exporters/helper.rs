@@ -21,6 +21,7 @@ use crate::component::{
 };
 use crate::config::types::GoDuration;
 use crate::otlp::PartialSuccess;
+use crate::runtime::{Capability, ExtensionRef};
 use crate::signal::{Batch, Signal};
 use crate::telemetry::ExporterMetrics;
 
@@ -102,6 +103,12 @@ impl Default for QueueConfig {
 }
 
 impl QueueConfig {
+    /// `sending_queue.storage`, when the queue is kept in a storage extension.
+    pub fn storage_ref(&self) -> Option<ExtensionRef> {
+        let id = self.storage.clone().filter(|_| self.enabled)?;
+        Some(ExtensionRef { path: "sending_queue.storage".into(), id, needs: Capability::Storage })
+    }
+
     pub fn validate(&self) -> Result<(), Invalid> {
         if !self.enabled {
             return Ok(());

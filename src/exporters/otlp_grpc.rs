@@ -25,6 +25,7 @@ use crate::config::types::GoDuration;
 use crate::otlp::grpc_client;
 use crate::otlp::{wire, PartialSuccess};
 use crate::runtime::auth::{AuthSettings, ClientAuth};
+use crate::runtime::ExtensionRef;
 use crate::signal::{Batch, Signal};
 
 #[derive(Debug, Clone, Deserialize)]
@@ -150,6 +151,14 @@ impl OtlpGrpcConfig {
 }
 
 impl ExporterConfig for OtlpGrpcConfig {
+    fn has_sending_queue(&self) -> bool {
+        true
+    }
+
+    fn extension_refs(&self) -> Vec<ExtensionRef> {
+        self.auth.iter().map(|a| a.reference("auth")).chain(self.sending_queue.storage_ref()).collect()
+    }
+
     fn build(&self, ctx: BuildContext, signal: Signal) -> BuildResult<BuiltExporter> {
         let mut headers = http::HeaderMap::new();
         for (k, v) in &self.headers {

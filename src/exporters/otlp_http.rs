@@ -17,6 +17,7 @@ use crate::component::{
 use crate::config::types::GoDuration;
 use crate::otlp::{self, PartialSuccess};
 use crate::runtime::auth::{AuthSettings, ClientAuth};
+use crate::runtime::ExtensionRef;
 use crate::signal::{Batch, Signal};
 
 /// The exporter reads at most this much of a response body, as otelcol does.
@@ -139,6 +140,14 @@ impl OtlpHttpConfig {
 }
 
 impl ExporterConfig for OtlpHttpConfig {
+    fn has_sending_queue(&self) -> bool {
+        true
+    }
+
+    fn extension_refs(&self) -> Vec<ExtensionRef> {
+        self.auth.iter().map(|a| a.reference("auth")).chain(self.sending_queue.storage_ref()).collect()
+    }
+
     fn build(&self, ctx: BuildContext, signal: Signal) -> BuildResult<BuiltExporter> {
         let url = self
             .url(signal)

@@ -12,6 +12,7 @@ use crate::component::{
     parse_section, BuildContext, BuildResult, ExtensionConfig, Factory, Invalid, NothingRunning, Running, Validate,
 };
 use crate::config::types::GoDuration;
+use crate::runtime::Capability;
 use crate::runtime::{Health, StorageSettings};
 
 #[derive(Debug, Clone, Deserialize)]
@@ -102,6 +103,10 @@ impl Validate for FileStorageConfig {
 }
 
 impl ExtensionConfig for FileStorageConfig {
+    fn offers(&self) -> &'static [Capability] {
+        &[Capability::Storage]
+    }
+
     fn start(&self, _ctx: BuildContext, _health: Health) -> BoxFuture<'_, BuildResult<Box<dyn Running>>> {
         Box::pin(async move {
             let dir = PathBuf::from(self.directory.as_deref().unwrap_or_default());

@@ -64,6 +64,17 @@ pub struct AuthSettings {
     pub authenticator: String,
 }
 
+impl AuthSettings {
+    /// The reference to the authenticator, for an `auth` section at `path`.
+    pub fn reference(&self, path: &str) -> super::ExtensionRef {
+        super::ExtensionRef {
+            path: format!("{path}.authenticator"),
+            id: self.authenticator.clone(),
+            needs: super::Capability::Authenticator,
+        }
+    }
+}
+
 /// Checks the credentials of an incoming request from its headers alone, so
 /// receivers refuse before reading the body.
 pub trait ServerAuth: Send + Sync {

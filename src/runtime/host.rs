@@ -29,6 +29,15 @@ impl fmt::Display for Capability {
     }
 }
 
+/// A config's reference to an extension: the key path inside the
+/// component's section, the id it names, and what that extension must offer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExtensionRef {
+    pub path: String,
+    pub id: String,
+    pub needs: Capability,
+}
+
 /// What one running extension offers.
 #[derive(Clone, Default)]
 pub struct Offered {

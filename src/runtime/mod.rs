@@ -19,7 +19,7 @@ pub use admission::{Admission, Admitted};
 pub use auth::{AuthSettings, Authenticator, ClientAuth, Secret, ServerAuth};
 pub use consume::ConsumeError;
 pub use health::Health;
-pub use host::{Capability, Host, Offered};
+pub use host::{Capability, ExtensionRef, Host, Offered};
 pub use id::ComponentId;
 pub use lifecycle::{NothingRunning, Running, Shutdown, TaskGroup};
 pub use net::{bind, serve_http};

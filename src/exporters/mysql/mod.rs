@@ -46,7 +46,7 @@ use crate::component::{
     parse_section, BuildContext, BuildResult, BuiltExporter, ExporterConfig, Factory, Invalid, Validate,
 };
 use crate::config::types::GoDuration;
-use crate::runtime::{Secret, TaskGroup};
+use crate::runtime::{ExtensionRef, Secret, TaskGroup};
 use crate::signal::Signal;
 
 pub const DEFAULT_DATABASE: &str = "otelstack";
@@ -149,6 +149,14 @@ impl Validate for MysqlConfig {
 }
 
 impl ExporterConfig for MysqlConfig {
+    fn has_sending_queue(&self) -> bool {
+        true
+    }
+
+    fn extension_refs(&self) -> Vec<ExtensionRef> {
+        self.sending_queue.storage_ref().into_iter().collect()
+    }
+
     fn build(&self, ctx: BuildContext, signal: Signal) -> BuildResult<BuiltExporter> {
         let (dsn, database) = self.connection().map_err(|e| anyhow::anyhow!("endpoint: {}", e.message))?;
         let store = store::Store::new(store::StoreSettings {

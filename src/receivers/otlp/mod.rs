@@ -19,7 +19,7 @@ use crate::component::{
     Validate,
 };
 use crate::config::types::split_host_port;
-use crate::runtime::{AuthSettings, ServerAuth, TaskGroup};
+use crate::runtime::{AuthSettings, ExtensionRef, ServerAuth, TaskGroup};
 use crate::signal::{Batch, Signal};
 use crate::telemetry::ReceiverMetrics;
 
@@ -90,6 +90,14 @@ impl Validate for OtlpReceiverConfig {
 }
 
 impl ReceiverConfig for OtlpReceiverConfig {
+    fn extension_refs(&self) -> Vec<ExtensionRef> {
+        let grpc =
+            self.protocols.grpc.as_ref().and_then(|g| g.auth.as_ref()).map(|a| a.reference("protocols.grpc.auth"));
+        let http =
+            self.protocols.http.as_ref().and_then(|h| h.auth.as_ref()).map(|a| a.reference("protocols.http.auth"));
+        grpc.into_iter().chain(http).collect()
+    }
+
     fn start(&self, ctx: BuildContext, consumers: SignalConsumers) -> BoxFuture<'_, BuildResult<Box<dyn Running>>> {
         Box::pin(async move {
             let group = TaskGroup::new(format!("receiver {}", ctx.id));
