@@ -5,12 +5,14 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::Duration;
 
 use futures::future::BoxFuture;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+use crate::runtime::{Admission, Authenticator, Health, Host, StorageSettings};
+pub use crate::runtime::{Capability, ExtensionRef};
+pub use crate::runtime::{ComponentId, ConsumeError, NothingRunning, Running};
 use crate::signal::{Batch, Signal};
 use crate::telemetry::Telemetry;
 
@@ -46,63 +48,10 @@ impl Kind {
     }
 }
 
-/// A component id: `type` or `type/name`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ComponentId {
-    pub type_name: String,
-    pub name: Option<String>,
-}
-
-impl ComponentId {
-    pub fn parse(s: &str) -> Result<ComponentId, String> {
-        let (t, n) = match s.split_once('/') {
-            Some((t, n)) => (t, Some(n)),
-            None => (s, None),
-        };
-        let valid = |x: &str| !x.is_empty() && x.chars().all(|c| !c.is_whitespace() && c != '/');
-        if !valid(t) || n.is_some_and(|n| !valid(n)) {
-            return Err(format!("invalid component id {s:?}: use \"type\" or \"type/name\""));
-        }
-        Ok(ComponentId { type_name: t.to_owned(), name: n.map(str::to_owned) })
-    }
-}
-
-impl fmt::Display for ComponentId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.name {
-            Some(n) => write!(f, "{}/{}", self.type_name, n),
-            None => f.write_str(&self.type_name),
-        }
-    }
-}
-
-/// Why a consumer did not take a batch; decides the status a receiver sends.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ConsumeError {
-    /// try again later: gRPC UNAVAILABLE, HTTP 503 with Retry-After
-    #[error("{reason}")]
-    Refused { reason: String, retry_after: Option<Duration> },
-    /// will never succeed: gRPC INTERNAL, HTTP 500
-    #[error("{0}")]
-    Permanent(String),
-}
-
-impl ConsumeError {
-    pub fn refused(reason: impl Into<String>) -> ConsumeError {
-        ConsumeError::Refused { reason: reason.into(), retry_after: None }
-    }
-}
-
 /// Takes batches: a processor chain, a fan-out, or an exporter's queue.
 /// Returning `Ok` means the batch is accepted and will not be lost silently.
 pub trait Consumer: Send + Sync {
     fn consume(&self, batch: Batch) -> BoxFuture<'_, Result<(), ConsumeError>>;
-}
-
-/// A started component that can be stopped; `shutdown` returns once it has
-/// stopped taking work and drained what it holds (bounded by `deadline`).
-pub trait Running: Send + Sync {
-    fn shutdown(&self, deadline: tokio::time::Instant) -> BoxFuture<'_, ()>;
 }
 
 /// Shared things every component is built with.
@@ -110,24 +59,16 @@ pub trait Running: Send + Sync {
 pub struct BuildContext {
     pub id: ComponentId,
     pub telemetry: Arc<Telemetry>,
-    /// authenticator extensions by id, for `auth.authenticator` settings
-    pub authenticators: crate::extensions::auth::Authenticators,
-    /// `file_storage` extensions by id, for `sending_queue.storage`
-    pub storages: Arc<std::collections::BTreeMap<ComponentId, crate::extensions::file_storage::StorageSettings>>,
+    /// the enabled extensions, for `auth.authenticator` and `sending_queue.storage`
+    pub host: Host,
     /// the in-flight request byte budget receivers share (set by memory_limiter)
-    pub admission: crate::receivers::admission::Admission,
+    pub admission: Admission,
 }
 
 impl BuildContext {
-    /// A context without authenticators (tests, components built alone).
+    /// A context without extensions (tests, components built alone).
     pub fn new(id: ComponentId, telemetry: Arc<Telemetry>) -> BuildContext {
-        BuildContext {
-            id,
-            telemetry,
-            authenticators: Default::default(),
-            storages: Default::default(),
-            admission: Default::default(),
-        }
+        BuildContext { id, telemetry, host: Host::default(), admission: Admission::default() }
     }
 }
 
@@ -183,6 +124,12 @@ pub trait Validate {
 }
 
 pub trait ReceiverConfig: Validate + fmt::Debug + Send + Sync {
+    /// The extensions this config names (`auth.authenticator`), checked by
+    /// validation and found through [`BuildContext::host`] at start.
+    fn extension_refs(&self) -> Vec<ExtensionRef> {
+        Vec::new()
+    }
+
     /// Binds and starts serving; fails if a listener cannot be opened.
     fn start(&self, ctx: BuildContext, consumers: SignalConsumers) -> BoxFuture<'_, BuildResult<Box<dyn Running>>>;
 }
@@ -210,21 +157,40 @@ pub struct BuiltExporter {
 }
 
 pub trait ExporterConfig: Validate + fmt::Debug + Send + Sync {
+    /// Whether the exporter sends through the shared sending queue, and so
+    /// may keep it in a storage extension (`sending_queue.storage`).
+    fn has_sending_queue(&self) -> bool {
+        false
+    }
+
+    /// The extensions this config names (`auth.authenticator`,
+    /// `sending_queue.storage`), checked by validation and found through
+    /// [`BuildContext::host`] at build.
+    fn extension_refs(&self) -> Vec<ExtensionRef> {
+        Vec::new()
+    }
+
     fn build(&self, ctx: BuildContext, signal: Signal) -> BuildResult<BuiltExporter>;
 }
 
 pub trait ExtensionConfig: Validate + fmt::Debug + Send + Sync {
-    fn start(&self, ctx: BuildContext, health: crate::service::Health) -> BoxFuture<'_, BuildResult<Box<dyn Running>>>;
+    fn start(&self, ctx: BuildContext, health: Health) -> BoxFuture<'_, BuildResult<Box<dyn Running>>>;
+
+    /// What this extension offers other components; validation checks every
+    /// reference against it, so it must agree with `authenticator` and `storage`.
+    fn offers(&self) -> &'static [Capability] {
+        &[]
+    }
 
     /// Authenticator extensions return what they check and send; the service
-    /// collects them into `BuildContext::authenticators` before building.
-    fn authenticator(&self) -> BuildResult<Option<crate::extensions::auth::Authenticator>> {
+    /// puts it in the [`Host`] before building anything else.
+    fn authenticator(&self) -> BuildResult<Option<Authenticator>> {
         Ok(None)
     }
 
-    /// Storage extensions (`file_storage`) say where persistent queues live;
-    /// the service collects them into `BuildContext::storages`.
-    fn storage(&self) -> Option<crate::extensions::file_storage::StorageSettings> {
+    /// Storage extensions say where components keep files; the service puts
+    /// it in the [`Host`].
+    fn storage(&self) -> Option<StorageSettings> {
         None
     }
 }
@@ -251,15 +217,6 @@ pub struct Factory<C: ?Sized> {
 impl<C: ?Sized> Factory<C> {
     pub fn supports(&self, signal: Signal) -> bool {
         self.signals.contains(&signal)
-    }
-}
-
-/// A no-op [`Running`] for components with nothing to stop.
-pub struct NothingRunning;
-
-impl Running for NothingRunning {
-    fn shutdown(&self, _deadline: tokio::time::Instant) -> BoxFuture<'_, ()> {
-        Box::pin(async {})
     }
 }
 

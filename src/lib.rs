@@ -14,6 +14,7 @@ pub mod processors;
 pub mod prometheus;
 pub mod receivers;
 pub mod registry;
+pub mod runtime;
 pub mod service;
 pub mod signal;
 pub mod stack;

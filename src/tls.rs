@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::component::Invalid;
 use crate::config::types::GoDuration;
-use crate::extensions::auth::Secret;
+use crate::runtime::auth::Secret;
 
 /// A client that has not finished its handshake after this long is dropped.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);

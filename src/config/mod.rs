@@ -7,6 +7,8 @@ mod connectors;
 mod errors;
 mod expand;
 pub mod node;
+mod pipelines;
+mod references;
 mod service;
 pub mod types;
 mod validate;

@@ -21,6 +21,7 @@ use crate::component::{
 };
 use crate::config::types::GoDuration;
 use crate::otlp::PartialSuccess;
+use crate::runtime::{Capability, ExtensionRef};
 use crate::signal::{Batch, Signal};
 use crate::telemetry::ExporterMetrics;
 
@@ -102,6 +103,12 @@ impl Default for QueueConfig {
 }
 
 impl QueueConfig {
+    /// `sending_queue.storage`, when the queue is kept in a storage extension.
+    pub fn storage_ref(&self) -> Option<ExtensionRef> {
+        let id = self.storage.clone().filter(|_| self.enabled)?;
+        Some(ExtensionRef { path: "sending_queue.storage".into(), id, needs: Capability::Storage })
+    }
+
     pub fn validate(&self) -> Result<(), Invalid> {
         if !self.enabled {
             return Ok(());
@@ -255,10 +262,7 @@ pub fn build_for(
     let Some(storage_id) = queue.storage.as_ref().filter(|_| queue.enabled) else {
         return Ok(build(name, export, settings, metrics));
     };
-    let storage = ComponentId::parse(storage_id)
-        .ok()
-        .and_then(|id| ctx.storages.get(&id).cloned())
-        .ok_or_else(|| anyhow::anyhow!("sending_queue.storage: extension {storage_id:?} is not a running file_storage extension; configure it and list it in service.extensions"))?;
+    let storage = ctx.host.storage(storage_id).map_err(|e| anyhow::anyhow!("sending_queue.storage: {e}"))?;
     let dir_name = format!("exporter_{}_{}_{signal}", ctx.id.type_name, ctx.id.name.as_deref().unwrap_or(""));
     let dir_name: String =
         dir_name.chars().map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '_' }).collect();

@@ -106,13 +106,11 @@ fn backoff_grows_and_is_capped() {
 async fn a_persistent_queue_keeps_what_shutdown_interrupted_and_sends_it_after_a_restart() {
     let dir = std::env::temp_dir().join(format!("otelstack-helper-{}-{}", std::process::id(), fastrand::u64(..)));
     let storage_id = ComponentId::parse("file_storage/q").unwrap();
-    let storage = crate::extensions::file_storage::StorageSettings {
-        directory: dir.clone(),
-        timeout: Duration::from_secs(1),
-        fsync: true,
-    };
+    let storage =
+        crate::runtime::StorageSettings { directory: dir.clone(), timeout: Duration::from_secs(1), fsync: true };
     let mut ctx = BuildContext::new(ComponentId::parse("otlp").unwrap(), Arc::new(crate::telemetry::Telemetry::new()));
-    ctx.storages = Arc::new([(storage_id, storage)].into_iter().collect());
+    let offered = crate::runtime::Offered { storage: Some(storage), ..Default::default() };
+    ctx.host = crate::runtime::Host::new([(storage_id, offered)].into_iter().collect());
     let mut s = settings(true);
     s.queue.storage = Some("file_storage/q".into());
     s.retry.max_elapsed_time = GoDuration::secs(0);

@@ -22,9 +22,10 @@ use crate::component::{
     parse_section, BuildContext, BuildResult, BuiltExporter, ExporterConfig, Factory, Invalid, Validate,
 };
 use crate::config::types::GoDuration;
-use crate::extensions::auth::{AuthSettings, ClientAuth};
 use crate::otlp::grpc_client;
 use crate::otlp::PartialSuccess;
+use crate::runtime::auth::{AuthSettings, ClientAuth};
+use crate::runtime::ExtensionRef;
 use crate::signal::{Batch, Signal};
 
 #[derive(Debug, Clone, Deserialize)]
@@ -123,6 +124,14 @@ impl OtlpGrpcConfig {
 }
 
 impl ExporterConfig for OtlpGrpcConfig {
+    fn has_sending_queue(&self) -> bool {
+        true
+    }
+
+    fn extension_refs(&self) -> Vec<ExtensionRef> {
+        self.auth.iter().map(|a| a.reference("auth")).chain(self.sending_queue.storage_ref()).collect()
+    }
+
     fn build(&self, ctx: BuildContext, signal: Signal) -> BuildResult<BuiltExporter> {
         let mut headers = http::HeaderMap::new();
         for (k, v) in &self.headers {
@@ -137,7 +146,7 @@ impl ExporterConfig for OtlpGrpcConfig {
             channel: self.channel()?,
             path: signal.grpc_path(),
             headers,
-            auth: self.auth.as_ref().map(|a| ctx.authenticators.client(a)).transpose()?,
+            auth: self.auth.as_ref().map(|a| ctx.host.client_auth(a)).transpose()?,
             gzip,
         };
         let settings = HelperSettings {

@@ -15,8 +15,9 @@ use crate::component::{
     parse_section, BuildContext, BuildResult, BuiltExporter, ExporterConfig, Factory, Invalid, Validate,
 };
 use crate::config::types::GoDuration;
-use crate::extensions::auth::{AuthSettings, ClientAuth};
 use crate::otlp::{self, PartialSuccess};
+use crate::runtime::auth::{AuthSettings, ClientAuth};
+use crate::runtime::ExtensionRef;
 use crate::signal::{Batch, Signal};
 
 /// The exporter reads at most this much of a response body, as otelcol does.
@@ -139,12 +140,20 @@ impl OtlpHttpConfig {
 }
 
 impl ExporterConfig for OtlpHttpConfig {
+    fn has_sending_queue(&self) -> bool {
+        true
+    }
+
+    fn extension_refs(&self) -> Vec<ExtensionRef> {
+        self.auth.iter().map(|a| a.reference("auth")).chain(self.sending_queue.storage_ref()).collect()
+    }
+
     fn build(&self, ctx: BuildContext, signal: Signal) -> BuildResult<BuiltExporter> {
         let url = self
             .url(signal)
             .ok_or_else(|| anyhow::anyhow!("no endpoint for {signal}: set endpoint or {signal}_endpoint"))?;
         let client = crate::exporters::client::http_client(&self.tls, &[b"h2", b"http/1.1"], &self.headers)?;
-        let auth = self.auth.as_ref().map(|a| ctx.authenticators.client(a)).transpose()?;
+        let auth = self.auth.as_ref().map(|a| ctx.host.client_auth(a)).transpose()?;
         let export = OtlpHttp { client, url, signal, compression: self.compression, encoding: self.encoding, auth };
         let settings = HelperSettings {
             timeout: self.timeout.0,

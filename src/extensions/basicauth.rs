@@ -12,11 +12,12 @@ use futures::future::BoxFuture;
 use serde::Deserialize;
 use sha2::Digest;
 
-use super::auth::{same, sensitive_value, Authenticator, ClientAuth, Secret, ServerAuth};
 use crate::component::{
     parse_section, BuildContext, BuildResult, ExtensionConfig, Factory, Invalid, NothingRunning, Running, Validate,
 };
-use crate::service::Health;
+use crate::runtime::auth::{same, sensitive_value, Authenticator, ClientAuth, Secret, ServerAuth};
+use crate::runtime::Capability;
+use crate::runtime::Health;
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -125,6 +126,10 @@ fn parse_lines(text: &str, users: &mut BTreeMap<String, Stored>) -> Result<(), S
 }
 
 impl ExtensionConfig for BasicAuthConfig {
+    fn offers(&self) -> &'static [Capability] {
+        &[Capability::Authenticator]
+    }
+
     fn start(&self, _ctx: BuildContext, _health: Health) -> BoxFuture<'_, BuildResult<Box<dyn Running>>> {
         Box::pin(async { Ok(Box::new(NothingRunning) as Box<dyn Running>) })
     }

@@ -9,11 +9,12 @@ use std::time::SystemTime;
 use futures::future::BoxFuture;
 use serde::Deserialize;
 
-use super::auth::{same, sensitive_value, Authenticator, ClientAuth, Secret, ServerAuth};
 use crate::component::{
     parse_section, BuildContext, BuildResult, ExtensionConfig, Factory, Invalid, NothingRunning, Running, Validate,
 };
-use crate::service::Health;
+use crate::runtime::auth::{same, sensitive_value, Authenticator, ClientAuth, Secret, ServerAuth};
+use crate::runtime::Capability;
+use crate::runtime::Health;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -67,6 +68,10 @@ impl Validate for BearerTokenAuthConfig {
 }
 
 impl ExtensionConfig for BearerTokenAuthConfig {
+    fn offers(&self) -> &'static [Capability] {
+        &[Capability::Authenticator]
+    }
+
     fn start(&self, _ctx: BuildContext, _health: Health) -> BoxFuture<'_, BuildResult<Box<dyn Running>>> {
         Box::pin(async { Ok(Box::new(NothingRunning) as Box<dyn Running>) })
     }

@@ -4,7 +4,6 @@
 //! keys; the queue itself lives in `exporters::queue`.
 
 use std::path::PathBuf;
-use std::time::Duration;
 
 use futures::future::BoxFuture;
 use serde::Deserialize;
@@ -13,7 +12,8 @@ use crate::component::{
     parse_section, BuildContext, BuildResult, ExtensionConfig, Factory, Invalid, NothingRunning, Running, Validate,
 };
 use crate::config::types::GoDuration;
-use crate::service::Health;
+use crate::runtime::Capability;
+use crate::runtime::{Health, StorageSettings};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -61,14 +61,6 @@ impl Default for FileStorageConfig {
     }
 }
 
-/// What an exporter needs to open its persistent queue.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StorageSettings {
-    pub directory: PathBuf,
-    pub timeout: Duration,
-    pub fsync: bool,
-}
-
 pub fn factory() -> Factory<dyn ExtensionConfig> {
     Factory {
         type_name: "file_storage",
@@ -111,6 +103,10 @@ impl Validate for FileStorageConfig {
 }
 
 impl ExtensionConfig for FileStorageConfig {
+    fn offers(&self) -> &'static [Capability] {
+        &[Capability::Storage]
+    }
+
     fn start(&self, _ctx: BuildContext, _health: Health) -> BoxFuture<'_, BuildResult<Box<dyn Running>>> {
         Box::pin(async move {
             let dir = PathBuf::from(self.directory.as_deref().unwrap_or_default());
@@ -146,6 +142,7 @@ impl ExtensionConfig for FileStorageConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     fn cfg(v: serde_json::Value) -> Result<FileStorageConfig, String> {
         parse_section::<FileStorageConfig>(v).map_err(|e| e.to_string())

@@ -9,13 +9,12 @@ use axum::response::IntoResponse;
 use futures::future::BoxFuture;
 use serde::Deserialize;
 use serde_json::Value;
-use tokio_util::sync::CancellationToken;
 
 use crate::component::{
     parse_section, BuildContext, BuildResult, ExtensionConfig, Factory, Invalid, Running, Validate,
 };
 use crate::config::types::split_host_port;
-use crate::service::Health;
+use crate::runtime::{serve_http, Health, TaskGroup};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -72,9 +71,9 @@ impl Validate for HealthCheckConfig {
 }
 
 impl ExtensionConfig for HealthCheckConfig {
-    fn start(&self, _ctx: BuildContext, health: Health) -> BoxFuture<'_, BuildResult<Box<dyn Running>>> {
+    fn start(&self, ctx: BuildContext, health: Health) -> BoxFuture<'_, BuildResult<Box<dyn Running>>> {
         Box::pin(async move {
-            let listener = crate::receivers::otlp::bind(&self.endpoint, "the health_check extension").await?;
+            let listener = crate::runtime::bind(&self.endpoint, "the health_check extension").await?;
             let since = humantime::format_rfc3339_micros(SystemTime::now()).to_string();
             let body = self.response_body.clone();
             let handler = move || {
@@ -96,31 +95,10 @@ impl ExtensionConfig for HealthCheckConfig {
                 }
             };
             let router = axum::Router::new().route(&self.path, axum::routing::get(handler));
-            let stop = CancellationToken::new();
-            let token = stop.clone();
             tracing::info!(endpoint = %self.endpoint, path = %self.path, "health_check extension listening");
-            let task = tokio::spawn(async move {
-                let _ = axum::serve(listener, router).with_graceful_shutdown(token.cancelled_owned()).await;
-            });
-            Ok(Box::new(ServerTask { stop, task: std::sync::Mutex::new(Some(task)) }) as Box<dyn Running>)
-        })
-    }
-}
-
-/// A background HTTP server stopped by a token.
-pub struct ServerTask {
-    pub stop: CancellationToken,
-    pub task: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
-}
-
-impl Running for ServerTask {
-    fn shutdown(&self, deadline: tokio::time::Instant) -> BoxFuture<'_, ()> {
-        Box::pin(async move {
-            self.stop.cancel();
-            let task = self.task.lock().expect("lock").take();
-            if let Some(task) = task {
-                let _ = tokio::time::timeout_at(deadline, task).await;
-            }
+            let group = TaskGroup::new(format!("extension {}", ctx.id));
+            serve_http(&group, listener, router);
+            Ok(Box::new(group) as Box<dyn Running>)
         })
     }
 }

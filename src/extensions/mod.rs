@@ -1,6 +1,7 @@
-//! Extensions: components outside the data path (health checks, authenticators).
+//! Extensions: components outside the data path (health checks,
+//! authenticators, storage). Components reach them through
+//! `crate::runtime::Host`, never by importing these modules.
 
-pub mod auth;
 pub mod basicauth;
 pub mod bearertokenauth;
 pub mod file_storage;

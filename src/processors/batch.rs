@@ -4,20 +4,20 @@
 //! trying to hand it downstream, so accepted data is not dropped when an
 //! exporter queue is momentarily full.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures::future::BoxFuture;
 use serde::Deserialize;
-use tokio::sync::{mpsc, oneshot};
-use tokio::task::JoinHandle;
+use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use crate::component::{
     parse_section, BuildContext, BuildResult, BuiltProcessor, ConsumeError, Consumer, Factory, Invalid,
-    ProcessorConfig, Running, Validate,
+    ProcessorConfig, Validate,
 };
 use crate::config::types::GoDuration;
+use crate::runtime::{Shutdown, TaskGroup};
 use crate::signal::{Batch, Signal};
 use crate::telemetry::BatchMetrics;
 
@@ -76,7 +76,6 @@ impl Validate for BatchConfig {
 impl ProcessorConfig for BatchConfig {
     fn build(&self, ctx: BuildContext, signal: Signal, next: Arc<dyn Consumer>) -> BuildResult<BuiltProcessor> {
         let (tx, rx) = mpsc::channel(QUEUE_CAPACITY);
-        let (stop_tx, stop_rx) = oneshot::channel();
         let batcher = Batcher {
             cfg: self.clone(),
             signal,
@@ -86,11 +85,9 @@ impl ProcessorConfig for BatchConfig {
             pending_items: 0,
             id: ctx.id.to_string(),
         };
-        let task = tokio::spawn(batcher.run(rx, stop_rx));
-        Ok(BuiltProcessor {
-            consumer: Arc::new(BatchInput { tx }),
-            running: Some(Box::new(BatchRunning { stop: Mutex::new(Some(stop_tx)), task: Mutex::new(Some(task)) })),
-        })
+        let group = TaskGroup::new(format!("processor {}", ctx.id));
+        group.spawn(batcher.run(rx, group.shutdown_signal()));
+        Ok(BuiltProcessor { consumer: Arc::new(BatchInput { tx }), running: Some(Box::new(group)) })
     }
 }
 
@@ -108,25 +105,6 @@ impl Consumer for BatchInput {
                     reason: "the batch processor queue is full".into(),
                     retry_after: Some(Duration::from_secs(1)),
                 }),
-            }
-        })
-    }
-}
-
-struct BatchRunning {
-    stop: Mutex<Option<oneshot::Sender<Instant>>>,
-    task: Mutex<Option<JoinHandle<()>>>,
-}
-
-impl Running for BatchRunning {
-    fn shutdown(&self, deadline: Instant) -> BoxFuture<'_, ()> {
-        Box::pin(async move {
-            if let Some(stop) = self.stop.lock().expect("lock").take() {
-                let _ = stop.send(deadline);
-            }
-            let task = self.task.lock().expect("lock").take();
-            if let Some(task) = task {
-                let _ = task.await;
             }
         })
     }
@@ -150,13 +128,15 @@ enum Trigger {
 }
 
 impl Batcher {
-    async fn run(mut self, mut rx: mpsc::Receiver<Batch>, mut stop: oneshot::Receiver<Instant>) {
+    async fn run(mut self, mut rx: mpsc::Receiver<Batch>, shutdown: Shutdown) {
         let timeout = self.cfg.timeout.0;
         let mut flush_at: Option<Instant> = None;
+        let stop = shutdown.requested();
+        tokio::pin!(stop);
         let deadline = loop {
             tokio::select! {
                 biased;
-                d = &mut stop => break d.unwrap_or_else(|_| Instant::now() + Duration::from_secs(5)),
+                d = &mut stop => break d,
                 msg = rx.recv() => {
                     let Some(batch) = msg else { break Instant::now() + Duration::from_secs(5) };
                     if self.pending.is_empty() {

@@ -10,13 +10,13 @@ use std::time::Duration;
 
 use futures::future::BoxFuture;
 use serde::Deserialize;
-use tokio_util::sync::CancellationToken;
 
 use crate::component::{
     parse_section, BuildContext, BuildResult, BuiltProcessor, ConsumeError, Consumer, Factory, Invalid,
-    ProcessorConfig, Running, Validate,
+    ProcessorConfig, Validate,
 };
 use crate::config::types::GoDuration;
+use crate::runtime::TaskGroup;
 use crate::signal::{Batch, Signal};
 
 const MIB: u64 = 1024 * 1024;
@@ -99,10 +99,10 @@ impl ProcessorConfig for MemoryLimiterConfig {
     fn build(&self, ctx: BuildContext, _signal: Signal, next: Arc<dyn Consumer>) -> BuildResult<BuiltProcessor> {
         let (hard, soft) = self.limits(total_memory());
         let refusing = Arc::new(AtomicBool::new(false));
-        let stop = CancellationToken::new();
+        let group = TaskGroup::new(format!("processor {}", ctx.id));
         let interval = self.check_interval.0;
-        let (flag, token, id) = (refusing.clone(), stop.clone(), ctx.id.to_string());
-        tokio::spawn(async move {
+        let (flag, token, id) = (refusing.clone(), group.shutdown_signal().token(), ctx.id.to_string());
+        group.spawn(async move {
             let mut tick = tokio::time::interval(interval);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
             loop {
@@ -126,7 +126,7 @@ impl ProcessorConfig for MemoryLimiterConfig {
         });
         Ok(BuiltProcessor {
             consumer: Arc::new(Limiter { refusing, retry_after: interval.max(Duration::from_secs(1)), next }),
-            running: Some(Box::new(StopOnShutdown(stop))),
+            running: Some(Box::new(group)),
         })
     }
 }
@@ -160,15 +160,6 @@ impl Consumer for Limiter {
             });
         }
         self.next.consume(batch)
-    }
-}
-
-struct StopOnShutdown(CancellationToken);
-
-impl Running for StopOnShutdown {
-    fn shutdown(&self, _deadline: tokio::time::Instant) -> BoxFuture<'_, ()> {
-        self.0.cancel();
-        Box::pin(async {})
     }
 }
 

@@ -4,7 +4,8 @@ with errors and exceptions and log records through the collector, and the
 rows are checked field by field; the schema is the exporter's own.
 Also: a replayed batch adds no rows, a MariaDB restart mid-stream (or a
 database down when the collector starts) loses nothing the collector
-acknowledged, `traces.mode: all`, and retention.
+acknowledged, neither does a collector restart with a file_storage queue
+while the database is down, `traces.mode: all`, and retention.
 Bad input (SQL metacharacters, long and non-UTF-8 values) is in
 test_mysql_bad_input.py.
 """
@@ -17,6 +18,9 @@ import time
 import uuid
 import warnings
 from datetime import datetime, timedelta
+
+import requests
+import yaml
 
 from opentelemetry.exporter.otlp.proto.grpc._log_exporter import OTLPLogExporter
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
@@ -32,7 +36,8 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from conftest import Ports, config_yaml, pipeline
 from failures_peers import DB_PASSWORD, mariadb, wait_until  # noqa: F401 - fixture
-from otlp_util import grpc_export, kvs, log_request, make_span, sdk_attrs, trace_request
+from otlp_util import (grpc_export, kvs, log_request, make_span, parse_prometheus, sample_value, sdk_attrs,
+                       to_yaml, trace_request)
 
 EPOCH = datetime(1970, 1, 1)
 ERROR_STATUS = trace_pb2.Status(code=trace_pb2.Status.STATUS_CODE_ERROR, message="boom")
@@ -263,3 +268,42 @@ def test_database_down_at_start_schema_and_rows_arrive_later(collector, ports, m
     want = {sp.span_id.hex() for req in sent for sp in req.resource_spans[0].scope_spans[0].spans}
     assert {r[0] for r in mariadb.query("SELECT span_id FROM failed_spans", database=database)} == want
     assert mariadb.query("SELECT version FROM otelstack_schema_version", database=database) == ((1,),)
+
+
+def test_file_queue_keeps_what_it_acknowledged_across_a_restart_while_the_database_is_down(
+        collector, ports, mariadb, tmp_path):
+    """`sending_queue.storage` on the mysql exporter: what the collector
+    acknowledged while MariaDB was down survives a collector restart and is
+    stored once the database is back."""
+    database = new_db()
+    exporter = {
+        "endpoint": mariadb.dsn(),
+        "database": database,
+        "retry_on_failure": {"initial_interval": "100ms", "max_interval": "1s", "max_elapsed_time": "0s"},
+        "sending_queue": {"storage": "file_storage/queue"},
+    }
+    cfg = yaml.safe_load(config_yaml(ports, exporters={"mysql": exporter},
+                                     pipelines={"traces": pipeline(["mysql"])}))
+    cfg["extensions"]["file_storage/queue"] = {"directory": str(tmp_path / "queue"), "create_directory": True}
+    cfg["service"]["extensions"].append("file_storage/queue")
+    text = to_yaml(cfg) + "\n"
+
+    first = collector(text, name="before-restart")
+    wait_until(lambda: mariadb.count(database, "failed_spans") == 0, what="schema created at start")
+    mariadb.stop()
+    sent = [failed_request(4, "queued-svc") for _ in range(5)]
+    try:
+        for req in sent:
+            grpc_export(ports.grpc, req)  # raises unless the collector acknowledged it
+        assert first.terminate() == 0
+        second = collector(text, name="after-restart")
+        backlog = sample_value(parse_prometheus(
+            requests.get(f"http://127.0.0.1:{ports.metrics}/metrics", timeout=5).text),
+            "otelcol_exporter_queue_size", exporter="mysql", data_type="traces")
+        assert backlog == len(sent), "the restarted collector found every acknowledged batch on disk"
+    finally:
+        mariadb.start()
+    mariadb.wait_count(database, "failed_spans", 20, timeout=60)
+    want = {sp.span_id.hex() for req in sent for sp in req.resource_spans[0].scope_spans[0].spans}
+    assert {r[0] for r in mariadb.query("SELECT span_id FROM failed_spans", database=database)} == want
+    assert second.terminate() == 0

@@ -20,12 +20,12 @@ use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use futures::future::BoxFuture;
-use tokio_util::sync::CancellationToken;
 
 use crate::component::{
-    parse_section, BuildContext, BuildResult, BuiltConnector, ConnectorConfig, ConsumeError, Consumer, Factory, Running,
+    parse_section, BuildContext, BuildResult, BuiltConnector, ConnectorConfig, ConsumeError, Consumer, Factory,
 };
 use crate::otlp::data::Decoded;
+use crate::runtime::TaskGroup;
 use crate::signal::{Batch, Signal};
 use aggregate::{Aggregator, Settings};
 pub use config::SpanMetricsConfig;
@@ -64,22 +64,21 @@ impl ConnectorConfig for SpanMetricsConfig {
             next,
             name: ctx.id.to_string(),
         });
-        let stop = CancellationToken::new();
-        let (task_state, token, interval) = (state.clone(), stop.clone(), self.metrics_flush_interval.0);
-        let task = tokio::spawn(async move {
+        // flushes on every tick, and once more when the connector stops
+        let group = TaskGroup::new(format!("connector {}", ctx.id));
+        let (task_state, shutdown, interval) = (state.clone(), group.shutdown_signal(), self.metrics_flush_interval.0);
+        group.spawn(async move {
             let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
             ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 tokio::select! {
-                    _ = token.cancelled() => return,
+                    _ = shutdown.requested() => break,
                     _ = ticks.tick() => task_state.flush().await,
                 }
             }
+            task_state.flush().await;
         });
-        Ok(BuiltConnector {
-            consumer: state.clone(),
-            running: Box::new(Stopper { state, stop, task: Mutex::new(Some(task)) }),
-        })
+        Ok(BuiltConnector { consumer: state, running: Box::new(group) })
     }
 }
 
@@ -111,26 +110,6 @@ impl Consumer for SpanMetrics {
             agg.consume(&bytes, Instant::now(), now_ns())
                 .map(|_| ())
                 .map_err(|e| ConsumeError::Permanent(format!("spanmetrics cannot read the spans: {e}")))
-        })
-    }
-}
-
-/// Stops the flush timer, then sends what is left once.
-struct Stopper {
-    state: Arc<SpanMetrics>,
-    stop: CancellationToken,
-    task: Mutex<Option<tokio::task::JoinHandle<()>>>,
-}
-
-impl Running for Stopper {
-    fn shutdown(&self, deadline: tokio::time::Instant) -> BoxFuture<'_, ()> {
-        Box::pin(async move {
-            self.stop.cancel();
-            let task = self.task.lock().expect("task lock").take();
-            if let Some(t) = task {
-                let _ = tokio::time::timeout_at(deadline, t).await;
-            }
-            let _ = tokio::time::timeout_at(deadline, self.state.flush()).await;
         })
     }
 }

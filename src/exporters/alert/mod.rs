@@ -42,10 +42,11 @@ use super::failure::{self, LogsOptions, Severity};
 use super::helper::RetryConfig;
 use crate::component::{
     parse_section, BuildContext, BuildResult, BuiltExporter, ConsumeError, Consumer, ExporterConfig, Factory, Invalid,
-    Running, Validate,
+    Validate,
 };
 use crate::config::types::GoDuration;
 use crate::otlp::data::Decoded;
+use crate::runtime::TaskGroup;
 use crate::signal::{Batch, Signal};
 use crate::telemetry::ExporterMetrics;
 use groups::{Failure, GroupKey, Groups, Timing};
@@ -219,18 +220,14 @@ impl ExporterConfig for AlertConfig {
             min_severity: self.logs.min_severity,
             metrics: metrics.clone(),
         };
-        let stop = CancellationToken::new();
+        // Shutdown: the queue is taken in, pending failures are notified and
+        // the sender posts them (with its retries) until the deadline.
+        let running = TaskGroup::new(format!("exporter {name}"));
+        let stop = running.shutdown_signal().token();
         let ingest = tokio::spawn(ingest.run(batches_rx, stop.clone()));
-        let ingest_abort = ingest.abort_handle();
         let evaluate = Evaluate { name: name.clone(), groups, tick, tx: notes_tx, metrics: metrics.clone() };
-        let evaluate = tokio::spawn(evaluate.run(stop.clone(), ingest));
-        let sender = tokio::spawn(send(poster, render, self.target, self.format, notes_rx));
-        let running = AlertRunning {
-            name: name.clone(),
-            stop,
-            aborts: vec![ingest_abort, evaluate.abort_handle()],
-            sender: Mutex::new(Some(sender)),
-        };
+        running.spawn(evaluate.run(stop, ingest));
+        running.spawn(send(poster, render, self.target, self.format, notes_rx));
         Ok(BuiltExporter {
             consumer: Arc::new(AlertConsumer { name, queue: batches_tx, metrics }),
             running: Box::new(running),
@@ -418,34 +415,6 @@ async fn send(
                 }
             }
         }
-    }
-}
-
-/// Shutdown: the queue is taken in, pending failures are notified and the
-/// sender posts them (with its retries) until the deadline; then every
-/// task is aborted.
-struct AlertRunning {
-    name: String,
-    stop: CancellationToken,
-    aborts: Vec<tokio::task::AbortHandle>,
-    sender: Mutex<Option<JoinHandle<()>>>,
-}
-
-impl Running for AlertRunning {
-    fn shutdown(&self, deadline: tokio::time::Instant) -> BoxFuture<'_, ()> {
-        Box::pin(async move {
-            self.stop.cancel();
-            let sender = self.sender.lock().expect("lock").take();
-            if let Some(mut sender) = sender {
-                if tokio::time::timeout_at(deadline, &mut sender).await.is_err() {
-                    tracing::warn!(exporter = %self.name, "alert exporter stopped with notifications still unsent at the shutdown deadline");
-                    sender.abort();
-                }
-            }
-            for t in &self.aborts {
-                t.abort();
-            }
-        })
     }
 }
 

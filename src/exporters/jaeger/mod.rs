@@ -27,7 +27,8 @@ use crate::component::{
     parse_section, BuildContext, BuildResult, BuiltExporter, ExporterConfig, Factory, Invalid, Validate,
 };
 use crate::config::types::GoDuration;
-use crate::extensions::auth::{AuthSettings, ClientAuth};
+use crate::runtime::auth::{AuthSettings, ClientAuth};
+use crate::runtime::ExtensionRef;
 use crate::otlp::data::Decoded;
 use crate::otlp::{grpc_client, PartialSuccess};
 use crate::signal::{Batch, Signal};
@@ -123,6 +124,14 @@ impl Validate for JaegerConfig {
 }
 
 impl ExporterConfig for JaegerConfig {
+    fn has_sending_queue(&self) -> bool {
+        true
+    }
+
+    fn extension_refs(&self) -> Vec<ExtensionRef> {
+        self.auth.iter().map(|a| a.reference("auth")).chain(self.sending_queue.storage_ref()).collect()
+    }
+
     fn build(&self, ctx: BuildContext, signal: Signal) -> BuildResult<BuiltExporter> {
         let mut headers = http::HeaderMap::new();
         for (k, v) in &self.headers {
@@ -135,7 +144,7 @@ impl ExporterConfig for JaegerConfig {
             endpoint: self.endpoint.clone(),
             channel: grpc::channel(&self.endpoint, &self.tls)?,
             headers,
-            auth: self.auth.as_ref().map(|a| ctx.authenticators.client(a)).transpose()?,
+            auth: self.auth.as_ref().map(|a| ctx.host.client_auth(a)).transpose()?,
             gzip: self.compression == Compression::Gzip,
         };
         let settings = HelperSettings {

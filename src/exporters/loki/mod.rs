@@ -21,7 +21,8 @@ use crate::component::{
     parse_section, BuildContext, BuildResult, BuiltExporter, ExporterConfig, Factory, Invalid, Validate,
 };
 use crate::config::types::GoDuration;
-use crate::extensions::auth::{AuthSettings, ClientAuth};
+use crate::runtime::auth::{AuthSettings, ClientAuth};
+use crate::runtime::ExtensionRef;
 use crate::otlp::data::Decoded;
 use crate::otlp::PartialSuccess;
 use crate::signal::{Batch, Signal};
@@ -139,9 +140,17 @@ impl LokiConfig {
 }
 
 impl ExporterConfig for LokiConfig {
+    fn has_sending_queue(&self) -> bool {
+        true
+    }
+
+    fn extension_refs(&self) -> Vec<ExtensionRef> {
+        self.auth.iter().map(|a| a.reference("auth")).chain(self.sending_queue.storage_ref()).collect()
+    }
+
     fn build(&self, ctx: BuildContext, signal: Signal) -> BuildResult<BuiltExporter> {
         let client = crate::exporters::client::http_client(&self.tls, &[b"h2", b"http/1.1"], &self.headers)?;
-        let auth = self.auth.as_ref().map(|a| ctx.authenticators.client(a)).transpose()?;
+        let auth = self.auth.as_ref().map(|a| ctx.host.client_auth(a)).transpose()?;
         let export = Loki { client, url: self.endpoint.trim().to_owned(), defaults: self.defaults(), auth };
         let settings = HelperSettings {
             timeout: self.timeout.0,

@@ -46,7 +46,7 @@ use crate::component::{
     parse_section, BuildContext, BuildResult, BuiltExporter, ExporterConfig, Factory, Invalid, Validate,
 };
 use crate::config::types::GoDuration;
-use crate::extensions::auth::Secret;
+use crate::runtime::{ExtensionRef, Secret, TaskGroup};
 use crate::signal::Signal;
 
 pub const DEFAULT_DATABASE: &str = "otelstack";
@@ -149,6 +149,14 @@ impl Validate for MysqlConfig {
 }
 
 impl ExporterConfig for MysqlConfig {
+    fn has_sending_queue(&self) -> bool {
+        true
+    }
+
+    fn extension_refs(&self) -> Vec<ExtensionRef> {
+        self.sending_queue.storage_ref().into_iter().collect()
+    }
+
     fn build(&self, ctx: BuildContext, signal: Signal) -> BuildResult<BuiltExporter> {
         let (dsn, database) = self.connection().map_err(|e| anyhow::anyhow!("endpoint: {}", e.message))?;
         let store = store::Store::new(store::StoreSettings {
@@ -163,17 +171,15 @@ impl ExporterConfig for MysqlConfig {
             batch_size: self.batch_size,
             pool_max: self.sending_queue.num_consumers.max(1),
         });
-        let retention = store.start_retention(self.retention.0);
         let settings = HelperSettings {
             timeout: self.timeout.0,
             retry: self.retry_on_failure.clone(),
             queue: self.sending_queue.clone(),
         };
+        let retention = TaskGroup::new(format!("exporter {}", ctx.id));
+        store.start_retention(self.retention.0, &retention);
         let built = helper::build_for(&ctx, signal, Box::new(store), settings)?;
-        Ok(BuiltExporter {
-            consumer: built.consumer,
-            running: Box::new(store::StopRetention { retention, inner: built.running }),
-        })
+        Ok(BuiltExporter { consumer: built.consumer, running: Box::new(retention.then(built.running)) })
     }
 }
 

@@ -8,16 +8,15 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Params, Pool, PoolConstraints, PoolOpts, Value};
-use tokio::task::JoinHandle;
 
 use super::dsn::Dsn;
 use super::rows::{self, LOG_COLUMNS, SPAN_COLUMNS};
 use super::schema;
-use crate::component::Running;
 use crate::exporters::failure::{self, Severity};
 use crate::exporters::helper::{Export, ExportError};
 use crate::otlp::data::Decoded;
 use crate::otlp::PartialSuccess;
+use crate::runtime::TaskGroup;
 use crate::signal::{Batch, Signal};
 
 /// Keeps one INSERT well under MariaDB's default 16 MiB `max_allowed_packet`.
@@ -180,10 +179,11 @@ impl Store {
         Ok((rejected, message))
     }
 
-    /// Deletes rows older than `retention` now and then; `None` when 0.
-    pub fn start_retention(&self, retention: Duration) -> Option<JoinHandle<()>> {
+    /// Deletes rows older than `retention` now and then, in a task of
+    /// `group` (none when `retention` is 0).
+    pub fn start_retention(&self, retention: Duration, group: &TaskGroup) {
         if retention.is_zero() {
-            return None;
+            return;
         }
         let (table, column) = match self.0.s.signal {
             Signal::Logs => ("error_logs", "time"),
@@ -191,7 +191,7 @@ impl Store {
         };
         let every = (retention / 4).clamp(Duration::from_secs(1), Duration::from_secs(3600));
         let store = self.clone();
-        Some(tokio::spawn(async move {
+        group.spawn_detached(async move {
             let sql =
                 format!("DELETE FROM {table} WHERE {column} < UTC_TIMESTAMP(6) - INTERVAL ? MICROSECOND LIMIT 10000");
             // first a second after start (old rows go soon after a restart), then every `every`
@@ -214,7 +214,7 @@ impl Store {
                     tracing::warn!(exporter = %store.0.s.name, error = %e, "mysql exporter: retention delete failed; will try again");
                 }
             }
-        }))
+        });
     }
 }
 
@@ -255,20 +255,5 @@ impl Export for Store {
             let (rejected, error_message) = self.insert(table, columns, rows).await?;
             Ok(PartialSuccess { rejected: rejected as i64, error_message })
         })
-    }
-}
-
-/// Stops the retention task, then the helper's queue and workers.
-pub struct StopRetention {
-    pub retention: Option<JoinHandle<()>>,
-    pub inner: Box<dyn Running>,
-}
-
-impl Running for StopRetention {
-    fn shutdown(&self, deadline: tokio::time::Instant) -> BoxFuture<'_, ()> {
-        if let Some(t) = &self.retention {
-            t.abort();
-        }
-        self.inner.shutdown(deadline)
     }
 }

@@ -17,17 +17,16 @@ use axum::response::IntoResponse;
 use futures::future::BoxFuture;
 use serde::Deserialize;
 use serde_json::Value;
-use tokio_util::sync::CancellationToken;
 
 use super::helper::{self, Export, ExportError, HelperSettings, QueueConfig, RetryConfig};
 use crate::component::{
-    parse_section, BuildContext, BuildResult, BuiltExporter, ExporterConfig, Factory, Invalid, Running, Validate,
+    parse_section, BuildContext, BuildResult, BuiltExporter, ExporterConfig, Factory, Invalid, Validate,
 };
 use crate::config::types::{split_host_port, GoDuration};
-use crate::extensions::health_check::ServerTask;
 use crate::otlp::data::Decoded;
 use crate::otlp::PartialSuccess;
 use crate::prometheus::ResourceToTelemetry;
+use crate::runtime::{serve_http, TaskGroup};
 use crate::signal::{Batch, Signal};
 use store::{Shape, Store};
 
@@ -128,11 +127,8 @@ impl ExporterConfig for PrometheusConfig {
                 }
             }),
         );
-        let stop = CancellationToken::new();
-        let token = stop.clone();
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, router).with_graceful_shutdown(token.cancelled_owned()).await;
-        });
+        let server = TaskGroup::new(format!("exporter {}", ctx.id));
+        serve_http(&server, listener, router);
         tracing::info!(endpoint = %self.endpoint, exporter = %ctx.id, "prometheus exporter serving /metrics");
         let name = ctx.id.to_string();
         let settings = HelperSettings {
@@ -142,7 +138,7 @@ impl ExporterConfig for PrometheusConfig {
         };
         let export = PrometheusExport { store, shape };
         let mut built = helper::build(name.clone(), Box::new(export), settings, ctx.telemetry.exporter(signal, &name));
-        built.running = Box::new(Both(built.running, ServerTask { stop, task: std::sync::Mutex::new(Some(task)) }));
+        built.running = Box::new(server.then(built.running));
         Ok(built)
     }
 }
@@ -178,18 +174,6 @@ impl Export for PrometheusExport {
             };
             self.store.lock().expect("store lock").ingest(&resources, &self.shape, Instant::now());
             Ok(PartialSuccess::default())
-        })
-    }
-}
-
-/// Stops the export helper, then the HTTP server.
-struct Both(Box<dyn Running>, ServerTask);
-
-impl Running for Both {
-    fn shutdown(&self, deadline: tokio::time::Instant) -> BoxFuture<'_, ()> {
-        Box::pin(async move {
-            self.0.shutdown(deadline).await;
-            self.1.shutdown(deadline).await;
         })
     }
 }

@@ -15,10 +15,11 @@ use tokio_util::sync::CancellationToken;
 use tonic::codec::CompressionEncoding;
 use tonic::{Request, Response, Status};
 
-use super::{bind, Ingest};
+use super::Ingest;
 use crate::component::ConsumeError;
-use crate::extensions::auth::ServerAuth;
 use crate::otlp::grpc_codec::BytesCodec;
+use crate::runtime::auth::ServerAuth;
+use crate::runtime::bind;
 use crate::signal::{Batch, Signal};
 
 #[derive(Debug, Clone, Deserialize)]
@@ -33,7 +34,7 @@ pub struct GrpcConfig {
     pub keepalive: Option<Value>,
     pub include_metadata: bool,
     pub tls: Option<crate::tls::TlsServerConfig>,
-    pub auth: Option<crate::extensions::auth::AuthSettings>,
+    pub auth: Option<crate::runtime::auth::AuthSettings>,
 }
 
 impl Default for GrpcConfig {

@@ -18,9 +18,10 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
-use super::{bind, Ingest};
+use super::Ingest;
 use crate::component::ConsumeError;
 use crate::otlp::{self, PartialSuccess};
+use crate::runtime::bind;
 use crate::signal::{Batch, Signal};
 
 #[derive(Debug, Clone, Deserialize)]
@@ -37,7 +38,7 @@ pub struct HttpConfig {
     #[serde(deserialize_with = "crate::config::types::null_default")]
     pub response_headers: std::collections::BTreeMap<String, String>,
     pub tls: Option<crate::tls::TlsServerConfig>,
-    pub auth: Option<crate::extensions::auth::AuthSettings>,
+    pub auth: Option<crate::runtime::auth::AuthSettings>,
 }
 
 impl Default for HttpConfig {
@@ -72,13 +73,13 @@ struct Route {
     signal: Signal,
     max_body: usize,
     response_headers: HeaderMap,
-    auth: Option<std::sync::Arc<dyn crate::extensions::auth::ServerAuth>>,
+    auth: Option<std::sync::Arc<dyn crate::runtime::auth::ServerAuth>>,
 }
 
 pub(super) async fn serve(
     cfg: &HttpConfig,
     ingest: Ingest,
-    auth: Option<std::sync::Arc<dyn crate::extensions::auth::ServerAuth>>,
+    auth: Option<std::sync::Arc<dyn crate::runtime::auth::ServerAuth>>,
     stop: CancellationToken,
 ) -> anyhow::Result<JoinHandle<()>> {
     let tls = cfg.tls.as_ref().map(|t| t.server_config(&[b"h2", b"http/1.1"])).transpose()?;

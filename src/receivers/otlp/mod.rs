@@ -13,16 +13,13 @@ use std::sync::Arc;
 
 use futures::future::BoxFuture;
 use serde::{Deserialize, Deserializer};
-use tokio::task::JoinHandle;
-use tokio::time::Instant;
-use tokio_util::sync::CancellationToken;
 
 use crate::component::{
     parse_section, BuildContext, BuildResult, ConsumeError, Factory, Invalid, ReceiverConfig, Running, SignalConsumers,
     Validate,
 };
 use crate::config::types::split_host_port;
-use crate::extensions::auth::{AuthSettings, ServerAuth};
+use crate::runtime::{AuthSettings, ExtensionRef, ServerAuth, TaskGroup};
 use crate::signal::{Batch, Signal};
 use crate::telemetry::ReceiverMetrics;
 
@@ -50,7 +47,7 @@ fn present<'de, D: Deserializer<'de>, T: Deserialize<'de> + Default>(d: D) -> Re
 
 /// The server side of a protocol's `auth.authenticator`, if it has one.
 fn server_auth(ctx: &BuildContext, auth: &Option<AuthSettings>) -> anyhow::Result<Option<Arc<dyn ServerAuth>>> {
-    auth.as_ref().map(|a| ctx.authenticators.server(a)).transpose()
+    auth.as_ref().map(|a| ctx.host.server_auth(a)).transpose()
 }
 
 pub fn factory() -> Factory<dyn ReceiverConfig> {
@@ -93,21 +90,29 @@ impl Validate for OtlpReceiverConfig {
 }
 
 impl ReceiverConfig for OtlpReceiverConfig {
+    fn extension_refs(&self) -> Vec<ExtensionRef> {
+        let grpc =
+            self.protocols.grpc.as_ref().and_then(|g| g.auth.as_ref()).map(|a| a.reference("protocols.grpc.auth"));
+        let http =
+            self.protocols.http.as_ref().and_then(|h| h.auth.as_ref()).map(|a| a.reference("protocols.http.auth"));
+        grpc.into_iter().chain(http).collect()
+    }
+
     fn start(&self, ctx: BuildContext, consumers: SignalConsumers) -> BoxFuture<'_, BuildResult<Box<dyn Running>>> {
         Box::pin(async move {
-            let stop = CancellationToken::new();
-            let mut tasks = Vec::new();
+            let group = TaskGroup::new(format!("receiver {}", ctx.id));
+            let stop = group.shutdown_signal().token();
             let grpc_auth = server_auth(&ctx, &self.protocols.grpc.as_ref().and_then(|g| g.auth.clone()))?;
             let http_auth = server_auth(&ctx, &self.protocols.http.as_ref().and_then(|h| h.auth.clone()))?;
             if let Some(g) = &self.protocols.grpc {
                 let ingest = Ingest::new(&ctx, &consumers, "grpc");
-                tasks.push(grpc::serve(g, ingest, grpc_auth, stop.clone()).await?);
+                group.add(grpc::serve(g, ingest, grpc_auth, stop.clone()).await?);
             }
             if let Some(h) = &self.protocols.http {
                 let ingest = Ingest::new(&ctx, &consumers, "http");
-                tasks.push(http::serve(h, ingest, http_auth, stop.clone()).await?);
+                group.add(http::serve(h, ingest, http_auth, stop.clone()).await?);
             }
-            Ok(Box::new(ServerRunning { stop, tasks: std::sync::Mutex::new(tasks) }) as Box<dyn Running>)
+            Ok(Box::new(group) as Box<dyn Running>)
         })
     }
 }
@@ -117,7 +122,7 @@ impl ReceiverConfig for OtlpReceiverConfig {
 pub(crate) struct Ingest {
     consumers: SignalConsumers,
     metrics: Arc<[ReceiverMetrics; 3]>,
-    pub admission: crate::receivers::admission::Admission,
+    pub admission: crate::runtime::admission::Admission,
 }
 
 impl Ingest {
@@ -151,36 +156,4 @@ impl Ingest {
             }
         }
     }
-}
-
-struct ServerRunning {
-    stop: CancellationToken,
-    tasks: std::sync::Mutex<Vec<JoinHandle<()>>>,
-}
-
-impl Running for ServerRunning {
-    fn shutdown(&self, deadline: Instant) -> BoxFuture<'_, ()> {
-        Box::pin(async move {
-            self.stop.cancel();
-            let tasks = std::mem::take(&mut *self.tasks.lock().expect("lock"));
-            let all = futures::future::join_all(tasks);
-            if tokio::time::timeout_at(deadline, all).await.is_err() {
-                tracing::warn!("OTLP receiver: in-flight requests did not finish before the shutdown deadline");
-            }
-        })
-    }
-}
-
-/// Binds a TCP listener with a sentence that says how to fix a failure.
-pub(crate) async fn bind(endpoint: &str, what: &str) -> anyhow::Result<tokio::net::TcpListener> {
-    let addrs = crate::config::types::listen_addrs(endpoint).map_err(anyhow::Error::msg)?;
-    let addr = addrs.iter().find(|a| a.is_ipv4()).unwrap_or(&addrs[0]);
-    tokio::net::TcpListener::bind(addr).await.map_err(|e| {
-        let hint = if e.kind() == std::io::ErrorKind::AddrInUse {
-            "another process is using the port; stop it or change the endpoint"
-        } else {
-            "check the endpoint"
-        };
-        anyhow::anyhow!("cannot listen on {endpoint} for {what}: {e}; {hint}")
-    })
 }

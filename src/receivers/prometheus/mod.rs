@@ -22,6 +22,7 @@ use crate::component::{
 };
 use crate::config::types::GoDuration;
 use crate::otlp::data::Decoded;
+use crate::runtime::TaskGroup;
 use crate::signal::{Batch, Signal};
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -160,18 +161,17 @@ impl ReceiverConfig for PrometheusReceiverConfig {
             let client = reqwest::Client::builder()
                 .user_agent(concat!("otelstack-collector/", env!("CARGO_PKG_VERSION")))
                 .build()?;
-            let stop = CancellationToken::new();
-            let mut tasks = Vec::new();
+            let group = TaskGroup::new(format!("receiver {}", ctx.id));
             for sc in &self.config.scrape_configs {
                 for st in &sc.static_configs {
                     for target in &st.targets {
                         let job =
                             Scrape::new(sc, st, target, &self.config.global, client.clone(), consumer.clone(), &ctx);
-                        tasks.push(tokio::spawn(job.run(stop.clone())));
+                        group.spawn(job.run(group.shutdown_signal().token()));
                     }
                 }
             }
-            Ok(Box::new(Scrapers { stop, tasks: std::sync::Mutex::new(tasks) }) as Box<dyn Running>)
+            Ok(Box::new(group) as Box<dyn Running>)
         })
     }
 }
@@ -301,20 +301,5 @@ impl Scrape {
         }
         let text = resp.text().await.map_err(|e| e.to_string())?;
         parse::parse(&text)
-    }
-}
-
-struct Scrapers {
-    stop: CancellationToken,
-    tasks: std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>,
-}
-
-impl Running for Scrapers {
-    fn shutdown(&self, deadline: tokio::time::Instant) -> BoxFuture<'_, ()> {
-        Box::pin(async move {
-            self.stop.cancel();
-            let tasks = std::mem::take(&mut *self.tasks.lock().expect("lock"));
-            let _ = tokio::time::timeout_at(deadline, futures::future::join_all(tasks)).await;
-        })
     }
 }

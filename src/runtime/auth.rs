@@ -1,20 +1,13 @@
-//! What authenticator extensions (`bearertokenauth`, `basicauth`) share with
-//! the components that use them: the `auth: {authenticator: <id>}` setting,
-//! the server- and client-side traits, the [`Authenticators`] map the service
-//! builds and hands to receivers and exporters through `BuildContext`, and
-//! [`Secret`], a string that never shows in `Debug` output or messages.
+//! What authenticator extensions share with the components that use them:
+//! the `auth: {authenticator: <id>}` setting, the server- and client-side
+//! traits (found through the [`super::Host`]), and [`Secret`], a string that
+//! never shows in `Debug` output or messages.
 
-use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 
 use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
-
-use crate::component::ComponentId;
-
-/// Extension types that can be named in `auth.authenticator`.
-pub const AUTHENTICATOR_TYPES: [&str; 2] = ["bearertokenauth", "basicauth"];
 
 /// A secret from the config (token, password, private key): its `Debug` is
 /// redacted, so printing a config never shows it.
@@ -71,6 +64,17 @@ pub struct AuthSettings {
     pub authenticator: String,
 }
 
+impl AuthSettings {
+    /// The reference to the authenticator, for an `auth` section at `path`.
+    pub fn reference(&self, path: &str) -> super::ExtensionRef {
+        super::ExtensionRef {
+            path: format!("{path}.authenticator"),
+            id: self.authenticator.clone(),
+            needs: super::Capability::Authenticator,
+        }
+    }
+}
+
 /// Checks the credentials of an incoming request from its headers alone, so
 /// receivers refuse before reading the body.
 pub trait ServerAuth: Send + Sync {
@@ -90,48 +94,6 @@ pub trait ClientAuth: Send + Sync {
 pub struct Authenticator {
     pub server: Option<Arc<dyn ServerAuth>>,
     pub client: Option<Arc<dyn ClientAuth>>,
-}
-
-/// Authenticator extensions by id, built by the service before any receiver
-/// or exporter and passed in `BuildContext`.
-#[derive(Clone, Default)]
-pub struct Authenticators(Arc<BTreeMap<ComponentId, Authenticator>>);
-
-impl Authenticators {
-    pub fn new(map: BTreeMap<ComponentId, Authenticator>) -> Authenticators {
-        Authenticators(Arc::new(map))
-    }
-
-    fn find(&self, settings: &AuthSettings) -> anyhow::Result<&Authenticator> {
-        let id = ComponentId::parse(&settings.authenticator).map_err(anyhow::Error::msg)?;
-        self.0.get(&id).ok_or_else(|| {
-            anyhow::anyhow!(
-                "authenticator \"{id}\" is not a running authenticator extension; declare it under extensions and list it in service.extensions"
-            )
-        })
-    }
-
-    /// The server side of `settings.authenticator`, for a receiver.
-    pub fn server(&self, settings: &AuthSettings) -> anyhow::Result<Arc<dyn ServerAuth>> {
-        let a = self.find(settings)?;
-        a.server.clone().ok_or_else(|| {
-            anyhow::anyhow!(
-                "authenticator \"{}\" cannot check incoming requests; give basicauth an htpasswd section",
-                settings.authenticator
-            )
-        })
-    }
-
-    /// The client side of `settings.authenticator`, for an exporter.
-    pub fn client(&self, settings: &AuthSettings) -> anyhow::Result<Arc<dyn ClientAuth>> {
-        let a = self.find(settings)?;
-        a.client.clone().ok_or_else(|| {
-            anyhow::anyhow!(
-                "authenticator \"{}\" cannot authenticate outgoing requests; give basicauth a client_auth section",
-                settings.authenticator
-            )
-        })
-    }
 }
 
 /// Compares in constant time, so timing does not reveal how much matched.

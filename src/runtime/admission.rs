@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use crate::component::ConsumeError;
+use super::ConsumeError;
 
 const UNIT: u64 = 1024;
 
