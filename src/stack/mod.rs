@@ -9,6 +9,7 @@
 //! them). Templates use tera (Jinja-like, the templating crate most Rust CLIs
 //! use for this job; built without default features, so no chrono/rand).
 
+pub mod dotenv;
 mod marker;
 mod options;
 mod render;

@@ -11,7 +11,6 @@
 //! (unreachable, refused credentials, no tables yet), 2 invalid arguments
 //! or settings.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -21,6 +20,7 @@ use mysql_async::{Conn, Opts, Value};
 use serde::Serialize;
 
 use crate::exporters::mysql::{dsn, schema, DEFAULT_DATABASE};
+use crate::stack::dotenv;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -168,11 +168,7 @@ pub fn connection(dsn_flag: Option<&str>, project_dir: &Path) -> Result<Connecti
         return finish(d, database, "--dsn or OTELSTACK_MYSQL_DSN".into());
     }
     let env_path = project_dir.join(".env");
-    let vars = match std::fs::read_to_string(&env_path) {
-        Ok(text) => parse_dotenv(&text),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => BTreeMap::new(),
-        Err(e) => return Err(format!("cannot read {}: {e}; fix its permissions or pass --dsn", env_path.display())),
-    };
+    let vars = dotenv::read(&env_path).map_err(|e| format!("{e}, or pass --dsn"))?.unwrap_or_default();
     let get = |k: &str, default: &str| vars.get(k).cloned().unwrap_or_else(|| default.to_owned());
     let port: u16 = get("MARIADB_PORT", "3306")
         .parse()
@@ -193,23 +189,6 @@ fn finish(d: dsn::Dsn, database: String, source: String) -> Result<Connection, S
     schema::check_database_name(&database).map_err(|e| format!("the database name {e}"))?;
     let opts = d.opts.db_name(Some(database.clone())).init(vec!["SET time_zone = '+00:00'"]).into();
     Ok(Connection { opts, address: d.address, database, source })
-}
-
-/// `KEY=value` lines; `#` comments, `export ` prefixes and quotes allowed.
-fn parse_dotenv(text: &str) -> BTreeMap<String, String> {
-    text.lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .filter_map(|l| l.strip_prefix("export ").unwrap_or(l).split_once('='))
-        .map(|(k, v)| {
-            let v = v.trim();
-            let unquoted = [('"', '"'), ('\'', '\'')]
-                .iter()
-                .find_map(|(a, b)| v.strip_prefix(*a).and_then(|x| x.strip_suffix(*b)))
-                .unwrap_or(v);
-            (k.trim().to_owned(), unquoted.to_owned())
-        })
-        .collect()
 }
 
 /// A database error as a sentence that says what to do.
