@@ -56,10 +56,7 @@ fn status(args: &Args) -> Result<(), Failure> {
         .filter(|c| !services.iter().any(|s| s.service == c.name))
         .map(|c| c.name.clone())
         .collect();
-    let collector = match services.iter().find(|s| s.service == "collector") {
-        Some(c) => Some(block_on(collector_status(&project, c))),
-        None => None,
-    };
+    let collector = services.iter().find(|s| s.service == "collector").map(|c| block_on(collector_status(&project, c)));
     let healthy = missing.is_empty()
         && !services.is_empty()
         && services.iter().all(ServiceState::is_ready)
