@@ -59,12 +59,11 @@ impl Secrets {
     pub fn from_env_file(text: &str) -> Result<Option<Secrets>, dotenv::Error> {
         let vars = dotenv::parse(text, &|_| None)?;
         let get = |key: &str| vars.get(key).filter(|v| !v.is_empty()).cloned();
-        Ok((|| {
-            Some(Secrets {
-                grafana_admin_password: get("GRAFANA_ADMIN_PASSWORD")?,
-                mariadb_root_password: get("MARIADB_ROOT_PASSWORD")?,
-                mariadb_password: get("MARIADB_PASSWORD")?,
-            })
-        })())
+        let (Some(grafana), Some(root), Some(mariadb)) =
+            (get("GRAFANA_ADMIN_PASSWORD"), get("MARIADB_ROOT_PASSWORD"), get("MARIADB_PASSWORD"))
+        else {
+            return Ok(None);
+        };
+        Ok(Some(Secrets { grafana_admin_password: grafana, mariadb_root_password: root, mariadb_password: mariadb }))
     }
 }

@@ -35,7 +35,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::Path;
 
-pub use interpolate::interpolate;
+use interpolate::interpolate;
 
 /// Variables by name, as Compose reads them from the file.
 pub type Vars = BTreeMap<String, String>;
