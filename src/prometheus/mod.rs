@@ -15,7 +15,7 @@ pub mod native;
 pub mod points;
 
 pub use labels::{Labels, ResourceLabels};
-pub use points::{translate, Family, Translated};
+pub use points::{translate, Family};
 
 /// `resource_to_telemetry_conversion`: copy every resource attribute onto
 /// each series (both exporters take this section).

@@ -2,13 +2,12 @@
 //! project: the options `init` used and the sha256 of every file it wrote,
 //! so a later `init` can tell an untouched file (safe to rewrite) from one
 //! the user edited (kept unless `--force`). Other subcommands read it to
-//! find the project. TOML (the `toml` crate, serde) because it is what Rust
+//! recognise a project. TOML (the `toml` crate, serde) because it is what Rust
 //! tool users already edit (Cargo.toml) and it round-trips the options exactly.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -81,19 +80,5 @@ impl Marker {
              # `stackctl up`/`down`/`status` run it. The [files] hashes let a later\n\
              # `stackctl init` keep files you edited (it rewrites them only with --force).\n\n{body}"
         )
-    }
-
-    /// Reads the marker in `dir`; the error says how to make `dir` a project.
-    pub fn read(dir: &Path) -> Result<Marker> {
-        let path = dir.join(MARKER_FILE);
-        let text = std::fs::read_to_string(&path).with_context(|| {
-            format!(
-                "{} is not a stackctl project (no {MARKER_FILE}); create one with `stackctl init {}` \
-                 or run this command in a project directory",
-                dir.display(),
-                dir.display()
-            )
-        })?;
-        toml::from_str(&text).with_context(|| format!("{} is not a valid stackctl marker file", path.display()))
     }
 }

@@ -9,6 +9,7 @@
 //! them). Templates use tera (Jinja-like, the templating crate most Rust CLIs
 //! use for this job; built without default features, so no chrono/rand).
 
+pub mod dotenv;
 mod marker;
 mod options;
 mod render;
@@ -21,7 +22,7 @@ use std::path::PathBuf;
 
 pub use marker::sha256;
 pub use marker::{Marker, MARKER_FILE};
-pub use options::{port_spec, Layout, PortSpec, Service, StackOptions, PORTS};
+pub use options::{port_spec, Layout, Service, StackOptions, PORTS};
 pub use render::render;
 pub use secrets::Secrets;
 

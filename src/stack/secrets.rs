@@ -6,6 +6,8 @@ use std::io::Read;
 
 use anyhow::{Context, Result};
 
+use super::dotenv;
+
 /// Alphanumeric only: the values go into a URL-style DSN
 /// (`mysql://user:password@mariadb:3306/otelstack`) and `.env` unquoted.
 const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
@@ -52,17 +54,16 @@ impl Secrets {
 
     /// Reads the secrets back from an existing `.env`, so re-running `init`
     /// on a project keeps the passwords its data volumes were created with.
-    pub fn from_env_file(text: &str) -> Option<Secrets> {
-        let get = |key: &str| {
-            text.lines().find_map(|l| {
-                let (k, v) = l.split_once('=')?;
-                (k.trim() == key && !v.trim().is_empty()).then(|| v.trim().to_owned())
-            })
+    /// `Ok(None)` when one of them is missing or empty; an error when the file
+    /// is not one Compose could read.
+    pub fn from_env_file(text: &str) -> Result<Option<Secrets>, dotenv::Error> {
+        let vars = dotenv::parse(text, &|_| None)?;
+        let get = |key: &str| vars.get(key).filter(|v| !v.is_empty()).cloned();
+        let (Some(grafana), Some(root), Some(mariadb)) =
+            (get("GRAFANA_ADMIN_PASSWORD"), get("MARIADB_ROOT_PASSWORD"), get("MARIADB_PASSWORD"))
+        else {
+            return Ok(None);
         };
-        Some(Secrets {
-            grafana_admin_password: get("GRAFANA_ADMIN_PASSWORD")?,
-            mariadb_root_password: get("MARIADB_ROOT_PASSWORD")?,
-            mariadb_password: get("MARIADB_PASSWORD")?,
-        })
+        Ok(Some(Secrets { grafana_admin_password: grafana, mariadb_root_password: root, mariadb_password: mariadb }))
     }
 }

@@ -143,7 +143,9 @@ fn secrets_are_random_alphanumeric_and_reread_from_env() {
         assert!(s.chars().all(|c| c.is_ascii_alphanumeric()), "{s}");
     }
     let files = render(&StackOptions::new("demo", a.clone())).unwrap();
-    assert_eq!(Secrets::from_env_file(&file(&files, ".env").contents), Some(a));
+    assert_eq!(Secrets::from_env_file(&file(&files, ".env").contents), Ok(Some(a)));
+    assert_eq!(Secrets::from_env_file("MARIADB_PASSWORD=x\n"), Ok(None));
+    assert_eq!(Secrets::from_env_file("MARIADB_PASSWORD='x\n").unwrap_err().line, 1);
 }
 
 #[test]

@@ -1,8 +1,8 @@
 //! `stackctl failures`: recent failed operations from the MariaDB tables the
 //! collector's `mysql` exporter fills (`failed_spans`, `error_logs`), as a
-//! table, as JSON, or as grouped counts (`--summary`). The queries return
-//! structs ([`recent_failures`], [`failure_summary`]) so `stackctl status`
-//! can show the same figures.
+//! table, as JSON, or as grouped counts (`--summary`). The queries live in
+//! the failure store next to the tables they read
+//! (`failure_store::queries`).
 //!
 //! Connection: `--dsn`, else `OTELSTACK_MYSQL_DSN`, else the project's
 //! `.env` (written by `stackctl init`: `MARIADB_PORT`, `MARIADB_DATABASE`,
@@ -11,16 +11,16 @@
 //! (unreachable, refused credentials, no tables yet), 2 invalid arguments
 //! or settings.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use mysql_async::prelude::Queryable;
-use mysql_async::{Conn, Opts, Value};
+use mysql_async::{Conn, Opts};
 use serde::Serialize;
 
-use crate::exporters::mysql::{dsn, schema, DEFAULT_DATABASE};
+use crate::collector_api::failure_store::queries::{failure_summary, recent_failures, FailureRow, Filter, SummaryRow};
+use crate::collector_api::failure_store::{dsn, schema, DEFAULT_DATABASE};
+use crate::stack::dotenv;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -51,106 +51,6 @@ fn parse_since(s: &str) -> Result<Duration, String> {
     humantime::parse_duration(s).map_err(|e| format!("{s:?} is not a duration ({e}); use e.g. 30m, 1h or 2d"))
 }
 
-/// One failed span or error log.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct FailureRow {
-    /// UTC, RFC 3339 with microseconds
-    pub time: String,
-    /// `span` or `log`
-    pub kind: String,
-    pub service: String,
-    pub operation: String,
-    pub error: String,
-    pub message: String,
-    pub trace_id: String,
-}
-
-/// Failures counted per service, operation and error.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct SummaryRow {
-    pub service: String,
-    pub operation: String,
-    pub error: String,
-    pub count: u64,
-    pub last_seen: String,
-}
-
-#[derive(Debug, Clone)]
-pub struct Filter {
-    pub service: Option<String>,
-    pub since: Duration,
-    pub limit: u32,
-}
-
-const TIME: &str = "'%Y-%m-%dT%H:%i:%s.%fZ'";
-
-/// Both tables as one row set `(t, kind, service, operation, error,
-/// message, trace_id)`, filtered; the operation and error of a log are the
-/// ones the alert exporter groups by.
-fn union_sql() -> String {
-    "SELECT start_time AS t, 'span' AS kind, service_name AS service, span_name AS operation,
-            COALESCE(exception_type, NULLIF(status_message, ''), 'error') AS error,
-            COALESCE(exception_message, status_message, '') AS message, trace_id
-     FROM failed_spans
-     WHERE start_time >= UTC_TIMESTAMP(6) - INTERVAL ? MICROSECOND AND (? IS NULL OR service_name = ?)
-       AND (status_code = 'ERROR' OR exception_type IS NOT NULL OR exception_message IS NOT NULL)
-     UNION ALL
-     SELECT time, 'log', service_name,
-            COALESCE(JSON_UNQUOTE(JSON_EXTRACT(attributes, '$.\"code.function.name\"')),
-                     JSON_UNQUOTE(JSON_EXTRACT(attributes, '$.\"code.function\"')), scope_name, 'log'),
-            COALESCE(JSON_UNQUOTE(JSON_EXTRACT(attributes, '$.\"exception.type\"')), severity_text, 'ERROR'),
-            COALESCE(body, ''), COALESCE(trace_id, '')
-     FROM error_logs
-     WHERE time >= UTC_TIMESTAMP(6) - INTERVAL ? MICROSECOND AND (? IS NULL OR service_name = ?)"
-        .to_owned()
-}
-
-fn union_params(f: &Filter) -> Vec<Value> {
-    let since = Value::UInt(f.since.as_micros() as u64);
-    let service = f.service.as_ref().map_or(Value::NULL, |s| Value::from(s.as_str()));
-    vec![since.clone(), service.clone(), service.clone(), since, service.clone(), service]
-}
-
-/// The newest failures first.
-pub async fn recent_failures(conn: &mut Conn, f: &Filter) -> Result<Vec<FailureRow>, mysql_async::Error> {
-    let sql = format!(
-        "SELECT DATE_FORMAT(t, {TIME}), kind, service, operation, error, message, trace_id
-         FROM ({}) f ORDER BY t DESC LIMIT ?",
-        union_sql()
-    );
-    let mut params = union_params(f);
-    params.push(Value::UInt(u64::from(f.limit)));
-    let rows: Vec<(String, String, String, String, String, String, String)> = conn.exec(sql, params).await?;
-    Ok(rows
-        .into_iter()
-        .map(|(time, kind, service, operation, error, message, trace_id)| FailureRow {
-            time,
-            kind,
-            service,
-            operation,
-            error,
-            message,
-            trace_id,
-        })
-        .collect())
-}
-
-/// Counts per (service, operation, error), the most frequent first.
-pub async fn failure_summary(conn: &mut Conn, f: &Filter) -> Result<Vec<SummaryRow>, mysql_async::Error> {
-    let sql = format!(
-        "SELECT service, operation, error, COUNT(*) AS n, DATE_FORMAT(MAX(t), {TIME})
-         FROM ({}) f GROUP BY service, operation, error ORDER BY n DESC, MAX(t) DESC LIMIT ?",
-        union_sql()
-    );
-    let mut params = union_params(f);
-    params.push(Value::UInt(u64::from(f.limit)));
-    let rows: Vec<(String, String, String, u64, String)> = conn.exec(sql, params).await?;
-    Ok(rows
-        .into_iter()
-        .map(|(service, operation, error, count, last_seen)| SummaryRow { service, operation, error, count, last_seen })
-        .collect())
-}
-
 /// Where to connect, after the precedence flag > env > .env > defaults.
 #[derive(Debug)]
 pub struct Connection {
@@ -168,11 +68,7 @@ pub fn connection(dsn_flag: Option<&str>, project_dir: &Path) -> Result<Connecti
         return finish(d, database, "--dsn or OTELSTACK_MYSQL_DSN".into());
     }
     let env_path = project_dir.join(".env");
-    let vars = match std::fs::read_to_string(&env_path) {
-        Ok(text) => parse_dotenv(&text),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => BTreeMap::new(),
-        Err(e) => return Err(format!("cannot read {}: {e}; fix its permissions or pass --dsn", env_path.display())),
-    };
+    let vars = dotenv::read(&env_path).map_err(|e| format!("{e}, or pass --dsn"))?.unwrap_or_default();
     let get = |k: &str, default: &str| vars.get(k).cloned().unwrap_or_else(|| default.to_owned());
     let port: u16 = get("MARIADB_PORT", "3306")
         .parse()
@@ -193,23 +89,6 @@ fn finish(d: dsn::Dsn, database: String, source: String) -> Result<Connection, S
     schema::check_database_name(&database).map_err(|e| format!("the database name {e}"))?;
     let opts = d.opts.db_name(Some(database.clone())).init(vec!["SET time_zone = '+00:00'"]).into();
     Ok(Connection { opts, address: d.address, database, source })
-}
-
-/// `KEY=value` lines; `#` comments, `export ` prefixes and quotes allowed.
-fn parse_dotenv(text: &str) -> BTreeMap<String, String> {
-    text.lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .filter_map(|l| l.strip_prefix("export ").unwrap_or(l).split_once('='))
-        .map(|(k, v)| {
-            let v = v.trim();
-            let unquoted = [('"', '"'), ('\'', '\'')]
-                .iter()
-                .find_map(|(a, b)| v.strip_prefix(*a).and_then(|x| x.strip_suffix(*b)))
-                .unwrap_or(v);
-            (k.trim().to_owned(), unquoted.to_owned())
-        })
-        .collect()
 }
 
 /// A database error as a sentence that says what to do.

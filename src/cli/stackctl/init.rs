@@ -155,7 +155,17 @@ fn options(args: &Args) -> Result<StackOptions> {
     if !args.checked_in {
         // Keep the passwords of an existing project: its volumes were initialised with them.
         let env = args.dir.join(".env");
-        opts.secrets = match std::fs::read_to_string(&env).ok().and_then(|t| Secrets::from_env_file(&t)) {
+        let kept = match std::fs::read_to_string(&env) {
+            Ok(text) => Secrets::from_env_file(&text).map_err(|e| {
+                anyhow!(
+                    "{}, {e}: stackctl keeps the passwords of an existing .env and cannot read this one; \
+                     fix that line or remove the file to get new passwords",
+                    env.display()
+                )
+            })?,
+            Err(_) => None,
+        };
+        opts.secrets = match kept {
             Some(s) => s,
             None => Secrets::generate()?,
         };

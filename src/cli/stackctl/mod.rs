@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod doctor;
+mod dotenv;
 mod down;
 pub mod engine;
 mod env;
@@ -48,6 +49,9 @@ pub enum Command {
     Image(image::Args),
     /// Recent failed operations stored in MariaDB by the mysql exporter.
     Failures(failures::Args),
+    /// The project's .env as Compose reads it, as JSON (a diagnostic).
+    #[command(hide = true)]
+    Dotenv(dotenv::Args),
 }
 
 /// Runs one subcommand; errors are printed as sentences that say how to fix
@@ -63,6 +67,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Env(a) => env::run(a),
         Command::Image(a) => image::run(a),
         Command::Failures(a) => failures::run(a),
+        Command::Dotenv(a) => dotenv::run(a),
     }
 }
 

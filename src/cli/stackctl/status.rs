@@ -56,7 +56,7 @@ fn status(args: &Args) -> Result<(), Failure> {
         .filter(|c| !services.iter().any(|s| s.service == c.name))
         .map(|c| c.name.clone())
         .collect();
-    let collector = services.iter().find(|s| s.service == "collector").map(|c| collector_status(&project, c));
+    let collector = services.iter().find(|s| s.service == "collector").map(|c| block_on(collector_status(&project, c)));
     let healthy = missing.is_empty()
         && !services.is_empty()
         && services.iter().all(ServiceState::is_ready)
@@ -79,11 +79,23 @@ fn status(args: &Args) -> Result<(), Failure> {
     }
 }
 
-fn collector_status(project: &Project, c: &ServiceState) -> CollectorStatus {
+async fn collector_status(project: &Project, c: &ServiceState) -> CollectorStatus {
     let health_port = c.host_port(13133).unwrap_or_else(|| project.port("COLLECTOR_HEALTH_PORT", 13133));
     let metrics_port = c.host_port(8888).unwrap_or_else(|| project.port("COLLECTOR_METRICS_PORT", 8888));
     let mut error = None;
-    let health = match http::get(health_port, "/") {
+    let client = match http::client() {
+        Ok(c) => c,
+        Err(e) => {
+            return CollectorStatus {
+                health_url: format!("http://127.0.0.1:{health_port}/"),
+                health: "unreachable".to_owned(),
+                metrics_url: format!("http://127.0.0.1:{metrics_port}/metrics"),
+                throughput: None,
+                error: Some(e),
+            }
+        }
+    };
+    let health = match http::get(&client, health_port, "/").await {
         Ok((200, _)) => "healthy".to_owned(),
         Ok((code, _)) => {
             error = Some(format!("the health check answered {code}"));
@@ -94,7 +106,7 @@ fn collector_status(project: &Project, c: &ServiceState) -> CollectorStatus {
             "unreachable".to_owned()
         }
     };
-    let throughput = match http::get(metrics_port, "/metrics") {
+    let throughput = match http::get(&client, metrics_port, "/metrics").await {
         Ok((200, body)) => Some(http::throughput(&body)),
         Ok((code, _)) => {
             error.get_or_insert(format!("the self metrics answered {code}"));

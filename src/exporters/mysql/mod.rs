@@ -1,7 +1,8 @@
 //! The `mysql` exporter (also `mariadb`): stores failed operations in
 //! MariaDB/MySQL. Traces: spans with status ERROR or an `exception` event
 //! (every span with `traces.mode: all`) go to `failed_spans`; logs at or
-//! above `logs.min_severity` go to `error_logs` (see [`schema`]). What
+//! above `logs.min_severity` go to `error_logs`: the tables of
+//! `crate::failure_store`, which `stackctl failures` reads. What
 //! counts as a failure is [`crate::exporters::failure`], shared with the
 //! `alert` exporter. Queue, retries and timeout are the shared helper's.
 //!
@@ -31,9 +32,7 @@
 //!   multi-row statement is refused by the server, its rows are inserted
 //!   one by one so one bad row costs only itself (reported as rejected).
 
-pub mod dsn;
 mod rows;
-pub mod schema;
 mod store;
 pub mod tls;
 
@@ -46,10 +45,9 @@ use crate::component::{
     parse_section, BuildContext, BuildResult, BuiltExporter, ExporterConfig, Factory, Invalid, Validate,
 };
 use crate::config::types::GoDuration;
+use crate::failure_store::{dsn, schema, DEFAULT_DATABASE};
 use crate::runtime::{ExtensionRef, Secret, TaskGroup};
 use crate::signal::Signal;
-
-pub const DEFAULT_DATABASE: &str = "otelstack";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
 #[serde(rename_all = "lowercase")]

@@ -7,8 +7,8 @@ use mysql_async::Value;
 use serde_json::Value as Json;
 use sha2::{Digest, Sha256};
 
-use super::schema::limits;
 use crate::exporters::failure::{ErrorLog, FailedSpan};
+use crate::failure_store::schema::limits;
 
 pub const SPAN_COLUMNS: &[&str] = &[
     "trace_id",

@@ -9,11 +9,11 @@ use futures::future::BoxFuture;
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Params, Pool, PoolConstraints, PoolOpts, Value};
 
-use super::dsn::Dsn;
 use super::rows::{self, LOG_COLUMNS, SPAN_COLUMNS};
-use super::schema;
 use crate::exporters::failure::{self, Severity};
 use crate::exporters::helper::{Export, ExportError};
+use crate::failure_store::dsn::Dsn;
+use crate::failure_store::schema;
 use crate::otlp::data::Decoded;
 use crate::otlp::PartialSuccess;
 use crate::runtime::TaskGroup;

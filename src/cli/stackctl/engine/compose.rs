@@ -7,7 +7,7 @@ use std::process::{Command, Stdio};
 use serde_json::Value;
 
 use super::{Failure, Project};
-use crate::config::node::Node;
+use crate::collector_api::Node;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Compose {

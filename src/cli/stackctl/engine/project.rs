@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use super::Failure;
+use crate::stack::dotenv;
 
 /// The marker file `stackctl init` writes into a project.
 pub const MARKER: &str = "stackctl.toml";
@@ -40,10 +41,7 @@ impl Project {
             ))
         };
         let compose_file = COMPOSE_FILES.iter().map(|f| dir.join(f)).find(|p| p.is_file()).ok_or_else(not_project)?;
-        let dotenv = match std::fs::read_to_string(dir.join(".env")) {
-            Ok(text) => parse_dotenv(&text),
-            Err(_) => BTreeMap::new(),
-        };
+        let dotenv = dotenv::read(&dir.join(".env")).map_err(Failure::usage)?.unwrap_or_default();
         if !dir.join(MARKER).is_file() && !dotenv.contains_key("COLLECTOR_IMAGE") {
             return Err(not_project());
         }
@@ -60,7 +58,13 @@ impl Project {
 
     /// A setting as compose sees it: the process environment, then `.env`.
     pub fn setting(&self, key: &str) -> Option<String> {
-        std::env::var(key).ok().filter(|v| !v.is_empty()).or_else(|| self.dotenv.get(key).cloned())
+        std::env::var(key).ok().or_else(|| self.dotenv.get(key).cloned())
+    }
+
+    /// Every variable of `.env` as compose substitutes it into the compose
+    /// file: a variable set in the process environment wins.
+    pub fn settings(&self) -> BTreeMap<String, String> {
+        self.dotenv.keys().filter_map(|k| Some((k.clone(), self.setting(k)?))).collect()
     }
 
     /// A host port from the settings, or its documented default.
@@ -83,27 +87,6 @@ pub const PORTS: [(&str, u16, &str); 10] = [
     ("COLLECTOR_HEALTH_PORT", 13133, "collector health check"),
 ];
 
-/// Parses a compose `.env`: `KEY=VALUE` lines, `#` comments, optional
-/// `export `, values optionally in single or double quotes.
-pub fn parse_dotenv(text: &str) -> BTreeMap<String, String> {
-    let mut out = BTreeMap::new();
-    for line in text.lines() {
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        let line = line.strip_prefix("export ").unwrap_or(line);
-        let Some((key, value)) = line.split_once('=') else { continue };
-        let value = value.trim();
-        let value = match (value.chars().next(), value.chars().last()) {
-            (Some(q @ ('"' | '\'')), Some(e)) if e == q && value.len() >= 2 => value[1..value.len() - 1].to_owned(),
-            _ => value.split(" #").next().unwrap_or("").trim_end().to_owned(),
-        };
-        out.insert(key.trim().to_owned(), value);
-    }
-    out
-}
-
 /// Compose's project name rule: lower case, only `a-z0-9_-`.
 pub fn normalize_name(name: &str) -> String {
     name.to_lowercase().chars().filter(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-').collect()
@@ -112,19 +95,6 @@ pub fn normalize_name(name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn dotenv_lines_comments_quotes() {
-        let env = parse_dotenv(
-            "# pinned\nCOLLECTOR_IMAGE=otelstack/collector:0.1.0\nexport A='x y'\nB=\"q\"\nC=v # note\n\nnot a line\nD=\n",
-        );
-        assert_eq!(env["COLLECTOR_IMAGE"], "otelstack/collector:0.1.0");
-        assert_eq!(env["A"], "x y");
-        assert_eq!(env["B"], "q");
-        assert_eq!(env["C"], "v");
-        assert_eq!(env["D"], "");
-        assert_eq!(env.len(), 5);
-    }
 
     #[test]
     fn project_names_follow_compose() {
@@ -149,6 +119,11 @@ mod tests {
         let p = Project::open(&dir).unwrap();
         assert_eq!(p.name, "demo");
         assert_eq!(p.dotenv["OTLP_GRPC_PORT"], "14317");
+        // a .env compose would refuse is a usage error naming the line
+        std::fs::write(dir.join(".env"), "COMPOSE_PROJECT_NAME=Demo\nOTLP_GRPC_PORT='14317\n").unwrap();
+        let err = Project::open(&dir).unwrap_err();
+        assert_eq!(err.code, super::super::EXIT_USAGE);
+        assert!(err.message.contains(".env, line 2: the value of OTLP_GRPC_PORT opens a ' quote"), "{}", err.message);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -1,4 +1,4 @@
-//! Connection strings for MariaDB/MySQL, shared by the `mysql` exporter and
+//! Connection strings for MariaDB/MySQL, read by the `mysql` exporter and
 //! `stackctl failures`: the URL form (`mysql://user:pass@host:3306/db`, also
 //! `mariadb://`) and the Go driver form otelcol users know from other
 //! components (`user:pass@tcp(host:3306)/db`, `user:pass@unix(/path.sock)/db`).
