@@ -74,7 +74,7 @@ impl Validate for HealthCheckConfig {
 impl ExtensionConfig for HealthCheckConfig {
     fn start(&self, _ctx: BuildContext, health: Health) -> BoxFuture<'_, BuildResult<Box<dyn Running>>> {
         Box::pin(async move {
-            let listener = crate::receivers::otlp::bind(&self.endpoint, "the health_check extension").await?;
+            let listener = crate::receivers::http_server::bind(&self.endpoint, "the health_check extension").await?;
             let since = humantime::format_rfc3339_micros(SystemTime::now()).to_string();
             let body = self.response_body.clone();
             let handler = move || {

@@ -22,6 +22,7 @@ use crate::component::{
     Validate,
 };
 use crate::config::types::split_host_port;
+use crate::receivers::http_server::bind;
 use crate::extensions::auth::{AuthSettings, ServerAuth};
 use crate::signal::{Batch, Signal};
 use crate::telemetry::ReceiverMetrics;
@@ -169,18 +170,4 @@ impl Running for ServerRunning {
             }
         })
     }
-}
-
-/// Binds a TCP listener with a sentence that says how to fix a failure.
-pub(crate) async fn bind(endpoint: &str, what: &str) -> anyhow::Result<tokio::net::TcpListener> {
-    let addrs = crate::config::types::listen_addrs(endpoint).map_err(anyhow::Error::msg)?;
-    let addr = addrs.iter().find(|a| a.is_ipv4()).unwrap_or(&addrs[0]);
-    tokio::net::TcpListener::bind(addr).await.map_err(|e| {
-        let hint = if e.kind() == std::io::ErrorKind::AddrInUse {
-            "another process is using the port; stop it or change the endpoint"
-        } else {
-            "check the endpoint"
-        };
-        anyhow::anyhow!("cannot listen on {endpoint} for {what}: {e}; {hint}")
-    })
 }
