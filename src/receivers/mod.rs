@@ -5,3 +5,4 @@ pub mod admission;
 pub mod http_server;
 pub mod otlp;
 pub mod prometheus;
+pub mod zipkin;
