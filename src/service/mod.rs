@@ -111,7 +111,8 @@ impl Service {
             admission: admission.clone(),
         };
         if let Some(addr) = config.telemetry.metrics.listen_address() {
-            let listener = crate::receivers::http_server::bind(&addr, "self metrics (service.telemetry.metrics)").await?;
+            let listener =
+                crate::receivers::http_server::bind(&addr, "self metrics (service.telemetry.metrics)").await?;
             let router = crate::telemetry::server::router(telemetry.clone());
             let stop = tokio_util::sync::CancellationToken::new();
             let token = stop.clone();

@@ -15,9 +15,9 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::Ingest;
-use crate::receivers::http_server::{self, bind, BodyError, CorsConfig};
 use crate::component::ConsumeError;
 use crate::otlp::{self, PartialSuccess};
+use crate::receivers::http_server::{self, bind, BodyError, CorsConfig};
 use crate::signal::{Batch, Signal};
 
 #[derive(Debug, Clone, Deserialize)]

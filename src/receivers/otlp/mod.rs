@@ -22,8 +22,8 @@ use crate::component::{
     Validate,
 };
 use crate::config::types::split_host_port;
-use crate::receivers::http_server::bind;
 use crate::extensions::auth::{AuthSettings, ServerAuth};
+use crate::receivers::http_server::bind;
 use crate::signal::{Batch, Signal};
 use crate::telemetry::ReceiverMetrics;
 

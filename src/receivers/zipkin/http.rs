@@ -70,7 +70,8 @@ pub(super) async fn serve(
         response_headers: response_headers.clone(),
         auth: auth.clone(),
     };
-    let not_post = || async { text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed: Zipkin spans are sent with POST") };
+    let not_post =
+        || async { text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed: Zipkin spans are sent with POST") };
     let router = axum::Router::new()
         .route("/api/v1/spans", post(handle).with_state(route(Version::V1)).fallback(not_post))
         .route("/api/v2/spans", post(handle).with_state(route(Version::V2)).fallback(not_post))
@@ -98,27 +99,22 @@ enum Format {
 
 /// Which decoder a request's Content-Type asks for; no Content-Type reads as
 /// JSON, as upstream's receiver does.
-fn format(version: Version, headers: &HeaderMap) -> Result<Format, Response> {
+/// `Err` is the 415 sentence.
+fn format(version: Version, headers: &HeaderMap) -> Result<Format, String> {
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
     let media = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
     match (version, media.as_str()) {
         (Version::V1, "" | "application/json") => Ok(Format::V1Json),
         (Version::V2, "" | "application/json") => Ok(Format::V2Json),
         (Version::V2, "application/x-protobuf" | "application/protobuf") => Ok(Format::V2Proto),
-        (Version::V1, "application/x-thrift") => Err(text(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "Zipkin v1 Thrift is not supported: send v1 JSON (application/json) to /api/v1/spans, \
-             or better v2 JSON or protobuf to /api/v2/spans",
-        )),
-        (Version::V1, _) => Err(text(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            &format!("unsupported content type {content_type:?} for /api/v1/spans: use application/json"),
-        )),
-        (Version::V2, _) => Err(text(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            &format!(
-                "unsupported content type {content_type:?} for /api/v2/spans: use application/json or application/x-protobuf"
-            ),
+        (Version::V1, "application/x-thrift") => Err("Zipkin v1 Thrift is not supported: send v1 JSON (application/json) to /api/v1/spans, \
+             or better v2 JSON or protobuf to /api/v2/spans"
+            .to_owned()),
+        (Version::V1, _) => {
+            Err(format!("unsupported content type {content_type:?} for /api/v1/spans: use application/json"))
+        }
+        (Version::V2, _) => Err(format!(
+            "unsupported content type {content_type:?} for /api/v2/spans: use application/json or application/x-protobuf"
         )),
     }
 }
@@ -138,7 +134,7 @@ async fn answer(route: &Route, headers: &HeaderMap, body: Body) -> Response {
     }
     let format = match format(route.version, headers) {
         Ok(f) => f,
-        Err(response) => return response,
+        Err(message) => return text(StatusCode::UNSUPPORTED_MEDIA_TYPE, &message),
     };
     let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
     let _wire = match route.admission.admit(declared.unwrap_or(0).min(route.max_body)) {
@@ -182,7 +178,7 @@ async fn answer(route: &Route, headers: &HeaderMap, body: Body) -> Response {
     }
 }
 
-/// Parses and maps a body; public within the crate for the unit tests.
+/// Parses a body in its format and maps it to OTLP; `Err` is the 400 sentence.
 fn decode(format: Format, body: &[u8], debug: bool, parse_string_tags: bool) -> Result<Vec<ResourceSpans>, String> {
     match format {
         Format::V1Json => v1::to_otlp(body, parse_string_tags),

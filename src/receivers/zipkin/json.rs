@@ -94,11 +94,15 @@ fn span(s: JsonSpan) -> Result<model::Span, String> {
 fn endpoint(e: JsonEndpoint) -> Result<model::Endpoint, String> {
     let ipv4 = match e.ipv4.as_deref() {
         None | Some("") => None,
-        Some(ip) => Some(ip.parse::<Ipv4Addr>().map_err(|_| format!("ipv4 {ip:?} is not an IPv4 address"))?.to_string()),
+        Some(ip) => {
+            Some(ip.parse::<Ipv4Addr>().map_err(|_| format!("ipv4 {ip:?} is not an IPv4 address"))?.to_string())
+        }
     };
     let ipv6 = match e.ipv6.as_deref() {
         None | Some("") => None,
-        Some(ip) => Some(ip.parse::<Ipv6Addr>().map_err(|_| format!("ipv6 {ip:?} is not an IPv6 address"))?.to_string()),
+        Some(ip) => {
+            Some(ip.parse::<Ipv6Addr>().map_err(|_| format!("ipv6 {ip:?} is not an IPv6 address"))?.to_string())
+        }
     };
     Ok(model::Endpoint { service_name: e.service_name.unwrap_or_default(), ipv4, ipv6, port: e.port.unwrap_or(0) })
 }

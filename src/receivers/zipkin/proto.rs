@@ -170,7 +170,10 @@ mod tests {
         let s = &spans[0];
         assert_eq!(const_hex::encode(s.trace_id), "0000000000000000000000000000002a");
         assert_eq!(s.id, 7u64.to_be_bytes());
-        assert_eq!((s.kind, s.name.as_str(), s.timestamp, s.duration), (Some(model::Kind::Server), "get", 1_000_000, 1000));
+        assert_eq!(
+            (s.kind, s.name.as_str(), s.timestamp, s.duration),
+            (Some(model::Kind::Server), "get", 1_000_000, 1000)
+        );
         let local = s.local_endpoint.as_ref().unwrap();
         assert_eq!((local.service_name.as_str(), local.ipv4.as_deref(), local.port), ("fe", Some("127.0.0.1"), 80));
         assert_eq!(s.tags["k"], "v");

@@ -23,8 +23,19 @@ const NO_SERVICE_NAME: &str = "OTLPResourceNoServiceName";
 /// Tags that belong to the resource, never to a span: otelcol's semantic
 /// conventions 1.6.1 resource attributes and the OpenCensus leftovers.
 fn is_resource_key(key: &str) -> bool {
-    const PREFIXES: [&str; 11] =
-        ["service.", "telemetry.", "host.", "os.", "process.", "container.", "k8s.", "cloud.", "device.", "webengine.", "aws.ecs."];
+    const PREFIXES: [&str; 11] = [
+        "service.",
+        "telemetry.",
+        "host.",
+        "os.",
+        "process.",
+        "container.",
+        "k8s.",
+        "cloud.",
+        "device.",
+        "webengine.",
+        "aws.ecs.",
+    ];
     const KEYS: [&str; 16] = [
         "deployment.environment",
         "faas.name",
@@ -74,7 +85,8 @@ pub fn to_otlp(mut spans: Vec<model::Span>, parse_string_tags: bool) -> Result<V
         }
         if current.as_ref() != Some(&(service.clone(), scope.clone())) {
             let version = tag(s, ["otel.scope.version", "otel.library.version"]);
-            let scope_msg = InstrumentationScope { name: scope.clone(), version: version.to_owned(), ..Default::default() };
+            let scope_msg =
+                InstrumentationScope { name: scope.clone(), version: version.to_owned(), ..Default::default() };
             let rs = out.last_mut().expect("a resource was pushed");
             rs.scope_spans.push(ScopeSpans { scope: Some(scope_msg), ..Default::default() });
             current = Some((service, scope));
@@ -225,8 +237,8 @@ fn event(ts: u64, value: &str) -> Result<Event, String> {
         return Ok(ev);
     }
     let json = parts[1..parts.len() - 1].join("|");
-    let map: serde_json::Map<String, serde_json::Value> =
-        serde_json::from_str(&json).map_err(|e| format!("annotation {value:?}: attributes are not a JSON object: {e}"))?;
+    let map: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&json)
+        .map_err(|e| format!("annotation {value:?}: attributes are not a JSON object: {e}"))?;
     for (k, v) in map {
         let v = match v {
             serde_json::Value::String(s) => Value::StringValue(s),

@@ -67,7 +67,8 @@ fn groups_by_service_then_scope_and_moves_resource_tags() {
         span_with("b", &[("otel.library.name", "lib1")]),
     ];
     let rs = to_otlp(spans, false).unwrap();
-    let services: Vec<_> = rs.iter().map(|r| attrs(&r.resource.as_ref().unwrap().attributes)["service.name"].clone()).collect();
+    let services: Vec<_> =
+        rs.iter().map(|r| attrs(&r.resource.as_ref().unwrap().attributes)["service.name"].clone()).collect();
     assert_eq!(services, vec![s("a"), s("b")]);
     let a = attrs(&rs[0].resource.as_ref().unwrap().attributes);
     assert_eq!((a["service.version"].clone(), a["telemetry.sdk.name"].clone()), (s("9"), s("x")));
@@ -138,13 +139,20 @@ fn parse_string_tags_types_values_like_upstream() {
 #[test]
 fn annotations_with_attributes_become_event_attributes() {
     let mut sp = span_with("svc", &[]);
-    sp.annotations = vec![(3, r#"exception|{"exception.type":"E","n":2,"f":1.5,"ok":true}|1"#.into()), (4, "plain".into())];
+    sp.annotations =
+        vec![(3, r#"exception|{"exception.type":"E","n":2,"f":1.5,"ok":true}|1"#.into()), (4, "plain".into())];
     let rs = to_otlp(vec![sp.clone()], false).unwrap();
     let events = &rs[0].scope_spans[0].spans[0].events;
-    assert_eq!((events[0].name.as_str(), events[0].time_unix_nano, events[0].dropped_attributes_count), ("exception", 3000, 1));
+    assert_eq!(
+        (events[0].name.as_str(), events[0].time_unix_nano, events[0].dropped_attributes_count),
+        ("exception", 3000, 1)
+    );
     let a = attrs(&events[0].attributes);
     assert_eq!(a["exception.type"], s("E"));
-    assert_eq!((a["n"].clone(), a["f"].clone(), a["ok"].clone()), (Value::IntValue(2), Value::DoubleValue(1.5), Value::BoolValue(true)));
+    assert_eq!(
+        (a["n"].clone(), a["f"].clone(), a["ok"].clone()),
+        (Value::IntValue(2), Value::DoubleValue(1.5), Value::BoolValue(true))
+    );
     assert_eq!(events[1].name, "plain");
     sp.annotations = vec![(3, "x|not json|0".into())];
     assert!(to_otlp(vec![sp], false).unwrap_err().contains("not a JSON object"));

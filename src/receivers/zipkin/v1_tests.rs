@@ -41,17 +41,28 @@ fn core_annotations_give_kind_times_and_resource() {
     assert_eq!(rs.len(), 2, "one resource per endpoint");
     let res = attrs(&rs[0].resource.as_ref().unwrap().attributes);
     let s = |v: &str| Value::StringValue(v.into());
-    assert_eq!(res, [("service.name", s("service1")), ("ipv4", s("172.31.0.4")), ("port", s("8080"))]
-        .into_iter().map(|(k, v)| (k.to_owned(), v)).collect());
+    assert_eq!(
+        res,
+        [("service.name", s("service1")), ("ipv4", s("172.31.0.4")), ("port", s("8080"))]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect()
+    );
     let server = &rs[0].scope_spans[0].spans[0];
     assert_eq!(const_hex::encode(&server.trace_id), "00000000000000000ed2e63cbe71f5a8");
     assert_eq!(const_hex::encode(&server.parent_span_id), "0000000000000001");
     assert_eq!(server.kind, SpanKind::Server as i32);
-    assert_eq!((server.start_time_unix_nano, server.end_time_unix_nano), (1544805927446743000, (1544805927446743 + 12956) * 1000));
+    assert_eq!(
+        (server.start_time_unix_nano, server.end_time_unix_nano),
+        (1544805927446743000, (1544805927446743 + 12956) * 1000)
+    );
     let events: Vec<_> = server.events.iter().map(|e| (e.name.as_str(), e.time_unix_nano)).collect();
     assert_eq!(events, vec![("custom time event", 1544805927450000000)]);
     let a = attrs(&server.attributes);
-    assert_eq!((a["component"].clone(), a["http.status_code"].clone(), a["retries"].clone()), (s("spring"), s("200"), s("3")));
+    assert_eq!(
+        (a["component"].clone(), a["http.status_code"].clone(), a["retries"].clone()),
+        (s("spring"), s("200"), s("3"))
+    );
     assert!(server.status.is_none() || server.status.as_ref().unwrap().code == StatusCode::Unset as i32);
 
     let client = &rs[1].scope_spans[0].spans[0];
@@ -69,9 +80,16 @@ fn status_precedence_and_parse_string_tags() {
         {"key": "http.status_code", "value": "500"}, {"key": "otel.status_code", "value": "OK"}, {"key": "n", "value": "12"}]}]"#;
     let rs = to_otlp(body.as_bytes(), true).unwrap();
     let span = &rs[0].scope_spans[0].spans[0];
-    assert_eq!(span.status.as_ref().unwrap().code, StatusCode::Ok as i32, "otel.status_code wins over http.status_code");
+    assert_eq!(
+        span.status.as_ref().unwrap().code,
+        StatusCode::Ok as i32,
+        "otel.status_code wins over http.status_code"
+    );
     assert_eq!(attrs(&span.attributes)["n"], Value::IntValue(12));
-    assert_eq!(attrs(&rs[0].resource.as_ref().unwrap().attributes)["service.name"], Value::StringValue("unknown-service".into()));
+    assert_eq!(
+        attrs(&rs[0].resource.as_ref().unwrap().attributes)["service.name"],
+        Value::StringValue("unknown-service".into())
+    );
 }
 
 #[test]
