@@ -5,7 +5,8 @@ is checked item by item (ids, names, kinds, attributes, events, status,
 service.name, scope). v2 protobuf bodies are built with the protobuf
 library from zipkin.proto's field numbers (zipkin-api), independently of the
 collector's structs. Bad input: garbage -> 400, wrong content types -> 415,
-v1 Thrift -> 415, GET -> 405, and the receiver keeps serving.
+v1 Thrift -> 415, GET -> 405, and the receiver keeps serving; `auth` (401
+before the body is read) and `max_request_body_size` (413, also inflated).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import json
 
 import pytest
 import requests
-from conftest import Ports, config_yaml, free_port, otlp_exporter, pipeline
+from conftest import Ports, free_port, otlp_exporter, pipeline
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 from opentelemetry.exporter.zipkin.encoder import Protocol
 from opentelemetry.exporter.zipkin.json import ZipkinExporter
@@ -24,22 +25,42 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, Status, StatusCode
-from otlp_util import attrs
+from otlp_util import attrs, to_yaml
 
 KIND = {"SERVER": 2, "CLIENT": 3, "PRODUCER": 4, "CONSUMER": 5, "UNSPECIFIED": 0, "INTERNAL": 1}
 
 
+def zipkin_config(ports: Ports, sink_port: int, zport: int, settings=None, extensions=None) -> str:
+    """`zipkin` -> traces -> otlp (to the sink), with extra receiver settings
+    and extensions (enabled in the service)."""
+    extensions = {"health_check": {"endpoint": f"127.0.0.1:{ports.health}"}, **(extensions or {})}
+    cfg = {
+        "receivers": {"zipkin": {"endpoint": f"127.0.0.1:{zport}", **(settings or {})}},
+        "exporters": {"otlp": otlp_exporter(sink_port)},
+        "extensions": extensions,
+        "service": {"extensions": list(extensions),
+                    "pipelines": {"traces": pipeline(["otlp"], receivers=("zipkin",))},
+                    "telemetry": {"metrics": {"address": f"127.0.0.1:{ports.metrics}"}}},
+    }
+    return to_yaml(cfg) + "\n"
+
+
 @pytest.fixture
-def zipkin(collector, grpc_sink):
-    """A collector with `zipkin` -> traces -> otlp (to the gRPC sink); returns
-    the receiver's base URL."""
-    ports = Ports.new()
-    zport = free_port()
-    cfg = config_yaml(ports, exporters={"otlp": otlp_exporter(grpc_sink.port)},
-                      pipelines={"traces": pipeline(["otlp"], receivers=("zipkin",))},
-                      extra_receivers={"zipkin": {"endpoint": f"127.0.0.1:{zport}"}})
-    collector(cfg)
-    return f"http://127.0.0.1:{zport}"
+def zipkin_with(collector, grpc_sink):
+    """Factory: start a collector with the zipkin receiver (extra settings and
+    extensions optional); returns the receiver's base URL."""
+
+    def start(settings=None, extensions=None):
+        zport = free_port()
+        collector(zipkin_config(Ports.new(), grpc_sink.port, zport, settings, extensions))
+        return f"http://127.0.0.1:{zport}"
+
+    return start
+
+
+@pytest.fixture
+def zipkin(zipkin_with):
+    return zipkin_with()
 
 
 def send_with_sdk(url: str, version: Protocol) -> list:
@@ -238,3 +259,27 @@ def test_bad_input_is_refused_and_the_receiver_keeps_serving(zipkin, grpc_sink):
     _, _, sp = by_span_id(grpc_sink, 1)["0000000000000003"]
     assert sp.name == "after"
     assert attrs(sp.attributes) == {"otel.zipkin.absentField.startTime": True}
+
+
+def test_auth_and_body_limit_from_the_http_server_settings(zipkin_with, grpc_sink):
+    url = zipkin_with({"auth": {"authenticator": "bearertokenauth"}, "max_request_body_size": 2048},
+                      {"bearertokenauth": {"token": "zipkin-token"}})
+    span = [{"traceId": "0000000000000001", "id": "0000000000000002", "name": "authed", "timestamp": 5}]
+    r = requests.post(f"{url}/api/v2/spans", json=span)
+    assert r.status_code == 401
+    r = requests.post(f"{url}/api/v2/spans", json=span, headers={"Authorization": "Bearer wrong"})
+    assert r.status_code == 401
+    good = {"Authorization": "Bearer zipkin-token"}
+    big = [{**span[0], "tags": {"pad": "x" * 4096}}]
+    r = requests.post(f"{url}/api/v2/spans", json=big, headers=good)
+    assert r.status_code == 413 and "max_request_body_size" in r.text
+    bomb = gzip.compress(json.dumps(big).encode())
+    assert len(bomb) < 2048
+    r = requests.post(f"{url}/api/v2/spans", data=bomb,
+                      headers={**good, "Content-Type": "application/json", "Content-Encoding": "gzip"})
+    assert r.status_code == 413, "the inflated size counts too"
+    assert grpc_sink.item_count("traces") == 0
+    r = requests.post(f"{url}/api/v2/spans", json=span, headers=good)
+    assert r.status_code == 202, r.text
+    _, _, sp = by_span_id(grpc_sink, 1)["0000000000000002"]
+    assert (sp.name, sp.start_time_unix_nano) == ("authed", 5000)
