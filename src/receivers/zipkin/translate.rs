@@ -1,13 +1,13 @@
 //! Zipkin v2 spans to OTLP, as otelcol-contrib's
 //! `pkg/translator/zipkin/zipkinv2/to_translator.go`: one resource per local
 //! service, one scope per instrumentation library, tags to attributes with
-//! the OTel keys pulled out (status, kind, trace state, scope, resource),
+//! the OTel keys pulled out (status, kind, trace state, links, scope, resource),
 //! endpoints to `net.*`/`peer.service`, annotations to events, µs to ns.
 
 use opentelemetry_proto::tonic::common::v1::any_value::Value;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, InstrumentationScope, KeyValue};
 use opentelemetry_proto::tonic::resource::v1::Resource;
-use opentelemetry_proto::tonic::trace::v1::span::{Event, SpanKind};
+use opentelemetry_proto::tonic::trace::v1::span::{Event, Link, SpanKind};
 use opentelemetry_proto::tonic::trace::v1::status::StatusCode;
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, Status};
 
@@ -192,6 +192,7 @@ fn span(s: &model::Span, parse_string_tags: bool) -> Result<Span, String> {
     if status != Status::default() {
         out.status = Some(status);
     }
+    out.links = links(&mut tags)?;
     for (k, v) in tags.iter().filter(|(k, _)| !is_resource_key(k) && !SCOPE_KEYS.contains(&k.as_str())) {
         put(&mut out.attributes, k, tag_value(v, parse_string_tags));
     }
@@ -236,9 +237,49 @@ fn event(ts: u64, value: &str) -> Result<Event, String> {
     if parts.len() < 3 {
         return Ok(ev);
     }
-    let json = parts[1..parts.len() - 1].join("|");
-    let map: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&json)
-        .map_err(|e| format!("annotation {value:?}: attributes are not a JSON object: {e}"))?;
+    let what = format!("annotation {value:?}");
+    (ev.attributes, ev.dropped_attributes_count) = attributes_and_dropped(&parts[1..], &what)?;
+    Ok(ev)
+}
+
+/// Links written by the OTel exporters as tags `otlp.link.0`, `otlp.link.1`,
+/// ...: `traceId|spanId|traceState|{json attributes}|dropped count`;
+/// shorter values are skipped, as upstream does.
+fn links(tags: &mut std::collections::BTreeMap<String, String>) -> Result<Vec<Link>, String> {
+    let mut links = Vec::new();
+    for i in 0..128 {
+        let Some(value) = tags.remove(&format!("otlp.link.{i}")) else { break };
+        let parts: Vec<&str> = value.split('|').collect();
+        if parts.len() < 5 {
+            continue;
+        }
+        let what = format!("tag otlp.link.{i}");
+        let id = |s: &str, len: usize| -> Result<Vec<u8>, String> {
+            let s = s.trim_matches('"');
+            match const_hex::decode(s) {
+                Ok(b) if b.len() == len || b.is_empty() => Ok(b),
+                _ => Err(format!("{what}: {s:?} is not a {}-byte hex id", len)),
+            }
+        };
+        let (attributes, dropped_attributes_count) = attributes_and_dropped(&parts[3..], &what)?;
+        links.push(Link {
+            trace_id: id(parts[0], 16)?,
+            span_id: id(parts[1], 8)?,
+            trace_state: parts[2].to_owned(),
+            attributes,
+            dropped_attributes_count,
+            ..Default::default()
+        });
+    }
+    Ok(links)
+}
+
+/// `{json attributes}|dropped count` (the JSON may itself hold `|`).
+fn attributes_and_dropped(parts: &[&str], what: &str) -> Result<(Vec<KeyValue>, u32), String> {
+    let json = parts[..parts.len() - 1].join("|");
+    let map: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(&json).map_err(|e| format!("{what}: attributes are not a JSON object: {e}"))?;
+    let mut attrs = Vec::new();
     for (k, v) in map {
         let v = match v {
             serde_json::Value::String(s) => Value::StringValue(s),
@@ -253,12 +294,11 @@ fn event(ts: u64, value: &str) -> Result<Event, String> {
             },
             _ => continue,
         };
-        put(&mut ev.attributes, &k, v);
+        put(&mut attrs, &k, v);
     }
-    ev.dropped_attributes_count = parts[parts.len() - 1]
-        .parse()
-        .map_err(|_| format!("annotation {value:?}: the dropped attributes count is not a number"))?;
-    Ok(ev)
+    let dropped =
+        parts[parts.len() - 1].parse().map_err(|_| format!("{what}: the dropped attributes count is not a number"))?;
+    Ok((attrs, dropped))
 }
 
 #[cfg(test)]

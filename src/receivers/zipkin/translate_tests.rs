@@ -157,3 +157,29 @@ fn annotations_with_attributes_become_event_attributes() {
     sp.annotations = vec![(3, "x|not json|0".into())];
     assert!(to_otlp(vec![sp], false).unwrap_err().contains("not a JSON object"));
 }
+
+#[test]
+fn otlp_link_tags_become_links() {
+    let sp = span_with(
+        "svc",
+        &[
+            ("otlp.link.0", r#"0102030405060708090a0b0c0d0e0f10|1112131415161718|k=v|{"a":"b|c","n":1}|2"#),
+            ("otlp.link.1", "short|value"),
+            ("otlp.link.2", r#"0102030405060708090a0b0c0d0e0f10|1112131415161718||{}|0"#),
+            ("otlp.link.5", "not read: the sequence stops at the first gap"),
+        ],
+    );
+    let rs = to_otlp(vec![sp], false).unwrap();
+    let span = &rs[0].scope_spans[0].spans[0];
+    assert_eq!(span.links.len(), 2, "a link with fewer than 5 parts is skipped");
+    let l = &span.links[0];
+    assert_eq!(const_hex::encode(&l.trace_id), "0102030405060708090a0b0c0d0e0f10");
+    assert_eq!(
+        (const_hex::encode(&l.span_id), l.trace_state.as_str(), l.dropped_attributes_count),
+        ("1112131415161718".into(), "k=v", 2)
+    );
+    assert_eq!(attrs(&l.attributes), [("a".to_owned(), s("b|c")), ("n".to_owned(), Value::IntValue(1))].into());
+    assert_eq!(attrs(&span.attributes).keys().collect::<Vec<_>>(), vec!["otlp.link.5"]);
+    let bad = span_with("svc", &[("otlp.link.0", "zz|1112131415161718||{}|0")]);
+    assert!(to_otlp(vec![bad], false).unwrap_err().contains("otlp.link.0"));
+}
