@@ -6,7 +6,8 @@ service.name, scope). v2 protobuf bodies are built with the protobuf
 library from zipkin.proto's field numbers (zipkin-api), independently of the
 collector's structs. Bad input: garbage -> 400, wrong content types -> 415,
 v1 Thrift -> 415, GET -> 405, and the receiver keeps serving; `auth` (401
-before the body is read) and `max_request_body_size` (413, also inflated).
+before the body is read), `max_request_body_size` (413, also inflated) and
+`tls` (the exporter trusting the test CA).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from otlp_util import attrs, to_yaml
+from pki import Pki
 
 KIND = {"SERVER": 2, "CLIENT": 3, "PRODUCER": 4, "CONSUMER": 5, "UNSPECIFIED": 0, "INTERNAL": 1}
 
@@ -283,3 +285,24 @@ def test_auth_and_body_limit_from_the_http_server_settings(zipkin_with, grpc_sin
     assert r.status_code == 202, r.text
     _, _, sp = by_span_id(grpc_sink, 1)["0000000000000002"]
     assert (sp.name, sp.start_time_unix_nano) == ("authed", 5000)
+
+
+def test_tls_with_the_python_zipkin_exporter(zipkin_with, grpc_sink, tmp_path):
+    ca = Pki(tmp_path / "pki")
+    cert, key = ca.issue("server", server=True)
+    url = zipkin_with({"tls": {"cert_file": str(cert), "key_file": str(key)}}).replace("http://", "https://")
+    with pytest.raises(requests.exceptions.SSLError):
+        requests.post(f"{url}/api/v2/spans", json=[])  # not trusted without the CA
+    session = requests.Session()
+    session.verify = str(ca.ca)
+    session.trust_env = False  # else REQUESTS_CA_BUNDLE from the environment replaces verify
+    provider = TracerProvider(resource=Resource.create({"service.name": "tls-svc"}))
+    memory = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    with provider.get_tracer("t").start_as_current_span("over-tls", kind=SpanKind.CLIENT):
+        pass
+    exporter = ZipkinExporter(endpoint=f"{url}/api/v2/spans", session=session)
+    assert exporter.export(memory.get_finished_spans()) == SpanExportResult.SUCCESS
+    (sdk_span,) = memory.get_finished_spans()
+    res, _, sp = by_span_id(grpc_sink, 1)[format(sdk_span.context.span_id, "016x")]
+    assert (res["service.name"], sp.name, sp.kind) == ("tls-svc", "over-tls", KIND["CLIENT"])
