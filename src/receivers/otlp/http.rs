@@ -3,24 +3,21 @@
 //! wire and again while inflating, so a compression bomb is refused early.
 //! Errors are `google.rpc.Status` bodies in the request's encoding.
 
-use std::io::Read;
 use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use futures::future::Either;
-use http_body_util::BodyExt;
 use serde::Deserialize;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
-use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use super::Ingest;
 use crate::component::ConsumeError;
 use crate::otlp::{self, PartialSuccess};
+use crate::receivers::http_server::{self, BodyError, CorsConfig};
 use crate::runtime::bind;
 use crate::signal::{Batch, Signal};
 
@@ -57,14 +54,6 @@ impl Default for HttpConfig {
             auth: None,
         }
     }
-}
-
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct CorsConfig {
-    pub allowed_origins: Vec<String>,
-    pub allowed_headers: Vec<String>,
-    pub max_age: Option<u64>,
 }
 
 #[derive(Clone)]
@@ -118,50 +107,12 @@ pub(super) async fn serve(
             "not found: OTLP/HTTP paths are /v1/traces, /v1/metrics and /v1/logs",
         )
     });
-    let router = match &cfg.cors {
-        Some(cors) if !cors.allowed_origins.is_empty() => router.layer(cors_layer(cors)),
-        _ => router,
+    let router = match cfg.cors.as_ref().and_then(CorsConfig::layer) {
+        Some(cors) => router.layer(cors),
+        None => router,
     };
-    let endpoint = cfg.endpoint.clone();
-    tracing::info!(endpoint = %endpoint, tls = tls.is_some(), "OTLP/HTTP receiver listening");
-    let listener = match tls {
-        Some(config) => Either::Left(crate::tls::TlsListener::new(listener, config, stop.clone())?),
-        None => Either::Right(listener),
-    };
-    Ok(tokio::spawn(async move {
-        let served = match listener {
-            Either::Left(tls) => axum::serve(tls, router).with_graceful_shutdown(stop.cancelled_owned()).await,
-            Either::Right(tcp) => axum::serve(tcp, router).with_graceful_shutdown(stop.cancelled_owned()).await,
-        };
-        if let Err(e) = served {
-            tracing::error!(endpoint = %endpoint, error = %e, "OTLP/HTTP server stopped with an error");
-        }
-    }))
-}
-
-fn cors_layer(cfg: &CorsConfig) -> CorsLayer {
-    let patterns: Vec<regex::Regex> = cfg
-        .allowed_origins
-        .iter()
-        .filter_map(|o| regex::Regex::new(&format!("^{}$", regex::escape(o).replace(r"\*", ".*"))).ok())
-        .collect();
-    let mut headers: Vec<header::HeaderName> = vec![
-        header::CONTENT_TYPE,
-        header::CONTENT_ENCODING,
-        header::ACCEPT,
-        header::HeaderName::from_static("x-requested-with"),
-    ];
-    headers.extend(cfg.allowed_headers.iter().filter_map(|h| header::HeaderName::from_bytes(h.as_bytes()).ok()));
-    let mut layer = CorsLayer::new()
-        .allow_origin(AllowOrigin::predicate(move |origin: &HeaderValue, _| {
-            origin.to_str().is_ok_and(|o| patterns.iter().any(|p| p.is_match(o)))
-        }))
-        .allow_methods([Method::POST, Method::OPTIONS])
-        .allow_headers(headers);
-    if let Some(age) = cfg.max_age {
-        layer = layer.max_age(Duration::from_secs(age));
-    }
-    layer
+    tracing::info!(endpoint = %cfg.endpoint, tls = tls.is_some(), "OTLP/HTTP receiver listening");
+    http_server::serve(listener, tls, router, stop, "OTLP/HTTP", cfg.endpoint.clone())
 }
 
 #[derive(Clone, Copy)]
@@ -224,31 +175,17 @@ pub async fn decode_request(
         }
     };
     let json = matches!(format, Format::Json);
-    let encoding =
-        headers.get(header::CONTENT_ENCODING).and_then(|v| v.to_str().ok()).unwrap_or("").trim().to_ascii_lowercase();
-    if !matches!(encoding.as_str(), "" | "identity" | "none" | "gzip" | "x-gzip" | "deflate" | "zlib" | "zstd") {
-        let msg = format!("unsupported content encoding {encoding:?}: use gzip, deflate, zstd or none");
-        return Err(error_response(StatusCode::UNSUPPORTED_MEDIA_TYPE, json, &msg));
-    }
-    let raw = match http_body_util::Limited::new(body, max_body).collect().await {
-        Ok(c) => c.to_bytes(),
-        Err(e) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => {
-            return Err(too_large(json, max_body));
-        }
-        Err(e) => {
-            return Err(error_response(StatusCode::BAD_REQUEST, json, &format!("cannot read the request body: {e}")))
-        }
+    let body = match http_server::content_encoding(headers) {
+        Ok(encoding) => http_server::read_body(&encoding, body, max_body).await,
+        Err(e) => Err(e),
     };
-    let body = match inflate(&encoding, raw, max_body).await {
+    let body = match body {
         Ok(b) => b,
-        Err(Inflate::TooLarge) => return Err(too_large(json, max_body)),
-        Err(Inflate::Corrupt(e)) => {
-            return Err(error_response(
-                StatusCode::BAD_REQUEST,
-                json,
-                &format!("cannot decompress the {encoding} body: {e}"),
-            ))
+        Err(e @ BodyError::UnsupportedEncoding(_)) => {
+            return Err(error_response(StatusCode::UNSUPPORTED_MEDIA_TYPE, json, &e.to_string()))
         }
+        Err(BodyError::TooLarge(max)) => return Err(too_large(json, max)),
+        Err(e @ BodyError::Unreadable(_)) => return Err(error_response(StatusCode::BAD_REQUEST, json, &e.to_string())),
     };
     let batch = match format {
         Format::Protobuf => Batch::from_encoded(signal, body).map_err(|e| e.to_string()),
@@ -269,45 +206,6 @@ fn refused_response(e: ConsumeError, json: bool) -> Response {
     let secs = retry_after.unwrap_or(Duration::from_secs(1)).as_secs().max(1);
     r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
     r
-}
-
-enum Inflate {
-    TooLarge,
-    Corrupt(std::io::Error),
-}
-
-/// Decompresses with a cap on the output; large bodies inflate on the
-/// blocking pool so the reactor keeps serving.
-async fn inflate(encoding: &str, raw: bytes::Bytes, max: usize) -> Result<bytes::Bytes, Inflate> {
-    if matches!(encoding, "" | "identity" | "none") {
-        return Ok(raw);
-    }
-    let encoding = encoding.to_owned();
-    let small = raw.len() < 64 * 1024;
-    let work = move || -> Result<bytes::Bytes, Inflate> {
-        let reader: Box<dyn Read> = match encoding.as_str() {
-            "gzip" | "x-gzip" => Box::new(flate2::read::MultiGzDecoder::new(&raw[..])),
-            "deflate" | "zlib" => {
-                // HTTP "deflate" is zlib-wrapped; some clients send raw deflate
-                if raw.len() >= 2 && (u16::from(raw[0]) << 8 | u16::from(raw[1])) % 31 == 0 && raw[0] & 0x0f == 8 {
-                    Box::new(flate2::read::ZlibDecoder::new(&raw[..]))
-                } else {
-                    Box::new(flate2::read::DeflateDecoder::new(&raw[..]))
-                }
-            }
-            _ => Box::new(zstd::stream::read::Decoder::new(&raw[..]).map_err(Inflate::Corrupt)?),
-        };
-        let mut out = Vec::with_capacity((raw.len() * 4).min(max));
-        reader.take(max as u64 + 1).read_to_end(&mut out).map_err(Inflate::Corrupt)?;
-        if out.len() > max {
-            return Err(Inflate::TooLarge);
-        }
-        Ok(bytes::Bytes::from(out))
-    };
-    if small {
-        return work();
-    }
-    tokio::task::spawn_blocking(work).await.unwrap_or_else(|e| Err(Inflate::Corrupt(std::io::Error::other(e))))
 }
 
 fn too_large(json: bool, max: usize) -> Response {
