@@ -11,7 +11,7 @@ modules they declare, `testkit`) is left out: tests sit above what they test.
 A `mod` declaration is containment, not use, so it is not an edge; a
 `pub use` re-export in a parent is.
 
-Usage: scripts/check-layers.py [--src DIR] [--dot]
+Usage: scripts/check-layers.py [--src DIR] [--dot] [--only PATH ...]
 Exit 0 with a one-line summary when the graph is clean, 1 with the list of
 cycles and upward imports otherwise. Python 3.11 standard library only.
 """
@@ -510,6 +510,12 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--src", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src"))
     ap.add_argument("--dot", action="store_true", help="print the file graph in Graphviz dot and exit")
+    ap.add_argument(
+        "--only",
+        action="append",
+        metavar="PATH",
+        help="report only cycles through, and imports from, files under PATH (e.g. src/otlp/); repeatable",
+    )
     args = ap.parse_args(argv)
     crate = load(args.src)
     graph = edges(crate)
@@ -519,6 +525,15 @@ def main(argv: list[str] | None = None) -> int:
     files = sorted({m.file for m in crate.modules.values() if not m.test})
     found = cycles(files, graph)
     upward = layer_violations(crate, graph)
+    if args.only:
+
+        def picked(f: str) -> bool:
+            return any(f == p or f.startswith(p.rstrip("/") + "/") for p in args.only)
+
+        files = [f for f in files if picked(f)]
+        graph = [e for e in graph if picked(e.src)]
+        found = [c for c in found if any(map(picked, c))]
+        upward = [v for v in upward if picked(v.split(":", 1)[0])]
     if not found and not upward:
         print(f"layers: {len(files)} files, {len(graph)} imports, no cycle, no upward import")
         return 0

@@ -225,3 +225,20 @@ def test_dot_prints_every_file_and_edge(tmp_path, capsys):
     assert out.startswith("digraph src {")
     assert f'"src/signal.rs" [label="src/signal.rs\\nfloor 1"];' in out
     assert f'"src/otlp/mod.rs" -> "src/signal.rs";' in out
+
+
+def test_only_restricts_the_report_to_the_files_named(tmp_path, capsys):
+    src = tree(tmp_path, {
+        "lib.rs": "mod signal;\nmod otlp;\nmod component;\nmod service;\n",
+        "signal.rs": "",
+        "otlp/mod.rs": "pub mod wire;\n",
+        "otlp/wire.rs": "use crate::signal::Signal;\n",
+        "component.rs": "use crate::service::Health;\n",
+        "service/mod.rs": "",
+    })
+    assert run(src, capsys, "--only", "src/signal.rs", "--only", "src/otlp/") == (
+        0,
+        "layers: 3 files, 1 imports, no cycle, no upward import\n",
+    )
+    code, out = run(src, capsys, "--only", "src/component.rs")
+    assert code == 1 and "src/component.rs:1 uses crate::service::Health" in out
