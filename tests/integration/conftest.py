@@ -12,6 +12,12 @@
   deflate and zstd aware) that record every decoded request thread-safely and
   offer `wait_for(signal, count_or_predicate, timeout)`.
 - `rotel(...)`: the Rotel collector (PyPI `rotel`) as a real peer.
+
+Parallel runs (`make integration` uses pytest-xdist, `--dist loadgroup`):
+ports are reserved across the workers of one run, and every module with a
+module-scoped fixture (one MariaDB, one stack for the module) runs in one
+worker. Modules that drive the Docker engine carry
+`xdist_group("docker")` themselves, so they run one after another.
 """
 
 from __future__ import annotations
@@ -20,9 +26,11 @@ import gzip
 import importlib.util
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import threading
 import time
 import zlib
@@ -64,9 +72,25 @@ RESPONSE_TYPES = {
 
 _handed_out: set[int] = set()
 _port_lock = threading.Lock()
+# One directory per run, made by the main process and inherited by the
+# pytest-xdist workers it spawns; a port is reserved by creating its file.
+_PORT_DIR_ENV = "OTELSTACK_TEST_PORT_DIR"
+
+
+def _reserve_across_workers(port: int) -> bool:
+    """True when no other worker of this run was handed `port`."""
+    port_dir = os.environ.get(_PORT_DIR_ENV)
+    if not port_dir:
+        return True
+    try:
+        os.close(os.open(os.path.join(port_dir, str(port)), os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+        return True
+    except FileExistsError:
+        return False
 
 
 def free_port() -> int:
+    """A port nothing listens on now, never handed out before in this run (by any worker)."""
     with _port_lock:
         for _ in range(100):
             with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
@@ -74,8 +98,32 @@ def free_port() -> int:
                 port = s.getsockname()[1]
             if port not in _handed_out:
                 _handed_out.add(port)
-                return port
+                if _reserve_across_workers(port):
+                    return port
     raise RuntimeError("no free port")
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
+def pytest_collection_modifyitems(config, items):
+    """Keep a module with a module-scoped fixture in one worker, so its peer
+    (a MariaDB, a rendered stack) starts once, not once per worker."""
+    for item in items:
+        if item.get_closest_marker("xdist_group"):
+            continue
+        defs = getattr(item, "_fixtureinfo", None)
+        scopes = {d[-1].scope for d in defs.name2fixturedefs.values() if d} if defs else set()
+        if "module" in scopes:
+            item.add_marker(pytest.mark.xdist_group(item.module.__name__))
+
+
+def pytest_configure(config):
+    if not hasattr(config, "workerinput"):  # the main process, before any worker starts
+        os.environ[_PORT_DIR_ENV] = tempfile.mkdtemp(prefix="otelstack-test-ports-")
+
+
+def pytest_unconfigure(config):
+    if not hasattr(config, "workerinput"):
+        shutil.rmtree(os.environ.pop(_PORT_DIR_ENV, ""), ignore_errors=True)
 
 
 def wait_tcp(port: int, timeout: float, proc: subprocess.Popen | None = None) -> bool:

@@ -18,6 +18,7 @@ import uuid
 import warnings
 from datetime import datetime, timedelta
 
+import pytest
 from opentelemetry.exporter.otlp.proto.grpc._log_exporter import OTLPLogExporter
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
 from opentelemetry.proto.logs.v1 import logs_pb2
@@ -33,6 +34,8 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 from conftest import Ports, config_yaml, pipeline
 from failures_peers import DB_PASSWORD, mariadb, wait_until  # noqa: F401 - fixture
 from otlp_util import grpc_export, kvs, log_request, make_span, sdk_attrs, trace_request
+
+pytestmark = [pytest.mark.mariadb]
 
 EPOCH = datetime(1970, 1, 1)
 ERROR_STATUS = trace_pb2.Status(code=trace_pb2.Status.STATUS_CODE_ERROR, message="boom")
