@@ -1,13 +1,12 @@
 #!/usr/bin/env python3
 """Check that the import graph of src/ has no cycle and no upward import.
 
-Reads every src/**/*.rs (through rust_imports.py beside it), finds the
-module tree from `mod` declarations
-(honouring `#[path]`), resolves `use` trees and in-code paths (`crate::`,
-`super::`, `self::`, child modules, modules brought in by `use`, and
-`otelstack::` from the binaries) to the file that defines the module, and
-checks the file-level graph against the floors of docs/style.md ("Layers:
-arrows point down only"). Test-only code (`#[cfg(test)]` items and the
+Reads every src/**/*.rs (with rust_imports.py, beside this script): the
+module tree from `mod` declarations (honouring `#[path]`), and `use` trees
+and in-code paths (`crate::`, `super::`, `self::`, child modules, modules
+brought in by `use`, `otelstack::` from the binaries) resolved to the file
+that defines the module. Then it checks the file-level graph against the
+floors of docs/style.md ("Layers: arrows point down only"). Test-only code (`#[cfg(test)]` items and the
 modules they declare, `testkit`) is left out: tests sit above what they test.
 A `mod` declaration is containment, not use, so it is not an edge; a
 `pub use` re-export in a parent is.
