@@ -27,8 +27,8 @@ tools:
 	$(VENV)/bin/pytest tests/tools -q -p no:cacheprovider
 
 ## Integration tests against the real binary, in PYTEST_WORKERS parallel workers
-## (pytest-xdist; modules that share one peer or the Docker engine stay in one
-## worker). Pick tests with PYTEST_ARGS, e.g.
+## (pytest-xdist, a module whole in one worker; the Docker engine modules run
+## one at a time). Pick tests with PYTEST_ARGS, e.g.
 ##   make integration PYTEST_ARGS='-k overload'
 ##   make integration PYTEST_ARGS='-m "not docker"'
 ##   make integration PYTEST_ARGS='-k test_processors' PYTEST_WORKERS=0   (no workers: in one process)
@@ -36,7 +36,7 @@ PYTEST_WORKERS ?= 4
 PYTEST_ARGS ?=
 integration: build
 	OTELSTACK_COLLECTOR=$(CURDIR)/target/debug/otelstack-collector $(VENV)/bin/pytest tests/integration -q -p no:cacheprovider \
-		-n $(PYTEST_WORKERS) --dist loadgroup --durations=15 $(PYTEST_ARGS)
+		-n $(PYTEST_WORKERS) --dist loadfile --durations=15 $(PYTEST_ARGS)
 
 ## Each cargo-fuzz target for FUZZ_SECONDS (default 60); fuzz-smoke is the short pass in `make test`.
 FUZZ_SECONDS ?= 60

@@ -13,15 +13,15 @@
   offer `wait_for(signal, count_or_predicate, timeout)`.
 - `rotel(...)`: the Rotel collector (PyPI `rotel`) as a real peer.
 
-Parallel runs (`make integration` uses pytest-xdist, `--dist loadgroup`):
-ports are reserved across the workers of one run, and every module with a
-module-scoped fixture (one MariaDB, one stack for the module) runs in one
-worker. Modules that drive the Docker engine carry
-`xdist_group("docker")` themselves, so they run one after another.
+Parallel runs (`make integration` uses pytest-xdist, `--dist loadfile`: a
+module runs whole, in order, in one worker): ports are reserved across the
+workers of one run, and modules marked `exclusive(NAME)` (the Docker engine
+tests) hold one lock per NAME, so two of them never run at the same time.
 """
 
 from __future__ import annotations
 
+import fcntl
 import gzip
 import importlib.util
 import os
@@ -73,17 +73,18 @@ RESPONSE_TYPES = {
 _handed_out: set[int] = set()
 _port_lock = threading.Lock()
 # One directory per run, made by the main process and inherited by the
-# pytest-xdist workers it spawns; a port is reserved by creating its file.
-_PORT_DIR_ENV = "OTELSTACK_TEST_PORT_DIR"
+# pytest-xdist workers it spawns: a port is reserved by creating its file,
+# and the `exclusive` locks live there.
+_RUN_DIR_ENV = "OTELSTACK_TEST_RUN_DIR"
 
 
 def _reserve_across_workers(port: int) -> bool:
     """True when no other worker of this run was handed `port`."""
-    port_dir = os.environ.get(_PORT_DIR_ENV)
-    if not port_dir:
+    run_dir = os.environ.get(_RUN_DIR_ENV)
+    if not run_dir:
         return True
     try:
-        os.close(os.open(os.path.join(port_dir, str(port)), os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+        os.close(os.open(os.path.join(run_dir, f"port-{port}"), os.O_CREAT | os.O_EXCL | os.O_WRONLY))
         return True
     except FileExistsError:
         return False
@@ -103,27 +104,27 @@ def free_port() -> int:
     raise RuntimeError("no free port")
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
-def pytest_collection_modifyitems(config, items):
-    """Keep a module with a module-scoped fixture in one worker, so its peer
-    (a MariaDB, a rendered stack) starts once, not once per worker."""
-    for item in items:
-        if item.get_closest_marker("xdist_group"):
-            continue
-        defs = getattr(item, "_fixtureinfo", None)
-        scopes = {d[-1].scope for d in defs.name2fixturedefs.values() if d} if defs else set()
-        if "module" in scopes:
-            item.add_marker(pytest.mark.xdist_group(item.module.__name__))
+@pytest.fixture(scope="module", autouse=True)
+def _exclusive(request):
+    """Modules marked `exclusive(NAME)` run one at a time across all workers."""
+    mark = request.node.get_closest_marker("exclusive")
+    run_dir = os.environ.get(_RUN_DIR_ENV)
+    if mark is None or not run_dir:
+        yield
+        return
+    with open(os.path.join(run_dir, f"exclusive-{mark.args[0]}.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
 
 
 def pytest_configure(config):
     if not hasattr(config, "workerinput"):  # the main process, before any worker starts
-        os.environ[_PORT_DIR_ENV] = tempfile.mkdtemp(prefix="otelstack-test-ports-")
+        os.environ[_RUN_DIR_ENV] = tempfile.mkdtemp(prefix="otelstack-test-run-")
 
 
 def pytest_unconfigure(config):
     if not hasattr(config, "workerinput"):
-        shutil.rmtree(os.environ.pop(_PORT_DIR_ENV, ""), ignore_errors=True)
+        shutil.rmtree(os.environ.pop(_RUN_DIR_ENV, ""), ignore_errors=True)
 
 
 def wait_tcp(port: int, timeout: float, proc: subprocess.Popen | None = None) -> bool:

@@ -42,7 +42,7 @@ from stack_util import (PORT_KEYS, SENDER_IMAGE, STACKCTL, TEST_IMAGES, docker_a
 
 pytestmark = [
     pytest.mark.docker,
-    pytest.mark.xdist_group("docker"),  # one Docker engine: these tests run one after another
+    pytest.mark.exclusive("docker-engine"),  # one engine: no other engine module runs meanwhile
 ]
 
 TESTDATA = Path(__file__).parent / "testdata" / "stack"
