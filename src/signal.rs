@@ -1,12 +1,20 @@
 //! The unit of work that flows through every pipeline: a [`Batch`] of one
 //! [`Signal`], kept as the encoded request bytes until a component needs the
-//! decoded form, and re-encoded only when it was changed.
+//! [`Decoded`] form, and re-encoded only when it was changed.
+//!
+//! This module is the bottom of the crate and imports nothing from it. The
+//! OTLP code builds on it: the wire walker adds [`Batch::from_encoded`]
+//! (validate and count) in `otlp::wire`, the decoded forms add the
+//! signal-generic access and [`Batch::split`] in `otlp::data`.
 
 use bytes::{Bytes, BytesMut};
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::logs::v1::ResourceLogs;
+use opentelemetry_proto::tonic::metrics::v1::{metric, Metric, ResourceMetrics};
+use opentelemetry_proto::tonic::trace::v1::ResourceSpans;
 use prost::Message;
-
-use crate::otlp::data::{self, Decoded};
-use crate::otlp::wire::{self, WireError};
 
 /// The three OTLP signals.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -66,6 +74,94 @@ impl std::fmt::Display for Signal {
     }
 }
 
+/// Decoded resource entries of one signal.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Decoded {
+    Traces(Vec<ResourceSpans>),
+    Metrics(Vec<ResourceMetrics>),
+    Logs(Vec<ResourceLogs>),
+}
+
+/// Runs `$body` with `$v` bound to the inner vector, whatever the signal.
+macro_rules! each_signal {
+    ($d:expr, $v:ident => $body:expr) => {
+        match $d {
+            $crate::signal::Decoded::Traces($v) => $body,
+            $crate::signal::Decoded::Metrics($v) => $body,
+            $crate::signal::Decoded::Logs($v) => $body,
+        }
+    };
+}
+pub(crate) use each_signal;
+
+impl Decoded {
+    pub fn empty(signal: Signal) -> Decoded {
+        match signal {
+            Signal::Traces => Decoded::Traces(Vec::new()),
+            Signal::Metrics => Decoded::Metrics(Vec::new()),
+            Signal::Logs => Decoded::Logs(Vec::new()),
+        }
+    }
+
+    pub fn decode(signal: Signal, bytes: &[u8]) -> Result<Decoded, prost::DecodeError> {
+        Ok(match signal {
+            Signal::Traces => Decoded::Traces(ExportTraceServiceRequest::decode(bytes)?.resource_spans),
+            Signal::Metrics => Decoded::Metrics(ExportMetricsServiceRequest::decode(bytes)?.resource_metrics),
+            Signal::Logs => Decoded::Logs(ExportLogsServiceRequest::decode(bytes)?.resource_logs),
+        })
+    }
+
+    pub fn signal(&self) -> Signal {
+        match self {
+            Decoded::Traces(_) => Signal::Traces,
+            Decoded::Metrics(_) => Signal::Metrics,
+            Decoded::Logs(_) => Signal::Logs,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        each_signal!(self, v => v.is_empty())
+    }
+
+    /// Spans, metric data points or log records.
+    pub fn item_count(&self) -> usize {
+        match self {
+            Decoded::Traces(v) => v.iter().flat_map(|r| &r.scope_spans).map(|s| s.spans.len()).sum(),
+            Decoded::Metrics(v) => {
+                v.iter().flat_map(|r| &r.scope_metrics).flat_map(|s| &s.metrics).map(data_point_count).sum()
+            }
+            Decoded::Logs(v) => v.iter().flat_map(|r| &r.scope_logs).map(|s| s.log_records.len()).sum(),
+        }
+    }
+
+    /// Encodes as the export request (field 1 repeated).
+    pub fn encode_request(&self) -> Vec<u8> {
+        let mut buf = Vec::with_capacity(self.encoded_len());
+        self.encode_request_into(&mut buf);
+        buf
+    }
+
+    pub fn encode_request_into(&self, buf: &mut impl bytes::BufMut) {
+        each_signal!(self, v => for r in v { prost::encoding::message::encode(1, r, buf) })
+    }
+
+    pub fn encoded_len(&self) -> usize {
+        each_signal!(self, v => prost::encoding::message::encoded_len_repeated(1, v))
+    }
+}
+
+/// A metric's data points: the unit a metrics batch is counted in.
+pub fn data_point_count(metric: &Metric) -> usize {
+    match &metric.data {
+        Some(metric::Data::Gauge(g)) => g.data_points.len(),
+        Some(metric::Data::Sum(s)) => s.data_points.len(),
+        Some(metric::Data::Histogram(h)) => h.data_points.len(),
+        Some(metric::Data::ExponentialHistogram(h)) => h.data_points.len(),
+        Some(metric::Data::Summary(s)) => s.data_points.len(),
+        None => 0,
+    }
+}
+
 #[derive(Debug, Clone)]
 enum Payload {
     /// an encoded `Export*ServiceRequest` (a run of field-1 entries)
@@ -83,17 +179,15 @@ pub struct Batch {
 
 #[derive(Debug, thiserror::Error)]
 pub enum BatchError {
-    #[error(transparent)]
-    Wire(#[from] WireError),
     #[error("invalid protobuf: {0}")]
     Decode(#[from] prost::DecodeError),
 }
 
 impl Batch {
-    /// Wraps an encoded export request after validating it and counting items.
-    pub fn from_encoded(signal: Signal, bytes: Bytes) -> Result<Batch, WireError> {
-        let items = wire::inspect(signal, &bytes)?;
-        Ok(Batch { signal, items, payload: Payload::Encoded(bytes) })
+    /// Wraps an encoded export request whose `items` were counted while it
+    /// was validated: only `otlp::wire`'s [`Batch::from_encoded`] does that.
+    pub(crate) fn from_validated(signal: Signal, items: usize, bytes: Bytes) -> Batch {
+        Batch { signal, items, payload: Payload::Encoded(bytes) }
     }
 
     pub fn from_decoded(decoded: Decoded) -> Batch {
@@ -189,18 +283,6 @@ impl Batch {
             }
         }
         Batch { signal, items, payload: Payload::Encoded(buf.freeze()) }
-    }
-
-    /// Splits into batches of at most `max` items, preserving order; splits
-    /// inside a resource or scope (and a metric's data points) when needed.
-    pub fn split(self, max: usize) -> Result<Vec<Batch>, BatchError> {
-        if max == 0 || self.items <= max {
-            return Ok(vec![self]);
-        }
-        let mut this = self;
-        let signal = this.signal;
-        let decoded = std::mem::replace(this.decoded_mut()?, Decoded::empty(signal));
-        Ok(data::split(decoded, max).into_iter().map(Batch::from_decoded).collect())
     }
 }
 

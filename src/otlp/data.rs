@@ -2,9 +2,6 @@
 //! [`ResourceData`] exposes a resource, its scopes, and each item's attributes
 //! the same way for spans, metric data points and log records.
 
-use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
-use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::KeyValue;
 use opentelemetry_proto::tonic::logs::v1::ResourceLogs;
 use opentelemetry_proto::tonic::metrics::v1::{metric, Metric, ResourceMetrics};
@@ -12,75 +9,12 @@ use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::ResourceSpans;
 use prost::Message;
 
-use crate::signal::Signal;
-
-/// Decoded resource entries of one signal.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Decoded {
-    Traces(Vec<ResourceSpans>),
-    Metrics(Vec<ResourceMetrics>),
-    Logs(Vec<ResourceLogs>),
-}
-
-/// Runs `$body` with `$v` bound to the inner vector, whatever the signal.
-macro_rules! each_signal {
-    ($d:expr, $v:ident => $body:expr) => {
-        match $d {
-            Decoded::Traces($v) => $body,
-            Decoded::Metrics($v) => $body,
-            Decoded::Logs($v) => $body,
-        }
-    };
-}
+/// The decoded form is defined with the batch that carries it; it is named
+/// here too because this module is where code that works on it looks.
+pub use crate::signal::Decoded;
+use crate::signal::{data_point_count, each_signal, Batch, BatchError};
 
 impl Decoded {
-    pub fn empty(signal: Signal) -> Decoded {
-        match signal {
-            Signal::Traces => Decoded::Traces(Vec::new()),
-            Signal::Metrics => Decoded::Metrics(Vec::new()),
-            Signal::Logs => Decoded::Logs(Vec::new()),
-        }
-    }
-
-    pub fn decode(signal: Signal, bytes: &[u8]) -> Result<Decoded, prost::DecodeError> {
-        Ok(match signal {
-            Signal::Traces => Decoded::Traces(ExportTraceServiceRequest::decode(bytes)?.resource_spans),
-            Signal::Metrics => Decoded::Metrics(ExportMetricsServiceRequest::decode(bytes)?.resource_metrics),
-            Signal::Logs => Decoded::Logs(ExportLogsServiceRequest::decode(bytes)?.resource_logs),
-        })
-    }
-
-    pub fn signal(&self) -> Signal {
-        match self {
-            Decoded::Traces(_) => Signal::Traces,
-            Decoded::Metrics(_) => Signal::Metrics,
-            Decoded::Logs(_) => Signal::Logs,
-        }
-    }
-
-    pub fn is_empty(&self) -> bool {
-        each_signal!(self, v => v.is_empty())
-    }
-
-    pub fn item_count(&self) -> usize {
-        each_signal!(self, v => v.iter().map(ResourceData::item_count).sum())
-    }
-
-    /// Encodes as the export request (field 1 repeated).
-    pub fn encode_request(&self) -> Vec<u8> {
-        let mut buf = Vec::with_capacity(self.encoded_len());
-        self.encode_request_into(&mut buf);
-        buf
-    }
-
-    pub fn encode_request_into(&self, buf: &mut impl bytes::BufMut) {
-        each_signal!(self, v => for r in v { prost::encoding::message::encode(1, r, buf) })
-    }
-
-    pub fn encoded_len(&self) -> usize {
-        each_signal!(self, v => prost::encoding::message::encoded_len_repeated(1, v))
-    }
-
     /// Calls `f` with each resource (created empty where missing).
     pub fn for_each_resource(&mut self, f: &mut dyn FnMut(&mut Resource)) {
         each_signal!(self, v => for r in v.iter_mut() { f(r.resource_mut()) })
@@ -98,7 +32,6 @@ pub trait ResourceData: Message + Clone + Default {
     fn resource_mut(&mut self) -> &mut Resource;
     fn scopes_mut(&mut self) -> &mut Vec<Self::Scope>;
     fn for_each_item_attributes(&mut self, f: &mut dyn FnMut(&mut Vec<KeyValue>));
-    fn item_count(&self) -> usize;
 }
 
 /// A `Scope{Spans,Metrics,Logs}` entry.
@@ -136,9 +69,6 @@ macro_rules! resource_data {
                         ($attrs)(item, &mut *f)
                     }
                 }
-            }
-            fn item_count(&self) -> usize {
-                self.$scopes.iter().flat_map(|s| s.$items.iter()).map(Item::size).sum()
             }
         }
         impl ScopeData for $scope {
@@ -194,14 +124,7 @@ fn take_front<T>(v: &mut Vec<T>, n: usize) -> Vec<T> {
 
 impl Item for Metric {
     fn size(&self) -> usize {
-        match &self.data {
-            Some(metric::Data::Gauge(g)) => g.data_points.len(),
-            Some(metric::Data::Sum(s)) => s.data_points.len(),
-            Some(metric::Data::Histogram(h)) => h.data_points.len(),
-            Some(metric::Data::ExponentialHistogram(h)) => h.data_points.len(),
-            Some(metric::Data::Summary(s)) => s.data_points.len(),
-            None => 0,
-        }
+        data_point_count(self)
     }
 
     fn take_front(&mut self, n: usize) -> Self {
@@ -253,6 +176,20 @@ impl CloneWithoutData for Metric {
             metadata: self.metadata.clone(),
             data: None,
         }
+    }
+}
+
+impl Batch {
+    /// Splits into batches of at most `max` items, preserving order; splits
+    /// inside a resource or scope (and a metric's data points) when needed.
+    pub fn split(self, max: usize) -> Result<Vec<Batch>, BatchError> {
+        if max == 0 || self.items() <= max {
+            return Ok(vec![self]);
+        }
+        let mut this = self;
+        let signal = this.signal();
+        let decoded = std::mem::replace(this.decoded_mut()?, Decoded::empty(signal));
+        Ok(split(decoded, max).into_iter().map(Batch::from_decoded).collect())
     }
 }
 

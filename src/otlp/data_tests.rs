@@ -1,4 +1,5 @@
 use super::*;
+use crate::signal::Signal;
 use crate::testkit::{gauge, metrics, spans};
 
 fn names(d: &Decoded) -> Vec<String> {

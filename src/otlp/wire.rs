@@ -7,7 +7,9 @@
 //! pipeline as bytes, and the fact that `Export*ServiceRequest` is one repeated
 //! field 1 lets batches be merged by concatenation.
 
-use crate::signal::Signal;
+use bytes::Bytes;
+
+use crate::signal::{Batch, Signal};
 
 /// Nesting deeper than this is refused; it matches prost's recursion limit, so
 /// anything accepted here can also be decoded when a processor needs it.
@@ -182,6 +184,15 @@ pub fn inspect(signal: Signal, buf: &[u8]) -> Result<usize, WireError> {
     let mut count = 0;
     walk(request_schema(signal), buf, 0, &mut count)?;
     Ok(count)
+}
+
+impl Batch {
+    /// Wraps an encoded export request after validating it with [`inspect`]
+    /// and counting its items.
+    pub fn from_encoded(signal: Signal, bytes: Bytes) -> Result<Batch, WireError> {
+        let items = inspect(signal, &bytes)?;
+        Ok(Batch::from_validated(signal, items, bytes))
+    }
 }
 
 /// Reads a varint at `*pos`, advancing it.

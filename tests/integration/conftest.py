@@ -12,17 +12,25 @@
   deflate and zstd aware) that record every decoded request thread-safely and
   offer `wait_for(signal, count_or_predicate, timeout)`.
 - `rotel(...)`: the Rotel collector (PyPI `rotel`) as a real peer.
+
+Parallel runs (`make integration` uses pytest-xdist, `--dist loadfile`: a
+module runs whole, in order, in one worker): ports are reserved across the
+workers of one run, and modules marked `exclusive(NAME)` (the Docker engine
+tests) hold one lock per NAME, so two of them never run at the same time.
 """
 
 from __future__ import annotations
 
+import fcntl
 import gzip
 import importlib.util
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import threading
 import time
 import zlib
@@ -64,9 +72,26 @@ RESPONSE_TYPES = {
 
 _handed_out: set[int] = set()
 _port_lock = threading.Lock()
+# One directory per run, made by the main process and inherited by the
+# pytest-xdist workers it spawns: a port is reserved by creating its file,
+# and the `exclusive` locks live there.
+_RUN_DIR_ENV = "OTELSTACK_TEST_RUN_DIR"
+
+
+def _reserve_across_workers(port: int) -> bool:
+    """True when no other worker of this run was handed `port`."""
+    run_dir = os.environ.get(_RUN_DIR_ENV)
+    if not run_dir:
+        return True
+    try:
+        os.close(os.open(os.path.join(run_dir, f"port-{port}"), os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+        return True
+    except FileExistsError:
+        return False
 
 
 def free_port() -> int:
+    """A port nothing listens on now, never handed out before in this run (by any worker)."""
     with _port_lock:
         for _ in range(100):
             with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
@@ -74,8 +99,32 @@ def free_port() -> int:
                 port = s.getsockname()[1]
             if port not in _handed_out:
                 _handed_out.add(port)
-                return port
+                if _reserve_across_workers(port):
+                    return port
     raise RuntimeError("no free port")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _exclusive(request):
+    """Modules marked `exclusive(NAME)` run one at a time across all workers."""
+    mark = request.node.get_closest_marker("exclusive")
+    run_dir = os.environ.get(_RUN_DIR_ENV)
+    if mark is None or not run_dir:
+        yield
+        return
+    with open(os.path.join(run_dir, f"exclusive-{mark.args[0]}.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+def pytest_configure(config):
+    if not hasattr(config, "workerinput"):  # the main process, before any worker starts
+        os.environ[_RUN_DIR_ENV] = tempfile.mkdtemp(prefix="otelstack-test-run-")
+
+
+def pytest_unconfigure(config):
+    if not hasattr(config, "workerinput"):
+        shutil.rmtree(os.environ.pop(_RUN_DIR_ENV, ""), ignore_errors=True)
 
 
 def wait_tcp(port: int, timeout: float, proc: subprocess.Popen | None = None) -> bool:

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import time
 
+import pytest
 from opentelemetry.proto.logs.v1 import logs_pb2
 from opentelemetry.proto.trace.v1 import trace_pb2
 
 from conftest import config_yaml, pipeline
 from failures_peers import alertmanager, wait_until, webhook  # noqa: F401 - fixtures
 from otlp_util import any_value, grpc_export, kvs, log_request, make_span, trace_request
+
+pytestmark = [pytest.mark.alertmanager]
 
 ERROR = trace_pb2.Status.STATUS_CODE_ERROR
 LINK = "http://localhost:16686/trace/{{trace_id}}"

@@ -16,6 +16,8 @@ from conftest import Ports, config_yaml, otlp_exporter, otlphttp_exporter, pipel
 from opentelemetry.proto.logs.v1 import logs_pb2
 from otlp_util import grpc_export, kvs, log_request, rich_span, trace_request
 
+pytestmark = [pytest.mark.rotel]
+
 RESOURCE = {"service.name": "chain-svc", "host.name": "h1", "k8s.pod.uid": "abc", "res.num": 12}
 
 

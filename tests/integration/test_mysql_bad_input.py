@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import json
 
+import pytest
 import requests
 from opentelemetry.proto.logs.v1 import logs_pb2
 from opentelemetry.proto.trace.v1 import trace_pb2
@@ -21,6 +22,8 @@ from conftest import Ports, config_yaml, pipeline
 from failures_peers import mariadb, wait_until  # noqa: F401 - fixture
 from otlp_util import any_value, grpc_export, log_request, make_span, parse_prometheus, sample_value, trace_request, varint
 from test_mysql_exporter import new_db, rows
+
+pytestmark = [pytest.mark.mariadb]
 
 ERROR = trace_pb2.Status.STATUS_CODE_ERROR
 SQL_NASTY = "x'); DROP TABLE failed_spans; -- \" ` \\ %_ \x00 end"

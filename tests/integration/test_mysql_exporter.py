@@ -19,6 +19,7 @@ import uuid
 import warnings
 from datetime import datetime, timedelta
 
+import pytest
 import requests
 import yaml
 
@@ -38,6 +39,8 @@ from conftest import Ports, config_yaml, pipeline
 from failures_peers import DB_PASSWORD, mariadb, wait_until  # noqa: F401 - fixture
 from otlp_util import (grpc_export, kvs, log_request, make_span, parse_prometheus, sample_value, sdk_attrs,
                        to_yaml, trace_request)
+
+pytestmark = [pytest.mark.mariadb]
 
 EPOCH = datetime(1970, 1, 1)
 ERROR_STATUS = trace_pb2.Status(code=trace_pb2.Status.STATUS_CODE_ERROR, message="boom")

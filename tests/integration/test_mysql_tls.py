@@ -22,6 +22,8 @@ from otlp_util import grpc_export, make_span, trace_request
 from pki import Pki
 from test_mysql_exporter import ERROR_STATUS, new_db
 
+pytestmark = [pytest.mark.mariadb]
+
 
 @pytest.fixture(scope="module")
 def tls_db():

@@ -23,6 +23,8 @@ from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
 from opentelemetry.sdk.resources import Resource
 
+pytestmark = [pytest.mark.prometheus]
+
 
 class Prometheus:
     def __init__(self, workdir: Path, target: str, features: tuple[str, ...] = ("exemplar-storage",)):

@@ -16,6 +16,8 @@ import pytest
 from conftest import config_yaml, free_port, otlp_exporter, pipeline
 from test_prometheus_exporter import Prometheus
 
+pytestmark = [pytest.mark.prometheus]
+
 EXPOSITION = b"""# HELP shop_orders_total Orders placed.
 # TYPE shop_orders_total counter
 shop_orders_total{status="ok"} 42

@@ -27,6 +27,8 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 from prometheus_client.openmetrics.parser import text_string_to_metric_families
 from test_prometheus_exporter import Prometheus
 
+pytestmark = [pytest.mark.prometheus]
+
 OM_ACCEPT = "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5"
 
 # (service, span name, kind, error, durations in ms)

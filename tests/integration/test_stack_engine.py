@@ -40,6 +40,11 @@ from opentelemetry.trace import Status, StatusCode
 from stack_util import (PORT_KEYS, SENDER_IMAGE, STACKCTL, TEST_IMAGES, docker_api, ensure_collector_image, image_env,
                         new_project, project_leftovers, read_env, set_env, stackctl)
 
+pytestmark = [
+    pytest.mark.docker,
+    pytest.mark.exclusive("docker-engine"),  # one engine: no other engine module runs meanwhile
+]
+
 TESTDATA = Path(__file__).parent / "testdata" / "stack"
 SERVICES = {"collector", "prometheus", "mariadb"}
 

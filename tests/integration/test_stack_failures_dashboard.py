@@ -12,6 +12,7 @@ import json
 import re
 import time
 
+import pytest
 from opentelemetry.proto.logs.v1 import logs_pb2
 from opentelemetry.proto.trace.v1 import trace_pb2
 
@@ -19,6 +20,8 @@ from conftest import config_yaml, pipeline
 from failures_peers import mariadb, wait_until  # noqa: F401 - fixture
 from otlp_util import grpc_export, kvs, log_request, make_span, trace_request
 from stack_files import REPO_ROOT, sql_queries
+
+pytestmark = [pytest.mark.mariadb]
 
 DATABASE = "otelstack_dashboard"
 ERROR = trace_pb2.Status(code=trace_pb2.Status.STATUS_CODE_ERROR, message="card declined")

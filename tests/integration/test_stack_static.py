@@ -31,6 +31,8 @@ from stack_files import (CORE, OPTIONAL, REPO_ROOT, SCHEMA, SPANMETRICS_LABELS, 
                          substitute_prom)
 from test_prometheus_exporter import Prometheus
 
+pytestmark = [pytest.mark.docker, pytest.mark.prometheus]
+
 SELECTIONS = ["", "tempo", "jaeger", "grafana", "jaeger,grafana", "tempo,jaeger,grafana"]
 PINNED = {
     "GRAFANA_IMAGE": "grafana/grafana:13.2.0", "TEMPO_IMAGE": "grafana/tempo:3.0.3",

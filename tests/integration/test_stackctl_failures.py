@@ -19,6 +19,8 @@ from conftest import REPO_ROOT, config_yaml, free_port, pipeline
 from failures_peers import DB_PASSWORD, DB_USER, env_without_dsn, mariadb, wait_until  # noqa: F401 - fixture
 from test_mysql_exporter import new_db
 
+pytestmark = [pytest.mark.mariadb]
+
 STACKCTL = Path(os.environ.get("OTELSTACK_STACKCTL") or REPO_ROOT / "target/debug/stackctl")
 T1, T2, T3 = "a1" * 16, "b2" * 16, "c3" * 16
 
