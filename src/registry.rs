@@ -14,7 +14,7 @@ pub struct Registry {
 
 pub fn registry() -> Registry {
     Registry {
-        receivers: vec![receivers::otlp::factory(), receivers::prometheus::factory()],
+        receivers: vec![receivers::otlp::factory(), receivers::prometheus::factory(), receivers::hostmetrics::factory()],
         processors: vec![
             processors::memory_limiter::factory(),
             processors::batch::factory(),

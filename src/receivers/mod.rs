@@ -2,5 +2,6 @@
 //! config, factory and server code.
 
 pub mod admission;
+pub mod hostmetrics;
 pub mod otlp;
 pub mod prometheus;
