@@ -62,8 +62,11 @@ pub fn tcp_counts(tables: &[String]) -> BTreeMap<String, i64> {
     counts
 }
 
+/// A counter's receive and transmit values for one interface.
+type Pair = fn(&NetDev) -> (u64, u64);
+
 pub fn interface_metrics(devs: &[NetDev], enabled: &Enabled, t: Times) -> Vec<Metric> {
-    let pairs = |f: fn(&NetDev) -> (u64, u64)| -> Vec<Point> {
+    let pairs = |f: Pair| -> Vec<Point> {
         devs.iter()
             .flat_map(|d| {
                 let (rx, tx) = f(d);
@@ -74,7 +77,7 @@ pub fn interface_metrics(devs: &[NetDev], enabled: &Enabled, t: Times) -> Vec<Me
             })
             .collect()
     };
-    let all: [(&str, &str, &str, fn(&NetDev) -> (u64, u64)); 4] = [
+    let all: [(&str, &str, &str, Pair); 4] = [
         ("system.network.packets", "The number of packets transferred.", "{packets}", |d| (d.rx_packets, d.tx_packets)),
         ("system.network.dropped", "The number of packets dropped.", "{packets}", |d| (d.rx_dropped, d.tx_dropped)),
         ("system.network.errors", "The number of errors encountered.", "{errors}", |d| (d.rx_errors, d.tx_errors)),

@@ -58,7 +58,10 @@ fn diskstats_in_bytes_and_ms_with_or_without_the_discard_fields() {
     assert_eq!(d.iter().map(|d| d.device.as_str()).collect::<Vec<_>>(), ["loop0", "vda", "vdb"]);
     let vda = &d[1];
     assert_eq!((vda.reads, vda.reads_merged, vda.read_bytes, vda.read_ms), (21950, 7446, 2437074 * 512, 14286));
-    assert_eq!((vda.writes, vda.writes_merged, vda.write_bytes, vda.write_ms), (356214, 373025, 41356560 * 512, 1020871));
+    assert_eq!(
+        (vda.writes, vda.writes_merged, vda.write_bytes, vda.write_ms),
+        (356214, 373025, 41356560 * 512, 1020871)
+    );
     assert_eq!((vda.in_progress, vda.io_ms, vda.weighted_ms), (0, 545672, 1102010));
     // pre-4.18 kernels: 14 fields
     assert_eq!((d[2].in_progress, d[2].io_ms, d[2].weighted_ms), (3, 60, 35));
