@@ -183,10 +183,20 @@ def test_values_agree_with_proc_read_at_the_same_time(hostmetrics):
     loadavg = [float(x) for x in Path("/proc/loadavg").read_text().split()[:3]]
     assert 0 <= got["system_cpu_load_average_1m"][()] <= max(loadavg[0] * 3, loadavg[0] + 20)
 
+    # per-process states, with running/blocked from /proc/stat and the rest of
+    # /proc/loadavg's total as unknown (otelcol's rule on Linux)
     counts = got["system_processes_count"]
-    n_proc = sum(1 for p in Path("/proc").iterdir() if p.name.isdigit())
-    assert abs(sum(counts.values()) - n_proc) <= max(20, n_proc // 5)
+    sleeping = 0
+    for p in Path("/proc").iterdir():
+        if p.name.isdigit():
+            try:
+                sleeping += (p / "stat").read_text().rsplit(")", 1)[1].split()[0] == "S"
+            except (OSError, IndexError):
+                pass
+    assert abs(only(counts, status="sleeping") - sleeping) <= max(20, sleeping // 5)
     assert only(counts, status="running") >= 1
+    total = int(Path("/proc/loadavg").read_text().split()[3].split("/")[1])
+    assert abs(sum(counts.values()) - total) <= max(50, total // 5)
 
 
 def test_figures_match_a_real_node_exporter(hostmetrics, tmp_path):

@@ -1,5 +1,8 @@
-//! The `processes` scraper: processes by status (the state letter of each
-//! /proc/PID/stat) and the number created since boot (/proc/stat).
+//! The `processes` scraper: processes by status and the number created
+//! since boot, counted as otelcol does on Linux: the state letter of each
+//! /proc/PID/stat, then `running` and `blocked` from /proc/stat's
+//! `procs_running`/`procs_blocked` (one read, so not racing exits), and
+//! `unknown` for what /proc/loadavg's total counts beyond the known ones.
 
 use std::collections::BTreeMap;
 
@@ -25,19 +28,39 @@ impl ProcessesScraper {
     }
 }
 
-/// otelcol's `status` value for a Linux state letter.
+/// otelcol's `status` value for a state letter (gopsutil's mapping, which
+/// covers the BSD and Solaris letters too).
 pub fn status(letter: char) -> &'static str {
     match letter {
+        'A' => "daemon",
+        'D' | 'U' => "blocked",
+        'E' => "detached",
+        'I' => "idle",
+        'L' => "locked",
+        'O' => "orphan",
         'R' => "running",
         'S' => "sleeping",
-        'D' => "blocked",
-        'Z' => "zombies",
         'T' | 't' => "stopped",
         'W' => "paging",
-        'I' => "idle",
-        'X' | 'x' => "unknown",
-        'L' => "locked",
+        'Y' => "system",
+        'Z' => "zombies",
         _ => "unknown",
+    }
+}
+
+/// Corrects the per-process counts with the kernel's own figures, as otelcol
+/// does: `running` and `blocked` from /proc/stat, and the rest of the
+/// scheduling entities /proc/loadavg counts (`14/219`: 219) as `unknown`.
+pub fn settle(counts: &mut BTreeMap<&'static str, u64>, stat: &procfs::Stat, loadavg_total: Option<u64>) {
+    if let Some(r) = stat.procs_running {
+        counts.insert("running", r);
+    }
+    if let Some(b) = stat.procs_blocked {
+        counts.insert("blocked", b);
+    }
+    let known: u64 = counts.values().sum();
+    if let Some(total) = loadavg_total.filter(|t| *t > known) {
+        *counts.entry("unknown").or_default() += total - known;
     }
 }
 
@@ -68,7 +91,9 @@ impl Scraper for ProcessesScraper {
                 .filter(|e| e.file_name().to_string_lossy().bytes().all(|b| b.is_ascii_digit()))
                 .filter_map(|e| std::fs::read_to_string(e.path().join("stat")).ok())
                 .collect();
-            let counts = count(texts.iter().map(String::as_str));
+            let mut counts = count(texts.iter().map(String::as_str));
+            let total = host.read("/proc/loadavg").ok().as_deref().and_then(procfs::loadavg_total);
+            settle(&mut counts, &stat, total);
             let pts = counts.iter().map(|(s, n)| int(vec![("status", s)], *n)).collect();
             out.push(sum(
                 "system.processes.count",

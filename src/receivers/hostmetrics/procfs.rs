@@ -112,6 +112,12 @@ pub fn loadavg(text: &str) -> Result<[f64; 3], String> {
     }
 }
 
+/// The total after the slash in /proc/loadavg's fourth field (`14/219`):
+/// the kernel's count of scheduling entities.
+pub fn loadavg_total(text: &str) -> Option<u64> {
+    text.split_whitespace().nth(3)?.split_once('/')?.1.parse().ok()
+}
+
 /// One line of /proc/diskstats (sector counts already in bytes, times in ms).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct DiskStats {

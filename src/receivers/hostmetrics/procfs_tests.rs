@@ -50,6 +50,8 @@ fn meminfo_is_in_bytes() {
 fn loadavg_is_three_numbers() {
     assert_eq!(loadavg(&fixture("loadavg")).unwrap(), [12.98, 14.38, 12.58]);
     assert!(loadavg("1.0 2.0\n").is_err());
+    assert_eq!(loadavg_total(&fixture("loadavg")), Some(219));
+    assert_eq!(loadavg_total("1.0 2.0 3.0\n"), None);
 }
 
 #[test]

@@ -289,14 +289,14 @@ fn paging_usage_per_swap_device_and_counters_since_boot() {
 fn processes_by_status_and_created() {
     let m = run(r#"{"scrapers": {"processes": null}}"#);
     let p = points(&m);
-    assert_eq!(
-        p["system.processes.count"],
-        BTreeMap::from([
-            ("status=running".into(), 1.0),
-            ("status=sleeping".into(), 2.0),
-            ("status=zombies".into(), 1.0)
-        ])
-    );
+    // per process: 2 sleeping, 1 running, 1 zombie; /proc/stat: 15 running, 0 blocked;
+    // /proc/loadavg: 219 in all, so 219 - 18 unknown
+    let want = [("blocked", 0.0), ("running", 15.0), ("sleeping", 2.0), ("unknown", 201.0), ("zombies", 1.0)];
+    let want: BTreeMap<String, f64> = want.iter().map(|(s, n)| (format!("status={s}"), *n)).collect();
+    assert_eq!(p["system.processes.count"], want);
+    assert_eq!(processes::status('D'), "blocked");
+    assert_eq!(processes::status('t'), "stopped");
+    assert_eq!(processes::status('X'), "unknown");
     assert_eq!(p["system.processes.created"][""], 108543.0);
     assert_eq!(sum_of(find(&m, "system.processes.created")), (true, BOOT_NS, true));
 }
