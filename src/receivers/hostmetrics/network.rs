@@ -23,8 +23,9 @@ pub const METRICS: &[MetricDef] = &[
     later("system.network.connection.count"),
 ];
 
-/// The states otelcol always reports (with 0 when absent), next to the
-/// names gopsutil gives the states it finds.
+/// The states otelcol's Linux scraper always reports (0 when absent); the
+/// states found are counted under gopsutil's names, so `FIN_WAIT1` appears
+/// next to an always-zero `FIN_WAIT_1`, as upstream does.
 const ALL_TCP_STATES: &[&str] = &[
     "CLOSE_WAIT",
     "CLOSE",
@@ -36,7 +37,7 @@ const ALL_TCP_STATES: &[&str] = &[
     "LAST_ACK",
     "LISTEN",
     "SYN_SENT",
-    "SYN_RECEIVED",
+    "SYN_RECV",
     "TIME_WAIT",
 ];
 

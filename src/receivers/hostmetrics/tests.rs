@@ -264,7 +264,9 @@ fn network_counters_and_tcp_connections_by_state() {
     assert_eq!(c["protocol=tcp,state=ESTABLISHED"], 2.0);
     assert_eq!(c["protocol=tcp,state=LISTEN"], 1.0);
     assert_eq!(c["protocol=tcp,state=TIME_WAIT"], 1.0);
-    assert_eq!(c["protocol=tcp,state=SYN_RECEIVED"], 0.0);
+    assert_eq!(c["protocol=tcp,state=SYN_RECV"], 0.0);
+    assert_eq!(c["protocol=tcp,state=DELETE"], 0.0);
+    assert_eq!(c.len(), 12);
     assert_eq!(c.values().sum::<f64>(), 4.0);
 }
 
