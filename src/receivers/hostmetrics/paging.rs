@@ -1,6 +1,12 @@
-//! The `paging` scraper: swap usage per device (/proc/swaps, plus the swap
-//! cache of /proc/meminfo), paging operations and page faults (/proc/vmstat,
-//! counts since boot).
+//! The `paging` scraper: swap usage per device (/proc/swaps), paging
+//! operations and page faults (/proc/vmstat, counts since boot). Every
+//! point starts at boot, as upstream's metrics builder sets it; Linux has
+//! no `cached` state (upstream reports it on other systems only).
+//!
+//! Operations and faults are the kernel's counts as they are: gopsutil,
+//! which upstream reads them through, multiplies them by 4096 as if they
+//! were pages to turn into bytes, which their `{operations}`/`{faults}`
+//! unit does not ask for.
 
 use opentelemetry_proto::tonic::metrics::v1::Metric;
 
@@ -27,10 +33,10 @@ impl PagingScraper {
     }
 }
 
-pub fn usage(swaps: &[Swap], swap_cached: u64, enabled: &Enabled, t: Times) -> Vec<Metric> {
+pub fn usage(swaps: &[Swap], enabled: &Enabled, t: Times) -> Vec<Metric> {
     let mut out = Vec::new();
     if enabled.has("system.paging.usage") {
-        let mut pts: Vec<_> = swaps
+        let pts: Vec<_> = swaps
             .iter()
             .flat_map(|s| {
                 [
@@ -39,9 +45,6 @@ pub fn usage(swaps: &[Swap], swap_cached: u64, enabled: &Enabled, t: Times) -> V
                 ]
             })
             .collect();
-        if !swaps.is_empty() {
-            pts.push(int(vec![("device", ""), ("state", "cached")], swap_cached));
-        }
         out.push(sum("system.paging.usage", "Swap (unix) or pagefile (windows) usage.", "By", false, t, pts));
     }
     if enabled.has("system.paging.utilization") {
@@ -97,10 +100,10 @@ impl Scraper for PagingScraper {
     fn scrape(&mut self, host: &Host, now: u64) -> Result<Vec<Metric>, String> {
         // /proc/swaps is missing on kernels built without swap: no swap devices
         let swaps = host.read("/proc/swaps").map(|t| procfs::swaps(&t)).unwrap_or_default();
-        let cached = procfs::meminfo(&host.read("/proc/meminfo")?).get("SwapCached").copied().unwrap_or(0);
-        let mut out = usage(&swaps, cached, &self.enabled, Times { start: host.started, now });
+        let t = Times { start: host.boot_ns()?, now };
+        let mut out = usage(&swaps, &self.enabled, t);
         let vm = procfs::key_values(&host.read("/proc/vmstat")?);
-        out.extend(counters(&vm, &self.enabled, Times { start: host.boot_ns()?, now }));
+        out.extend(counters(&vm, &self.enabled, t));
         Ok(out)
     }
 }

@@ -317,7 +317,8 @@ pub fn swaps(text: &str) -> Vec<Swap> {
                 return None;
             }
             Some(Swap {
-                device: unescape(f[0]),
+                // kept as the kernel escapes it, as upstream reports it
+                device: f[0].to_owned(),
                 size: f[2].parse::<u64>().ok()? * 1024,
                 used: f[3].parse::<u64>().ok()? * 1024,
             })

@@ -105,7 +105,7 @@ fn device_backed_filesystem_types() {
 fn swaps_in_bytes_and_an_empty_table() {
     let s = swaps(&fixture("swaps"));
     assert_eq!(s[0], Swap { device: "/dev/vdb2".into(), size: 2097148 * 1024, used: 1024 * 1024 });
-    assert_eq!(s[1].device, "/swap file");
+    assert_eq!(s[1].device, "/swap\\040file");
     assert!(swaps("Filename\tType\tSize\tUsed\tPriority\n").is_empty());
 }
 
