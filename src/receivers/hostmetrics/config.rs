@@ -20,7 +20,7 @@ pub struct HostMetricsConfig {
     /// 0 means no timeout, as upstream's scraper controller
     pub timeout: GoDuration,
     /// where the host's root is mounted when running in a container
-    /// (`/hostfs`): /proc, /sys and mount points are read under it
+    /// (`/hostfs`): /proc and mount points are read under it
     pub root_path: String,
     pub scrapers: Scrapers,
 }

@@ -1,6 +1,6 @@
 //! The `hostmetrics` receiver: otelcol-contrib's host scrapers (`cpu`,
 //! `memory`, `load`, `disk`, `filesystem`, `network`, `paging`,
-//! `processes`) reading Linux /proc and /sys directly, one OTLP metrics
+//! `processes`) reading Linux /proc (and statvfs) directly, one OTLP metrics
 //! batch per `collection_interval` with otelcol's names, units and attributes.
 
 pub mod config;
@@ -41,7 +41,7 @@ pub fn factory() -> Factory<dyn ReceiverConfig> {
     }
 }
 
-/// Where the scrapers read the host: /proc, /sys and mount points under
+/// Where the scrapers read the host: /proc and mount points under
 /// `root_path`, and the times sums start from.
 pub struct Host {
     root: PathBuf,
