@@ -1,4 +1,4 @@
-//! The /proc and /sys text formats the scrapers read, parsed from strings
+//! The /proc text formats the scrapers read, parsed from strings
 //! so each rule is tested on recorded fixture text. No file access here:
 //! `Host` in `mod.rs` reads the files (under `root_path`).
 
