@@ -67,6 +67,8 @@ need_apt=()
 command -v prometheus >/dev/null || need_apt+=(prometheus)
 { [ -x /usr/sbin/mariadbd ] && command -v mariadb-install-db >/dev/null; } || need_apt+=(mariadb-server)
 command -v prometheus-alertmanager >/dev/null || need_apt+=(prometheus-alertmanager)
+# node exporter: the reference the hostmetrics receiver's figures are compared with
+[ -x /usr/bin/prometheus-node-exporter ] || need_apt+=(prometheus-node-exporter)
 command -v docker-compose >/dev/null || need_apt+=(docker-compose)
 # curl runs the Helm chart's `helm test` script in test_helm_chart.py; unzip
 # unpacks the helm/kubectl layer below.

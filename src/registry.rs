@@ -14,7 +14,12 @@ pub struct Registry {
 
 pub fn registry() -> Registry {
     Registry {
-        receivers: vec![receivers::otlp::factory(), receivers::prometheus::factory(), receivers::zipkin::factory()],
+        receivers: vec![
+            receivers::otlp::factory(),
+            receivers::prometheus::factory(),
+            receivers::zipkin::factory(),
+            receivers::hostmetrics::factory(),
+        ],
         processors: vec![
             processors::memory_limiter::factory(),
             processors::batch::factory(),
