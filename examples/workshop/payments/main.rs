@@ -18,10 +18,10 @@ mod otlp;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
-use axum::body::Bytes;
 use axum::Router;
 use opentelemetry_proto::tonic::logs::v1::LogRecord;
 use opentelemetry_proto::tonic::trace::v1::{span, status, Span, Status};
@@ -114,7 +114,10 @@ fn reply(code: StatusCode, body: Value) -> Reply {
 
 async fn charge(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -> Reply {
     let Ok(body) = serde_json::from_slice::<Value>(&body) else {
-        return reply(StatusCode::BAD_REQUEST, json!({"error": "the body must be JSON: {\"order_id\": 1, \"amount_cents\": 100}"}));
+        return reply(
+            StatusCode::BAD_REQUEST,
+            json!({"error": "the body must be JSON: {\"order_id\": 1, \"amount_cents\": 100}"}),
+        );
     };
     let started = Instant::now();
     let start = now_nanos();

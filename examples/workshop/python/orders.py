@@ -30,6 +30,8 @@ PyMySQLInstrumentor().instrument()
 RequestsInstrumentor().instrument()
 
 placed = meter.create_counter("orders.placed", unit="{order}", description="Orders placed, by outcome")
+for _outcome in ("paid", "failed"):
+    placed.add(0, {"outcome": _outcome})  # series exist at 0, so the first order shows in increase()
 PAYMENTS = [u for u in os.environ.get("PAYMENTS_URLS", "http://payments:8080").split(",") if u]
 UNREACHABLE = "http://127.0.0.1:9"  # nothing listens on the discard port in the container
 SLOW_ROW_SECONDS = 0.15

@@ -108,6 +108,11 @@ def run_once():
 
 
 def main():
+    # every series exists from the start at 0, so the first failure shows in increase()
+    for status in ("success", "failed"):
+        runs.add(0, {"pipeline": PIPELINE, "status": status})
+    for task in ("extract", "transform", "load"):
+        retries.add(0, {"task": task, "pipeline": PIPELINE})
     log.info("pipeline %s: one run every %.0f s", PIPELINE, INTERVAL)
     while True:
         started = time.monotonic()

@@ -14,6 +14,10 @@ const PORT = Number(process.env.PORT || 8080);
 const meter = metrics.getMeter('workshop.web');
 const journeys = meter.createCounter('web.journeys', { unit: '{journey}', description: 'Pages served, by journey and outcome' });
 const logger = logs.getLogger('workshop.web');
+// every series exists at 0 from the start, so the first page shows in increase()
+for (const journey of ['browse', 'cart', 'checkout']) {
+  for (const outcome of ['ok', 'error']) journeys.add(0, { journey, outcome });
+}
 
 function log(severityNumber, severityText, body, attributes = {}) {
   logger.emit({ severityNumber, severityText, body, attributes });

@@ -16,6 +16,7 @@ pub mod init;
 mod logs;
 mod status;
 mod up;
+pub mod workshop;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -48,6 +49,8 @@ pub enum Command {
     Image(image::Args),
     /// Recent failed operations stored in MariaDB by the mysql exporter.
     Failures(failures::Args),
+    /// The demo workshop: apps, failure scenarios, traffic and checks (see docs/workshop/).
+    Workshop(workshop::Args),
 }
 
 /// Runs one subcommand; errors are printed as sentences that say how to fix
@@ -63,6 +66,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Env(a) => env::run(a),
         Command::Image(a) => image::run(a),
         Command::Failures(a) => failures::run(a),
+        Command::Workshop(a) => workshop::run(a),
     }
 }
 
