@@ -22,6 +22,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("dashboards.yaml", include_str!("templates/grafana/dashboards.yaml.tera")),
     ("recent-failures.json", include_str!("templates/grafana/recent-failures.json.tera")),
     ("README.md", include_str!("templates/README.md.tera")),
+    ("alertmanager.yml", include_str!("templates/alertmanager.yml.tera")),
 ];
 
 const VERBATIM: &[(&str, &str)] = &[
@@ -73,6 +74,13 @@ const FILES: &[FileSpec] = &[
         project: "jaeger/config.yaml",
         clone: "compose/jaeger/config.yaml",
         needs: Some(Service::Jaeger),
+        mode: 0o644,
+    },
+    FileSpec {
+        source: "alertmanager.yml",
+        project: "alertmanager/alertmanager.yml",
+        clone: "compose/alertmanager/alertmanager.yml",
+        needs: Some(Service::Alertmanager),
         mode: 0o644,
     },
     FileSpec {
@@ -176,7 +184,12 @@ fn context(opts: &StackOptions) -> Context {
     for s in Service::ALL {
         ctx.insert(format!("has_{}", s.name()), &opts.has(s));
     }
-    let images: BTreeMap<&str, String> = Service::ALL.iter().map(|s| (s.image_key(), opts.image(*s))).collect();
+    // services off by default appear in .env only when selected, so the default output stays as it was
+    let images: BTreeMap<&str, String> = Service::ALL
+        .iter()
+        .filter(|s| s.on_by_default() || opts.has(**s))
+        .map(|s| (s.image_key(), opts.image(*s)))
+        .collect();
     let default_images: BTreeMap<&str, String> =
         Service::ALL.iter().map(|s| (s.image_key(), s.default_image())).collect();
     ctx.insert("images", &images);

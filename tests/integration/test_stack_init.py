@@ -149,7 +149,7 @@ def test_without_changes_compose_and_collector_config_together(tmp_path, without
 
 
 @pytest.mark.parametrize("args, wants", [
-    (["--without", "mariadb"], ["mariadb service cannot be left out", "only tempo, jaeger and grafana are optional"]),
+    (["--without", "mariadb"], ["mariadb service cannot be left out", "only tempo, jaeger, grafana and alertmanager are optional"]),
     (["--without", "loki"], ['"loki" is not a service of the stack', "collector, prometheus, mariadb"]),
     (["--port", "grafana=http"], ['"http" is not a port number']),
     (["--port", "graphana=3001"], ['"graphana" is not a port of the stack', "grafana"]),

@@ -145,9 +145,11 @@ fn diagnose(stack: &Project, workshop: &Project, step: &str) -> String {
         Ok((code, _)) => {
             return format!("collector: its self metrics on 127.0.0.1:{port} answered {code}; check `stackctl status`")
         }
-        Err(e) => return format!(
+        Err(e) => {
+            return format!(
             "collector: unreachable ({e}); the stack is not running or not healthy: `stackctl up`, `stackctl status`"
-        ),
+        )
+        }
     };
     diagnosis_text(&t, &scenario.name, steps::expected_scenario(step))
 }
