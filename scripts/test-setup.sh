@@ -12,7 +12,9 @@
 #      mariadb-server, prometheus-alertmanager and docker-compose (no
 #      service is started; the tests run their own servers),
 #   4. checks that the Rotel peer binary is present and runs,
-#   5. runs scripts/docker-setup.sh: Docker engine, docker-compose and the
+#   5. npm installs Grafana's dashboard types (@grafana/schema at the pinned
+#      Grafana's version) and TypeScript into .cache/dashboard-types,
+#   6. runs scripts/docker-setup.sh: Docker engine, docker-compose and the
 #      locally built test images for the real-engine stack tests.
 # It does not build the collector: `cargo build` (or `make`) does that.
 set -euo pipefail
@@ -91,7 +93,24 @@ else
     exit 1
 fi
 
-# 5. Docker engine, compose and local images (no registry) for test_stack_engine.py.
+# 5. Grafana's published dashboard types (npm @grafana/schema at the pinned
+# Grafana's version) and TypeScript, for test_dashboard_types.py, in a folder
+# of their own; reinstalled only when the wanted versions change.
+TYPES_DIR="$ROOT/.cache/dashboard-types"
+GRAFANA_VERSION="$(sed -n 's|^pub const GRAFANA: &str = "grafana/grafana:\(.*\)";|\1|p' "$ROOT/src/stack/versions.rs")"
+TYPES_WANT="@grafana/schema@$GRAFANA_VERSION typescript@5.9.3"
+if [ -f "$TYPES_DIR/.stamp" ] && [ "$(cat "$TYPES_DIR/.stamp")" = "$TYPES_WANT" ]; then
+    step "dashboard types up to date ($TYPES_WANT)"
+else
+    command -v npm >/dev/null || { export DEBIAN_FRONTEND=noninteractive; apt-get update -qq; apt-get install -y -qq --no-install-recommends npm >/dev/null; }
+    rm -rf "$TYPES_DIR"
+    mkdir -p "$TYPES_DIR"
+    (cd "$TYPES_DIR" && echo '{"private": true}' >package.json && npm install --no-audit --no-fund --silent $TYPES_WANT)
+    echo "$TYPES_WANT" >"$TYPES_DIR/.stamp"
+    step "installed $TYPES_WANT into $TYPES_DIR"
+fi
+
+# 6. Docker engine, compose and local images (no registry) for test_stack_engine.py.
 "$ROOT/scripts/docker-setup.sh"
 
 # The collector under test (built by cargo, not here).
