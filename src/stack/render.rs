@@ -28,6 +28,7 @@ const TEMPLATES: &[(&str, &str)] = &[
 const VERBATIM: &[(&str, &str)] = &[
     ("collector-health.json", include_str!("templates/grafana/collector-health.json")),
     ("service-red.json", include_str!("templates/grafana/service-red.json")),
+    ("workshop.json", include_str!("templates/grafana/workshop.json")),
 ];
 
 /// Where a file goes in each layout, and when it exists.
@@ -108,6 +109,13 @@ const FILES: &[FileSpec] = &[
         source: "service-red.json",
         project: "grafana/dashboards/service-red.json",
         clone: "dashboards/service-red.json",
+        needs: Some(Service::Grafana),
+        mode: 0o644,
+    },
+    FileSpec {
+        source: "workshop.json",
+        project: "grafana/dashboards/workshop.json",
+        clone: "dashboards/workshop.json",
         needs: Some(Service::Grafana),
         mode: 0o644,
     },
