@@ -79,6 +79,7 @@ def stack(tmp_path, mariadb, alertmanager, webhook, collector):  # noqa: F811
         "connectors": {"spanmetrics": {"metrics_flush_interval": "1s"}},
         "exporters": {
             "prometheus": {"endpoint": f"127.0.0.1:{prom_exporter}"},
+            "prometheusremotewrite": {"endpoint": f"http://127.0.0.1:{prom.port}/api/v1/write"},
             "mysql": {"endpoint": mariadb.dsn(DATABASE), "traces": {"mode": "errors"},
                       "logs": {"min_severity": "ERROR"}},
             "alert": {"endpoint": am.url, "group_wait": "1s",
@@ -91,6 +92,7 @@ def stack(tmp_path, mariadb, alertmanager, webhook, collector):  # noqa: F811
             "pipelines": {
                 "traces": {"receivers": ["otlp"], "exporters": ["spanmetrics", "mysql", "alert"]},
                 "metrics/spanmetrics": {"receivers": ["spanmetrics"], "exporters": ["prometheus"]},
+                "metrics": {"receivers": ["otlp"], "exporters": ["prometheusremotewrite"]},
                 "logs": {"receivers": ["otlp"], "exporters": ["mysql"]},
             },
         },
@@ -114,7 +116,7 @@ def stack(tmp_path, mariadb, alertmanager, webhook, collector):  # noqa: F811
         shutil.copy(REPO_ROOT / "examples/workshop" / f, workshop / f)
     env = dict(os.environ, STACKCTL_PROJECT_DIR=str(project), STACKCTL_WORKSHOP_DIR=str(workshop))
     apps = [Payments(tmp_path, v, ports.http, workshop / "control/scenario.json") for v in ("1.4.0", "2.0.0")]
-    yield env, apps, prom
+    yield {"env": env, "apps": apps, "prom": prom, "ports": ports, "workshop": workshop, "mariadb": mariadb}
     for a in apps:
         a.stop()
     prom.stop()
@@ -126,7 +128,7 @@ def verify(env, step):
 
 
 def test_scenarios_switch_at_once_revert_and_each_verify_fails_unless_its_scenario_is_active(stack):
-    env, (v1, v2), prom = stack
+    env, (v1, v2), prom = stack["env"], stack["apps"], stack["prom"]
     # baseline: every charge succeeds on both versions
     assert [v.charge(i) for i in range(10) for v in (v1, v2)] == [200] * 20
     prom.wait_query('traces_span_metrics_calls_total{service_name="payments"}', timeout=30)

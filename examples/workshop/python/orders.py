@@ -17,7 +17,6 @@ import requests
 from fastapi import FastAPI, HTTPException
 from opentelemetry import trace
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
-from opentelemetry.instrumentation.pymysql import PyMySQLInstrumentor
 from opentelemetry.instrumentation.requests import RequestsInstrumentor
 from opentelemetry.trace import Status, StatusCode
 from pydantic import BaseModel
@@ -26,7 +25,7 @@ import scenario
 import telemetry
 
 tracer, meter, log = telemetry.setup("workshop.orders")
-PyMySQLInstrumentor().instrument()
+telemetry.instrument_pymysql()
 RequestsInstrumentor().instrument()
 
 placed = meter.create_counter("orders.placed", unit="{order}", description="Orders placed, by outcome")

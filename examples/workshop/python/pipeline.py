@@ -14,14 +14,13 @@ import time
 import uuid
 
 import pymysql
-from opentelemetry.instrumentation.pymysql import PyMySQLInstrumentor
 from opentelemetry.trace import Status, StatusCode
 
 import scenario
 import telemetry
 
 tracer, meter, log = telemetry.setup("workshop.pipeline")
-PyMySQLInstrumentor().instrument()
+telemetry.instrument_pymysql()
 runs = meter.create_counter("pipeline.runs", unit="{run}", description="Pipeline runs, by status")
 retries = meter.create_counter("pipeline.task.retries", unit="{retry}", description="Task retries, by task")
 

@@ -9,8 +9,11 @@ active span's trace and span ids, so logs and traces correlate.
 
 import logging
 
+import pymysql
+
 from opentelemetry import metrics, trace
 from opentelemetry._logs import set_logger_provider
+from opentelemetry.instrumentation.dbapi import trace_integration
 from opentelemetry.exporter.otlp.proto.grpc._log_exporter import OTLPLogExporter
 from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
@@ -29,7 +32,8 @@ def setup(scope: str):
     tp = TracerProvider(resource=resource)
     tp.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(), schedule_delay_millis=1000))
     trace.set_tracer_provider(tp)
-    reader = PeriodicExportingMetricReader(OTLPMetricExporter(), export_interval_millis=10000)
+    # the interval comes from OTEL_METRIC_EXPORT_INTERVAL (the compose file sets 10 s)
+    reader = PeriodicExportingMetricReader(OTLPMetricExporter())
     metrics.set_meter_provider(MeterProvider(resource=resource, metric_readers=[reader]))
     lp = LoggerProvider(resource=resource)
     lp.add_log_record_processor(BatchLogRecordProcessor(OTLPLogExporter(), schedule_delay_millis=1000))
@@ -37,3 +41,10 @@ def setup(scope: str):
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     logging.getLogger().addHandler(LoggingHandler(level=logging.INFO, logger_provider=lp))
     return trace.get_tracer(scope), metrics.get_meter(scope), logging.getLogger(scope)
+
+
+def instrument_pymysql():
+    """One client span per SQL statement (db.system mysql), through the
+    generic DB-API integration, as opentelemetry-instrumentation-pymysql does."""
+    trace_integration(pymysql, "connect", "mysql",
+                      connection_attributes={"database": "db", "port": "port", "host": "host", "user": "user"})
