@@ -13,7 +13,8 @@
 #      service is started; the tests run their own servers),
 #   4. checks that the Rotel peer binary is present and runs,
 #   5. npm installs Grafana's dashboard types (@grafana/schema at the pinned
-#      Grafana's version) and TypeScript into .cache/dashboard-types,
+#      Grafana's version) and TypeScript into .cache/dashboard-types, and
+#      the workshop web front's packages into examples/workshop/web,
 #   6. runs scripts/docker-setup.sh: Docker engine, docker-compose and the
 #      locally built test images for the real-engine stack tests.
 # It does not build the collector: `cargo build` (or `make`) does that.
@@ -108,6 +109,16 @@ else
     (cd "$TYPES_DIR" && echo '{"private": true}' >package.json && npm install --no-audit --no-fund --silent $TYPES_WANT)
     echo "$TYPES_WANT" >"$TYPES_DIR/.stamp"
     step "installed $TYPES_WANT into $TYPES_DIR"
+fi
+
+# The workshop's web front runs on the host in test_workshop_apps.py: its
+# pinned packages (package-lock.json) go into examples/workshop/web/node_modules.
+WEB="$ROOT/examples/workshop/web"
+if [ -f "$WEB/node_modules/.package-lock.json" ] && cmp -s "$WEB/package-lock.json" "$WEB/node_modules/.lock-installed"; then
+    step "workshop web front packages up to date"
+else
+    (cd "$WEB" && npm ci --no-audit --no-fund --silent && cp package-lock.json node_modules/.lock-installed)
+    step "installed the workshop web front's packages into $WEB/node_modules"
 fi
 
 # 6. Docker engine, compose and local images (no registry) for test_stack_engine.py.

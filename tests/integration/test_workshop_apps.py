@@ -8,6 +8,7 @@ downstream-down and pipeline fails before the scenario and passes under it.
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import subprocess
@@ -133,3 +134,40 @@ def test_orders_and_pipeline_play_each_scenario_and_verify_follows(stack, apps):
     stuck = db.query("SELECT COUNT(*) FROM otelstack.failed_spans WHERE service_name = 'pipeline' "
                      "AND span_name = 'transform'", root=True)[0][0]
     assert stuck >= 3, "every attempt of a stuck run is a failed span"
+
+
+WEB = REPO_ROOT / "examples/workshop/web"
+
+
+def test_load_through_the_web_front_reaches_every_service(stack, apps, tmp_path):  # noqa: F811
+    env = stack["env"]
+    base, _, _ = apps
+    port = free_port()
+    log = open(tmp_path / "web.log", "wb")
+    web_env = dict(os.environ, PORT=str(port), ORDERS_URL=base, OTEL_SERVICE_NAME="web",
+                   OTEL_RESOURCE_ATTRIBUTES="service.version=1.0.0,deployment.environment=workshop",
+                   OTEL_EXPORTER_OTLP_ENDPOINT=f"http://127.0.0.1:{stack['ports'].grpc}",
+                   OTEL_EXPORTER_OTLP_PROTOCOL="grpc", OTEL_TRACES_EXPORTER="otlp", OTEL_METRICS_EXPORTER="otlp",
+                   OTEL_LOGS_EXPORTER="otlp", OTEL_METRIC_EXPORT_INTERVAL="1000", OTEL_METRIC_EXPORT_TIMEOUT="1000",
+                   OTEL_SEMCONV_STABILITY_OPT_IN="http",
+                   WORKSHOP_SCENARIO_FILE=str(stack["workshop"] / "control/scenario.json"))
+    web = subprocess.Popen(["node", "--require", "./tracing.js", "server.js"], cwd=WEB, env=web_env, stdout=log,
+                           stderr=subprocess.STDOUT)
+    try:
+        assert wait_tcp(port, 60, web), (tmp_path / "web.log").read_text()[-3000:]
+        r = stackctl("load", "--url", f"http://127.0.0.1:{port}", "--rps", "10", "--duration", "6s", "--json", env=env)
+        assert r.returncode == 0, r.stdout + r.stderr
+        summary = json.loads(r.stdout[r.stdout.index("{"):])
+        assert summary["sent"] == 60 and summary["errors"] == 0 and summary["ok"] == 60, summary
+        assert set(summary["journeys"]) <= {"browse", "cart", "checkout"} and summary["journeys"], summary
+        # spans and the apps' own histograms from all three services reach Prometheus
+        load_more = lambda: stackctl("load", "--url", f"http://127.0.0.1:{port}", "--rps", "5", "--duration", "2s",  # noqa: E731
+                                     env=env)
+        code, out = passes(env, "data-flows", poke=load_more, timeout=90)
+        assert "ok: the apps' own http.server.request.duration histograms (remote write): all present" in out, out
+        code, out = verify(env, "recover")
+        assert code == 0 and "error ratio over the last minute: 0.00%" in out, out
+    finally:
+        web.terminate()
+        web.wait(15)
+        log.close()

@@ -6,7 +6,8 @@
 'use strict';
 
 const express = require('express');
-const { logs, metrics, trace, SeverityNumber, SpanStatusCode } = require('@opentelemetry/api');
+const { metrics, trace, SpanStatusCode } = require('@opentelemetry/api');
+const { logs, SeverityNumber } = require('@opentelemetry/api-logs');
 const scenario = require('./scenario');
 
 const ORDERS = process.env.ORDERS_URL || 'http://orders:8080';
