@@ -84,7 +84,8 @@ pub fn active_at(path: &Path, at: f64) -> Active {
     let Ok(doc) = serde_json::from_str::<ScenarioFile>(&text) else { return baseline };
     match doc.until {
         Some(until) if at >= until => baseline,
-        Some(until) => Active { name: doc.name, remaining_seconds: Some((until - at).ceil() as u64) },
+        // seconds left rounded up; the epsilon keeps float noise (119.000001) from adding one
+        Some(until) => Active { name: doc.name, remaining_seconds: Some((until - at - 1e-6).ceil().max(0.0) as u64) },
         None => Active { name: doc.name, remaining_seconds: None },
     }
 }
