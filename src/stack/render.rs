@@ -22,11 +22,13 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("dashboards.yaml", include_str!("templates/grafana/dashboards.yaml.tera")),
     ("recent-failures.json", include_str!("templates/grafana/recent-failures.json.tera")),
     ("README.md", include_str!("templates/README.md.tera")),
+    ("alertmanager.yml", include_str!("templates/alertmanager.yml.tera")),
 ];
 
 const VERBATIM: &[(&str, &str)] = &[
     ("collector-health.json", include_str!("templates/grafana/collector-health.json")),
     ("service-red.json", include_str!("templates/grafana/service-red.json")),
+    ("workshop.json", include_str!("templates/grafana/workshop.json")),
 ];
 
 /// Where a file goes in each layout, and when it exists.
@@ -76,6 +78,13 @@ const FILES: &[FileSpec] = &[
         mode: 0o644,
     },
     FileSpec {
+        source: "alertmanager.yml",
+        project: "alertmanager/alertmanager.yml",
+        clone: "compose/alertmanager/alertmanager.yml",
+        needs: Some(Service::Alertmanager),
+        mode: 0o644,
+    },
+    FileSpec {
         source: "datasources.yaml",
         project: "grafana/provisioning/datasources/otelstack.yaml",
         clone: "provisioning/datasources/otelstack.yaml",
@@ -100,6 +109,13 @@ const FILES: &[FileSpec] = &[
         source: "service-red.json",
         project: "grafana/dashboards/service-red.json",
         clone: "dashboards/service-red.json",
+        needs: Some(Service::Grafana),
+        mode: 0o644,
+    },
+    FileSpec {
+        source: "workshop.json",
+        project: "grafana/dashboards/workshop.json",
+        clone: "dashboards/workshop.json",
         needs: Some(Service::Grafana),
         mode: 0o644,
     },
@@ -176,7 +192,12 @@ fn context(opts: &StackOptions) -> Context {
     for s in Service::ALL {
         ctx.insert(format!("has_{}", s.name()), &opts.has(s));
     }
-    let images: BTreeMap<&str, String> = Service::ALL.iter().map(|s| (s.image_key(), opts.image(*s))).collect();
+    // services off by default appear in .env only when selected, so the default output stays as it was
+    let images: BTreeMap<&str, String> = Service::ALL
+        .iter()
+        .filter(|s| s.on_by_default() || opts.has(**s))
+        .map(|s| (s.image_key(), opts.image(*s)))
+        .collect();
     let default_images: BTreeMap<&str, String> =
         Service::ALL.iter().map(|s| (s.image_key(), s.default_image())).collect();
     ctx.insert("images", &images);

@@ -102,7 +102,7 @@ fn without_drops_the_service_everywhere() {
 #[test]
 fn core_services_cannot_be_left_out() {
     let err = opts().without(&[Service::Mariadb]).unwrap_err().to_string();
-    assert!(err.contains("cannot be left out") && err.contains("tempo, jaeger and grafana"), "{err}");
+    assert!(err.contains("cannot be left out") && err.contains("tempo, jaeger, grafana and alertmanager"), "{err}");
 }
 
 #[test]
@@ -175,6 +175,46 @@ fn trace_links_follow_the_selected_trace_backend() {
     assert_eq!(link(&o), None);
     let failures = file(&render(&o).unwrap(), "grafana/dashboards/recent-failures.json").contents.clone();
     assert!(!failures.contains("datasourceUid"), "no trace backend, no link");
+}
+
+#[test]
+fn alertmanager_is_off_by_default_and_wired_in_when_asked_for() {
+    let text = |files: &[crate::stack::RenderedFile], name: &str| {
+        files.iter().find(|f| f.path.ends_with(name)).map(|f| f.contents.clone())
+    };
+    let default = render(&opts()).unwrap();
+    assert!(text(&default, "alertmanager.yml").is_none());
+    assert!(!text(&default, "docker-compose.yml").unwrap().contains("alertmanager"));
+    assert!(!text(&default, ".env").unwrap().contains("ALERTMANAGER"));
+
+    let mut o = opts();
+    o.with(&[Service::Alertmanager]);
+    let files = render(&o).unwrap();
+    let compose = text(&files, "docker-compose.yml").unwrap();
+    assert!(
+        compose.contains("  alertmanager:\n    image: ${ALERTMANAGER_IMAGE:-prom/alertmanager:v0.28.1}"),
+        "{compose}"
+    );
+    assert!(compose.contains("\"127.0.0.1:${ALERTMANAGER_PORT:-9093}:9093\""), "{compose}");
+    let env = text(&files, ".env").unwrap();
+    assert!(env.contains("ALERTMANAGER_IMAGE=prom/alertmanager:v0.28.1") && env.contains("ALERTMANAGER_PORT=9093"));
+    let otelcol = text(&files, "otelcol/config.yaml").unwrap();
+    assert!(otelcol.contains("  alert:\n    endpoint: http://alertmanager:9093"), "{otelcol}");
+    assert!(
+        otelcol.contains("spanmetrics, mysql, alert]") && otelcol.contains("exporters: [mysql, alert]"),
+        "{otelcol}"
+    );
+    // the trace link opens the trace in Grafana's Explore on Tempo
+    assert!(otelcol.contains("/explore?schemaVersion=1&panes=") && otelcol.contains("%22{{trace_id}}%22"), "{otelcol}");
+    let ds = text(&files, "datasources/otelstack.yaml").unwrap();
+    assert!(ds.contains("uid: alertmanager\n    type: alertmanager"), "{ds}");
+    let am = text(&files, "alertmanager/alertmanager.yml").unwrap();
+    assert!(am.contains("receiver: ui-only"), "{am}");
+
+    // without Tempo or Grafana the link goes to Jaeger
+    o.without(&[Service::Tempo]).unwrap();
+    let otelcol = text(&render(&o).unwrap(), "otelcol/config.yaml").unwrap();
+    assert!(otelcol.contains("trace_url_template: \"http://localhost:16686/trace/{{trace_id}}\""), "{otelcol}");
 }
 
 /// The drift check: the repository's checked-in stack is exactly the

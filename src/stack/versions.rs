@@ -11,6 +11,9 @@ pub const TEMPO: &str = "grafana/tempo:3.0.3";
 pub const PROMETHEUS: &str = "prom/prometheus:v3.14.0";
 /// Jaeger v2 (collector-style YAML config).
 pub const JAEGER: &str = "jaegertracing/jaeger:2.19.0";
+/// Alertmanager 0.28 (optional: `stackctl init --with alertmanager`; v2 API, config format:
+/// prometheus.io/docs/alerting/0.28/configuration/).
+pub const ALERTMANAGER: &str = "prom/alertmanager:v0.28.1";
 /// MariaDB 11.8 LTS (its image ships `healthcheck.sh`).
 pub const MARIADB: &str = "mariadb:11.8";
 

@@ -18,7 +18,8 @@ PROJECT_FILES = {
     "docker-compose.yml", ".env", "otelcol/config.yaml", "prometheus/prometheus.yml", "tempo/tempo.yaml",
     "jaeger/config.yaml", "grafana/provisioning/datasources/otelstack.yaml",
     "grafana/provisioning/dashboards/otelstack.yaml", "grafana/dashboards/collector-health.json",
-    "grafana/dashboards/service-red.json", "grafana/dashboards/recent-failures.json", "README.md", "stackctl.toml",
+    "grafana/dashboards/service-red.json", "grafana/dashboards/recent-failures.json",
+    "grafana/dashboards/workshop.json", "README.md", "stackctl.toml",
 }
 
 
@@ -44,7 +45,7 @@ def test_init_writes_a_complete_project(tmp_path):
         assert digest == "sha256:" + hashlib.sha256((proj / rel).read_bytes()).hexdigest(), rel
     assert marker["ports"]["OTLP_GRPC_PORT"] == 4317
     # It says what to do next, with the URLs.
-    assert "stackctl up" in r.stdout and "http://localhost:3000" in r.stdout and "13 create" in r.stdout
+    assert "stackctl up" in r.stdout and "http://localhost:3000" in r.stdout and "14 create" in r.stdout
 
 
 def test_dry_run_writes_nothing(tmp_path):
@@ -86,7 +87,7 @@ def test_rerun_updates_untouched_files_and_keeps_passwords(tmp_path):
     init_project(proj)
     before = Project(proj).env
     r = init_project(proj)
-    assert "13 unchanged" in r.stdout
+    assert "14 unchanged" in r.stdout
     r = init_project(proj, "--port", "grafana=3001", "--without", "jaeger")
     after = Project(proj).env
     assert after["GRAFANA_PORT"] == "3001"
@@ -149,7 +150,7 @@ def test_without_changes_compose_and_collector_config_together(tmp_path, without
 
 
 @pytest.mark.parametrize("args, wants", [
-    (["--without", "mariadb"], ["mariadb service cannot be left out", "only tempo, jaeger and grafana are optional"]),
+    (["--without", "mariadb"], ["mariadb service cannot be left out", "only tempo, jaeger, grafana and alertmanager are optional"]),
     (["--without", "loki"], ['"loki" is not a service of the stack', "collector, prometheus, mariadb"]),
     (["--port", "grafana=http"], ['"http" is not a port number']),
     (["--port", "graphana=3001"], ['"graphana" is not a port of the stack', "grafana"]),

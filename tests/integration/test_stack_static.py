@@ -412,9 +412,9 @@ def test_grafana_provisioning(projects, name):
     assert any(v.endswith(":/etc/grafana/provisioning:ro") for v in mounts)
     # Every uid a dashboard uses is provisioned, in every selection.
     dashboards = p.dashboards()
-    assert set(dashboards) == {"collector-health.json", "service-red.json", "recent-failures.json"}
+    assert set(dashboards) == {"collector-health.json", "service-red.json", "recent-failures.json", "workshop.json"}
     uids = {d["uid"] for d in dashboards.values()}
-    assert len(uids) == 3
+    assert len(uids) == len(dashboards)
     for dname, dash in dashboards.items():
         missing = datasource_uids(dash) - set(ds)
         assert not missing, f"{name}: {dname} refers to datasources {missing} that are not provisioned"

@@ -29,9 +29,13 @@ pub struct Args {
     /// Optional services to leave out, comma-separated: tempo, jaeger, grafana.
     #[arg(long, value_delimiter = ',', value_name = "SERVICES")]
     pub without: Vec<String>,
+    /// Optional services that are off by default, comma-separated: alertmanager
+    /// (the collector's `alert` exporter then sends failed operations to it).
+    #[arg(long, value_delimiter = ',', value_name = "SERVICES")]
+    pub with: Vec<String>,
     /// A host port, e.g. `--port grafana=3001` (repeatable). Names: otlp-grpc,
     /// otlp-http, collector-metrics, collector-prom, collector-health,
-    /// prometheus, mariadb, tempo, jaeger-ui, grafana.
+    /// prometheus, mariadb, tempo, jaeger-ui, grafana, alertmanager.
     #[arg(long = "port", value_name = "NAME=PORT")]
     pub ports: Vec<String>,
     /// The image of a service, e.g. `--image collector=otelstack/collector:dev` (repeatable).
@@ -173,6 +177,9 @@ fn options(args: &Args) -> Result<StackOptions> {
     let without: Vec<Service> =
         args.without.iter().filter(|s| !s.trim().is_empty()).map(|s| Service::parse(s)).collect::<Result<_>>()?;
     opts.without(&without)?;
+    let with: Vec<Service> =
+        args.with.iter().filter(|s| !s.trim().is_empty()).map(|s| Service::parse(s)).collect::<Result<_>>()?;
+    opts.with(&with);
     for kv in &args.ports {
         let (name, value) = split_kv(kv, "--port", "grafana=3001")?;
         let spec = stack::port_spec(name).ok_or_else(|| {

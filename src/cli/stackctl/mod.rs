@@ -17,6 +17,7 @@ pub mod init;
 mod logs;
 mod status;
 mod up;
+pub mod workshop;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -49,6 +50,8 @@ pub enum Command {
     Image(image::Args),
     /// Recent failed operations stored in MariaDB by the mysql exporter.
     Failures(failures::Args),
+    /// The demo workshop: apps, failure scenarios, traffic and checks (see docs/workshop/).
+    Workshop(workshop::Args),
     /// The project's .env as Compose reads it, as JSON (a diagnostic).
     #[command(hide = true)]
     Dotenv(dotenv::Args),
@@ -67,6 +70,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Env(a) => env::run(a),
         Command::Image(a) => image::run(a),
         Command::Failures(a) => failures::run(a),
+        Command::Workshop(a) => workshop::run(a),
         Command::Dotenv(a) => dotenv::run(a),
     }
 }
