@@ -9,6 +9,8 @@ use serde::Deserialize;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+use crate::component::{BuildResult, Invalid};
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ActionKind {
@@ -97,6 +99,22 @@ pub fn compile(cfg: &ActionConfig) -> Result<Action, String> {
         pattern,
         converted_type,
     })
+}
+
+/// Compiles a validated list of actions.
+pub fn compile_all(list: &[ActionConfig], field: &str) -> BuildResult<Vec<Action>> {
+    list.iter().enumerate().map(|(i, a)| compile(a).map_err(|e| anyhow::anyhow!("{field}.{i}: {e}"))).collect()
+}
+
+/// Every action must compile; the error names the failing entry.
+pub fn validate_actions(list: &[ActionConfig], field: &str) -> Result<(), Invalid> {
+    if list.is_empty() {
+        return Err(Invalid::at(field, "at least one action is required"));
+    }
+    for (i, a) in list.iter().enumerate() {
+        compile(a).map_err(|e| Invalid::at(format!("{field}.{i}"), e))?;
+    }
+    Ok(())
 }
 
 /// A config value as an attribute value (YAML ints stay ints, lists become arrays).
