@@ -13,7 +13,7 @@ use opentelemetry_proto::tonic::common::v1::any_value::Value as V;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue};
 
 use super::names::label_name;
-use super::Settings;
+use super::settings::Settings;
 
 /// Label name -> value; a `BTreeMap` keeps them sorted, as remote write requires.
 pub type Labels = BTreeMap<String, String>;
