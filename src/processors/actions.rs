@@ -10,6 +10,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::component::{BuildResult, Invalid};
+use crate::otlp::pdata;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -151,19 +152,6 @@ fn set(attrs: &mut Vec<KeyValue>, key: &str, value: AnyValue) {
     }
 }
 
-/// The string form used by hash and convert for non-string values.
-pub fn any_to_string(v: &AnyValue) -> String {
-    match &v.value {
-        Some(AnyValueKind::StringValue(s)) => s.clone(),
-        Some(AnyValueKind::IntValue(i)) => i.to_string(),
-        Some(AnyValueKind::DoubleValue(d)) => d.to_string(),
-        Some(AnyValueKind::BoolValue(b)) => b.to_string(),
-        Some(AnyValueKind::BytesValue(b)) => const_hex::encode(b),
-        Some(other) => format!("{other:?}"),
-        None => String::new(),
-    }
-}
-
 impl Action {
     pub fn apply(&self, attrs: &mut Vec<KeyValue>) {
         let key = self.key.as_deref().unwrap_or_default();
@@ -246,7 +234,7 @@ fn hash_input(v: &AnyValue) -> Option<Vec<u8>> {
 /// Converts like otelcol: values that cannot be converted are left as they are.
 fn convert(v: &AnyValue, to: ConvertTo) -> Option<AnyValue> {
     let out = match (to, &v.value) {
-        (ConvertTo::String, Some(_)) => AnyValueKind::StringValue(any_to_string(v)),
+        (ConvertTo::String, Some(_)) => AnyValueKind::StringValue(pdata::as_string(v)),
         (ConvertTo::Int, Some(AnyValueKind::StringValue(s))) => AnyValueKind::IntValue(s.trim().parse().ok()?),
         (ConvertTo::Int, Some(AnyValueKind::DoubleValue(d))) => AnyValueKind::IntValue(*d as i64),
         (ConvertTo::Int, Some(AnyValueKind::BoolValue(b))) => AnyValueKind::IntValue(i64::from(*b)),
