@@ -46,12 +46,14 @@ fuzz:
 fuzz-smoke:
 	FUZZ_SECONDS=20 scripts/fuzz.sh
 
-lint:
+## Formatting, clippy, and the layer check below.
+lint: layers
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --all-targets -- -D warnings
 
 ## The import graph of src/: no cycle, no import from a lower floor to a higher one (docs/style.md).
 layers:
+	@command -v python3 >/dev/null || { echo "make layers needs python3 (standard library only): install it, e.g. apt-get install -y python3"; exit 1; }
 	python3 scripts/check-layers.py
 
 fmt:

@@ -34,12 +34,19 @@ from rust_imports import Crate, Edge, edges, load, module_of  # noqa: E402
 # (durations, endpoints: the value types every component's config is made
 # of, importing nothing) is floor 2 like otelcol's config/confignet,
 # configopaque...: it is not loading or validation, which are floor 5.
+# `prometheus` is the OTLP -> Prometheus translation (names, labels, points):
+# it imports only OTLP's decoded types, so it is an encoding at floor 1 like
+# `otlp`. `failure_store` (the failure tables and their DSN, written by the
+# mysql exporter and read by stackctl) knows nothing of components: floor 2,
+# a shared service both products stand on.
 LAYERS: dict[str, int] = {
     "signal": 1,
     "otlp": 1,
+    "prometheus": 1,
     "alloc": 1,
     "runtime": 2,
     "tls": 2,
+    "failure_store": 2,
     "telemetry": 2,
     "config::types": 2,
     "component": 3,
@@ -70,14 +77,19 @@ FLOOR_NAMES = {
 # (sending queue, retry/timeout helper, the HTTP client) is exporterhelper's
 # counterpart: every exporter is built on it, so it is shared by exporters;
 # `failure` is the shared definition of a failed operation for the mysql and
-# alert exporters; `actions` the attribute actions of two processors. A
-# kind's own root module (e.g. `processors`) is shared by its components.
+# alert exporters; `grpc` the dialing and gRPC retry rules of the otlp and
+# jaeger exporters; `actions` the attribute actions of the processors;
+# `receivers::http_server` confighttp's server pieces (CORS, compression,
+# response headers) of the otlp and zipkin receivers. A kind's own root
+# module (e.g. `processors`) is shared by its components.
 SHARED: dict[str, tuple[str, ...]] = {
     "exporters::helper": ("exporters",),
     "exporters::client": ("exporters",),
     "exporters::queue": ("exporters",),
     "exporters::failure": ("exporters",),
+    "exporters::grpc": ("exporters",),
     "processors::actions": ("processors",),
+    "receivers::http_server": ("receivers",),
 }
 
 

@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use crate::runtime::{Admission, Authenticator, Health, Host, StorageSettings};
 pub use crate::runtime::{Capability, ExtensionRef};
-pub use crate::runtime::{ComponentId, ConsumeError, NothingRunning, Running};
+pub use crate::runtime::{ComponentId, ConsumeError, Invalid, NothingRunning, Running};
 use crate::signal::{Batch, Signal};
 use crate::telemetry::Telemetry;
 
@@ -100,20 +100,6 @@ impl SignalConsumers {
 }
 
 pub type BuildResult<T> = Result<T, anyhow::Error>;
-
-/// A semantic problem in a parsed component config: `path` is relative to
-/// the component's section (empty for the section itself).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Invalid {
-    pub path: String,
-    pub message: String,
-}
-
-impl Invalid {
-    pub fn at(path: impl Into<String>, message: impl Into<String>) -> Invalid {
-        Invalid { path: path.into(), message: message.into() }
-    }
-}
 
 /// Checks that go beyond types (ranges, combinations); runs during
 /// validation, before anything is built.

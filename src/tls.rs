@@ -14,9 +14,9 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::server::TlsStream;
 use tokio_util::sync::CancellationToken;
 
-use crate::component::Invalid;
 use crate::config::types::GoDuration;
 use crate::runtime::auth::Secret;
+use crate::runtime::Invalid;
 
 /// A client that has not finished its handshake after this long is dropped.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);

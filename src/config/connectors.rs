@@ -6,8 +6,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::validate::Compiler;
-use super::Pipeline;
+use super::compiled::Pipeline;
+use super::compiler::Compiler;
 use crate::component::{ComponentId, Kind};
 use crate::signal::Signal;
 

@@ -2,9 +2,9 @@
 //! receiver, processor and exporter it lists must be configured (or be a
 //! connector on a side it can take), support the signal and appear once.
 
+use super::compiled::Pipeline;
+use super::compiler::{Compiler, Parsed, Used};
 use super::service::{PipelineId, PipelineSection, ServiceSection};
-use super::validate::{Compiler, Parsed, Used};
-use super::Pipeline;
 use crate::component::{ComponentId, Kind};
 use crate::registry::Registry;
 use crate::signal::Signal;

@@ -6,7 +6,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::validate::Compiler;
+use super::compiler::Compiler;
 use crate::component::{ComponentId, ExporterConfig, ExtensionConfig, Kind, ReceiverConfig};
 use crate::registry::Registry;
 use crate::runtime::{Capability, ExtensionRef};

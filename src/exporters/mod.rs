@@ -12,7 +12,6 @@ pub mod loki;
 pub mod mysql;
 pub mod otlp_grpc;
 pub mod otlp_http;
-pub mod pdata;
 pub mod prometheus;
 pub mod prometheus_remote_write;
 pub mod queue;

@@ -1,9 +1,11 @@
 //! OTLP encodings shared by receivers and exporters: the wire walker, decoded
-//! data, OTLP/JSON, export responses and `google.rpc.Status` bodies.
+//! data, OTLP/JSON, export responses and `google.rpc.Status` bodies, and
+//! attribute values rendered as pdata renders them (`pdata`).
 
 pub mod data;
 pub mod grpc_client;
 pub mod grpc_codec;
+pub mod pdata;
 pub mod wire;
 
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;

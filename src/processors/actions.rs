@@ -9,6 +9,9 @@ use serde::Deserialize;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+use crate::component::{BuildResult, Invalid};
+use crate::otlp::pdata;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ActionKind {
@@ -99,6 +102,22 @@ pub fn compile(cfg: &ActionConfig) -> Result<Action, String> {
     })
 }
 
+/// Compiles a validated list of actions.
+pub fn compile_all(list: &[ActionConfig], field: &str) -> BuildResult<Vec<Action>> {
+    list.iter().enumerate().map(|(i, a)| compile(a).map_err(|e| anyhow::anyhow!("{field}.{i}: {e}"))).collect()
+}
+
+/// Every action must compile; the error names the failing entry.
+pub fn validate_actions(list: &[ActionConfig], field: &str) -> Result<(), Invalid> {
+    if list.is_empty() {
+        return Err(Invalid::at(field, "at least one action is required"));
+    }
+    for (i, a) in list.iter().enumerate() {
+        compile(a).map_err(|e| Invalid::at(format!("{field}.{i}"), e))?;
+    }
+    Ok(())
+}
+
 /// A config value as an attribute value (YAML ints stay ints, lists become arrays).
 pub fn json_to_any(v: &Value) -> AnyValue {
     let kind = match v {
@@ -130,19 +149,6 @@ fn set(attrs: &mut Vec<KeyValue>, key: &str, value: AnyValue) {
     match find(attrs, key) {
         Some(i) => attrs[i].value = Some(value),
         None => attrs.push(KeyValue { key: key.to_owned(), value: Some(value), ..Default::default() }),
-    }
-}
-
-/// The string form used by hash and convert for non-string values.
-pub fn any_to_string(v: &AnyValue) -> String {
-    match &v.value {
-        Some(AnyValueKind::StringValue(s)) => s.clone(),
-        Some(AnyValueKind::IntValue(i)) => i.to_string(),
-        Some(AnyValueKind::DoubleValue(d)) => d.to_string(),
-        Some(AnyValueKind::BoolValue(b)) => b.to_string(),
-        Some(AnyValueKind::BytesValue(b)) => const_hex::encode(b),
-        Some(other) => format!("{other:?}"),
-        None => String::new(),
     }
 }
 
@@ -228,7 +234,7 @@ fn hash_input(v: &AnyValue) -> Option<Vec<u8>> {
 /// Converts like otelcol: values that cannot be converted are left as they are.
 fn convert(v: &AnyValue, to: ConvertTo) -> Option<AnyValue> {
     let out = match (to, &v.value) {
-        (ConvertTo::String, Some(_)) => AnyValueKind::StringValue(any_to_string(v)),
+        (ConvertTo::String, Some(_)) => AnyValueKind::StringValue(pdata::as_string(v)),
         (ConvertTo::Int, Some(AnyValueKind::StringValue(s))) => AnyValueKind::IntValue(s.trim().parse().ok()?),
         (ConvertTo::Int, Some(AnyValueKind::DoubleValue(d))) => AnyValueKind::IntValue(*d as i64),
         (ConvertTo::Int, Some(AnyValueKind::BoolValue(b))) => AnyValueKind::IntValue(i64::from(*b)),

@@ -6,8 +6,7 @@ use std::sync::Arc;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::actions::ActionConfig;
-use super::resource::compile_all;
+use super::actions::{compile_all, validate_actions, ActionConfig};
 use super::Transform;
 use crate::component::{
     parse_section, BuildContext, BuildResult, BuiltProcessor, Consumer, Factory, Invalid, ProcessorConfig, Validate,
@@ -55,6 +54,6 @@ impl Validate for AttributesConfig {
                 "include/exclude filters are not supported; remove them to apply the actions to every item",
             ));
         }
-        super::resource::validate_actions(&self.actions, "actions")
+        validate_actions(&self.actions, "actions")
     }
 }

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use serde::Deserialize;
 
-use super::actions::{self, ActionConfig};
+use super::actions::{compile_all, validate_actions, ActionConfig};
 use super::Transform;
 use crate::component::{
     parse_section, BuildContext, BuildResult, BuiltProcessor, Consumer, Factory, Invalid, ProcessorConfig, Validate,
@@ -40,24 +40,8 @@ impl ProcessorConfig for ResourceConfig {
     }
 }
 
-/// Compiles a validated list of actions.
-pub fn compile_all(list: &[ActionConfig], field: &str) -> BuildResult<Vec<actions::Action>> {
-    list.iter().enumerate().map(|(i, a)| actions::compile(a).map_err(|e| anyhow::anyhow!("{field}.{i}: {e}"))).collect()
-}
-
 impl Validate for ResourceConfig {
     fn validate(&self) -> Result<(), Invalid> {
         validate_actions(&self.attributes, "attributes")
     }
-}
-
-/// Every action must compile; the error names the failing entry.
-pub fn validate_actions(list: &[ActionConfig], field: &str) -> Result<(), Invalid> {
-    if list.is_empty() {
-        return Err(Invalid::at(field, "at least one action is required"));
-    }
-    for (i, a) in list.iter().enumerate() {
-        actions::compile(a).map_err(|e| Invalid::at(format!("{field}.{i}"), e))?;
-    }
-    Ok(())
 }

@@ -8,12 +8,11 @@
 
 use std::collections::BTreeMap;
 
-use base64::Engine;
-use opentelemetry_proto::tonic::common::v1::any_value::Value as V;
-use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue};
+use opentelemetry_proto::tonic::common::v1::KeyValue;
 
 use super::names::label_name;
-use super::Settings;
+use super::settings::Settings;
+use crate::otlp::pdata::as_string;
 
 /// Label name -> value; a `BTreeMap` keeps them sorted, as remote write requires.
 pub type Labels = BTreeMap<String, String>;
@@ -21,72 +20,11 @@ pub type Labels = BTreeMap<String, String>;
 /// The resource attributes that become `job` and `instance` and are left out of `target_info`.
 const IDENTIFYING: [&str; 3] = ["service.name", "service.namespace", "service.instance.id"];
 
-/// An attribute value as pdata's `Value.AsString`: numbers as JSON writes
-/// them, bytes in standard base64, maps and arrays as JSON.
-pub fn attribute_string(v: &AnyValue) -> String {
-    match &v.value {
-        Some(V::StringValue(s)) => s.clone(),
-        Some(other) => match json(other) {
-            serde_json::Value::String(s) => s,
-            j => j.to_string(),
-        },
-        None => String::new(),
-    }
-}
-
-fn json(v: &V) -> serde_json::Value {
-    use serde_json::Value as J;
-    match v {
-        V::StringValue(s) => J::String(s.clone()),
-        V::BoolValue(b) => J::Bool(*b),
-        V::IntValue(i) => J::Number((*i).into()),
-        // an index into a profiles dictionary this crate does not hold
-        V::StringValueStrindex(i) => J::Number((*i).into()),
-        V::DoubleValue(d) => J::String(float_string(*d)),
-        V::BytesValue(b) => J::String(base64::engine::general_purpose::STANDARD.encode(b)),
-        V::ArrayValue(a) => J::Array(a.values.iter().map(|x| x.value.as_ref().map(json).unwrap_or(J::Null)).collect()),
-        V::KvlistValue(kvs) => J::Object(
-            kvs.values
-                .iter()
-                .map(|kv| {
-                    (kv.key.clone(), kv.value.as_ref().and_then(|x| x.value.as_ref()).map(json).unwrap_or(J::Null))
-                })
-                .collect(),
-        ),
-    }
-}
-
-/// A double as ECMAScript (and so pdata) writes it: plain digits, exponent
-/// form below 1e-6 and from 1e21 on (`1e+21`, `1e-7`).
-fn float_string(f: f64) -> String {
-    if f.is_nan() || f.is_infinite() {
-        return format!(
-            "json: unsupported value: {}",
-            if f.is_nan() {
-                "NaN"
-            } else if f > 0.0 {
-                "+Inf"
-            } else {
-                "-Inf"
-            }
-        );
-    }
-    let abs = f.abs();
-    if abs != 0.0 && !(1e-6..1e21).contains(&abs) {
-        let s = format!("{f:e}");
-        return match s.split_once('e') {
-            Some((m, e)) if !e.starts_with('-') => format!("{m}e+{e}"),
-            _ => s,
-        };
-    }
-    f.to_string()
-}
-
 /// Labels from attributes; keys that collide after sanitising join their
 /// values with `;` in the order of the original keys.
 pub fn from_attributes(attrs: &[KeyValue]) -> Labels {
     let mut sorted: Vec<(&str, String)> =
-        attrs.iter().map(|kv| (kv.key.as_str(), kv.value.as_ref().map(attribute_string).unwrap_or_default())).collect();
+        attrs.iter().map(|kv| (kv.key.as_str(), kv.value.as_ref().map(as_string).unwrap_or_default())).collect();
     sorted.sort_by(|a, b| a.0.cmp(b.0));
     let mut out = Labels::new();
     for (key, value) in sorted {
@@ -122,7 +60,7 @@ pub struct ResourceLabels {
 
 impl ResourceLabels {
     pub fn new(attrs: &[KeyValue], settings: &Settings) -> Self {
-        let get = |k: &str| attrs.iter().find(|a| a.key == k).and_then(|a| a.value.as_ref()).map(attribute_string);
+        let get = |k: &str| attrs.iter().find(|a| a.key == k).and_then(|a| a.value.as_ref()).map(as_string);
         let mut identity = Labels::new();
         if let Some(name) = get("service.name") {
             let job = match get("service.namespace") {
@@ -178,6 +116,8 @@ impl ResourceLabels {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use opentelemetry_proto::tonic::common::v1::any_value::Value as V;
+    use opentelemetry_proto::tonic::common::v1::AnyValue;
 
     fn kv(k: &str, v: V) -> KeyValue {
         KeyValue { key: k.into(), value: Some(AnyValue { value: Some(v) }), ..Default::default() }
@@ -185,32 +125,6 @@ mod tests {
 
     fn s(v: &str) -> V {
         V::StringValue(v.into())
-    }
-
-    /// pdata's `TestValueAsString` cases (pdata/pcommon/value_test.go).
-    #[test]
-    fn values_are_written_as_pdata_writes_them() {
-        use opentelemetry_proto::tonic::common::v1::{ArrayValue, KeyValueList};
-        let array = V::ArrayValue(ArrayValue {
-            values: vec![AnyValue { value: Some(s("strVal")) }, AnyValue { value: Some(V::IntValue(7)) }],
-        });
-        let map = V::KvlistValue(KeyValueList { values: vec![kv("arr", array.clone()), kv("b", V::BoolValue(true))] });
-        for (v, want) in [
-            (s("string value"), "string value"),
-            (V::BoolValue(true), "true"),
-            (V::DoubleValue(1.2), "1.2"),
-            (V::DoubleValue(0.0), "0"),
-            (V::DoubleValue(1e21), "1e+21"),
-            (V::DoubleValue(1e-7), "1e-7"),
-            (V::DoubleValue(123456.5), "123456.5"),
-            (V::IntValue(-1234), "-1234"),
-            (V::BytesValue(vec![96, 97, 98, 99]), "YGFiYw=="),
-            (array, r#"["strVal",7]"#),
-            (map, r#"{"arr":["strVal",7],"b":true}"#),
-        ] {
-            assert_eq!(attribute_string(&AnyValue { value: Some(v.clone()) }), want, "{v:?}");
-        }
-        assert_eq!(attribute_string(&AnyValue { value: None }), "");
     }
 
     #[test]

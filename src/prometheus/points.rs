@@ -11,7 +11,7 @@ use opentelemetry_proto::tonic::metrics::v1::{
 };
 
 use super::names::{metric_name, NameKind};
-use super::Settings;
+use super::settings::Settings;
 
 /// The stale marker: a NaN with these exact bits ends a series.
 pub const STALE_NAN: u64 = 0x7ff0_0000_0000_0002;

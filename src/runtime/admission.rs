@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use super::ConsumeError;
+use super::consume::ConsumeError;
 
 const UNIT: u64 = 1024;
 

@@ -9,6 +9,8 @@ use std::sync::Arc;
 use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
 
+use super::capability::{Capability, ExtensionRef};
+
 /// A secret from the config (token, password, private key): its `Debug` is
 /// redacted, so printing a config never shows it.
 #[derive(Clone, PartialEq, Eq, Default)]
@@ -66,11 +68,11 @@ pub struct AuthSettings {
 
 impl AuthSettings {
     /// The reference to the authenticator, for an `auth` section at `path`.
-    pub fn reference(&self, path: &str) -> super::ExtensionRef {
-        super::ExtensionRef {
+    pub fn reference(&self, path: &str) -> ExtensionRef {
+        ExtensionRef {
             path: format!("{path}.authenticator"),
             id: self.authenticator.clone(),
-            needs: super::Capability::Authenticator,
+            needs: Capability::Authenticator,
         }
     }
 }

@@ -7,20 +7,24 @@
 
 pub mod admission;
 pub mod auth;
+mod capability;
 mod consume;
 mod health;
 mod host;
 mod id;
+mod invalid;
 mod lifecycle;
 mod net;
 mod storage;
 
 pub use admission::{Admission, Admitted};
 pub use auth::{AuthSettings, Authenticator, ClientAuth, Secret, ServerAuth};
+pub use capability::{Capability, ExtensionRef};
 pub use consume::ConsumeError;
 pub use health::Health;
-pub use host::{Capability, ExtensionRef, Host, Offered};
+pub use host::{Host, Offered};
 pub use id::ComponentId;
+pub use invalid::Invalid;
 pub use lifecycle::{NothingRunning, Running, Shutdown, TaskGroup};
 pub use net::{bind, serve_http};
 pub use storage::StorageSettings;

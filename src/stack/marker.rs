@@ -11,7 +11,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::{Layout, Service, StackOptions};
+use super::options::{Layout, Service, StackOptions};
+use super::rendered_file::RenderedFile;
 
 pub const MARKER_FILE: &str = "stackctl.toml";
 
@@ -46,7 +47,7 @@ pub fn sha256(contents: &str) -> String {
 }
 
 impl Marker {
-    pub fn new(opts: &StackOptions, files: &[super::RenderedFile]) -> Marker {
+    pub fn new(opts: &StackOptions, files: &[RenderedFile]) -> Marker {
         Marker {
             stack: StackSection {
                 otelstack_version: env!("CARGO_PKG_VERSION").into(),

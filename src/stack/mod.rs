@@ -13,24 +13,15 @@ pub mod dotenv;
 mod marker;
 mod options;
 mod render;
+mod rendered_file;
 mod secrets;
 #[cfg(test)]
 mod tests;
 pub mod versions;
 
-use std::path::PathBuf;
-
 pub use marker::sha256;
 pub use marker::{Marker, MARKER_FILE};
 pub use options::{port_spec, Layout, Service, StackOptions, PORTS};
 pub use render::render;
+pub use rendered_file::RenderedFile;
 pub use secrets::Secrets;
-
-/// One file of a stack project, relative to the directory `init` writes into.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RenderedFile {
-    pub path: PathBuf,
-    pub contents: String,
-    /// Unix permission bits (`.env` holds secrets: 0o600; the rest 0o644).
-    pub mode: u32,
-}

@@ -8,7 +8,8 @@ use std::fmt;
 use anyhow::{bail, Result};
 use serde::{Deserialize, Serialize};
 
-use super::{versions, Secrets};
+use super::secrets::Secrets;
+use super::versions;
 
 /// A compose service. `collector`, `prometheus` and `mariadb` are the core
 /// (always present: the collector's metrics and failure store need them);

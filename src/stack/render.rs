@@ -7,7 +7,9 @@ use anyhow::{Context as _, Result};
 use serde::Serialize;
 use tera::{Context, Tera};
 
-use super::{Layout, Marker, RenderedFile, Service, StackOptions};
+use super::marker::Marker;
+use super::options::{Layout, Service, StackOptions};
+use super::rendered_file::RenderedFile;
 
 /// (template name, source). Dashboards whose JSON holds Grafana's own
 /// `{{label}}` legends are copied verbatim instead of rendered (see FILES).

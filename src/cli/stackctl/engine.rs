@@ -5,49 +5,16 @@
 
 pub mod compose;
 pub mod docker;
+mod failure;
 pub mod http;
 pub mod ports;
 pub mod project;
 
-use std::fmt;
 use std::process::ExitCode;
 
 pub use compose::Compose;
+pub use failure::{Failure, EXIT_ENGINE, EXIT_FAILURE, EXIT_NOT_PROJECT, EXIT_USAGE};
 pub use project::{Project, ProjectArgs};
-
-/// Exit codes, documented in README ("stackctl exit codes").
-pub const EXIT_FAILURE: u8 = 1;
-pub const EXIT_USAGE: u8 = 2;
-pub const EXIT_ENGINE: u8 = 3;
-pub const EXIT_NOT_PROJECT: u8 = 4;
-
-/// A failed command: what went wrong and how to fix it, and the exit code.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Failure {
-    pub code: u8,
-    pub message: String,
-}
-
-impl Failure {
-    pub fn failed(message: impl Into<String>) -> Failure {
-        Failure { code: EXIT_FAILURE, message: message.into() }
-    }
-    pub fn usage(message: impl Into<String>) -> Failure {
-        Failure { code: EXIT_USAGE, message: message.into() }
-    }
-    pub fn engine(message: impl Into<String>) -> Failure {
-        Failure { code: EXIT_ENGINE, message: message.into() }
-    }
-    pub fn not_project(message: impl Into<String>) -> Failure {
-        Failure { code: EXIT_NOT_PROJECT, message: message.into() }
-    }
-}
-
-impl fmt::Display for Failure {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
-    }
-}
 
 /// Prints a failure as `error: ...` and turns the result into the exit code.
 pub fn finish(result: Result<(), Failure>) -> ExitCode {

@@ -142,7 +142,7 @@ impl Aggregator {
             spans::resource_attributes(rs, &mut res_attrs)?;
             // as upstream: spans of a resource without service.name are not counted
             let Some(service) = find(&res_attrs, "service.name") else { return Ok(()) };
-            let service = crate::processors::actions::any_to_string(&any_value(service));
+            let service = crate::otlp::pdata::as_string(&any_value(service));
             resource_key(s, &res_attrs, rkey);
             if !resources.contains_key(rkey.as_slice()) {
                 if resources.len() >= s.max_resources {

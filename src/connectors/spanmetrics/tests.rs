@@ -55,7 +55,7 @@ fn aggregator(cfg: &SpanMetricsConfig) -> Aggregator {
 }
 
 fn attr(attrs: &[KeyValue], key: &str) -> Option<String> {
-    attrs.iter().find(|a| a.key == key).and_then(|a| a.value.as_ref()).map(crate::processors::actions::any_to_string)
+    attrs.iter().find(|a| a.key == key).and_then(|a| a.value.as_ref()).map(crate::otlp::pdata::as_string)
 }
 
 /// (attributes as sorted "k=v" strings, calls) for every calls point.

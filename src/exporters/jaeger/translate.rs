@@ -12,7 +12,7 @@ use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::{span, status, ResourceSpans, Span as OtlpSpan};
 
 use super::model::{Batch, KeyValue, Log, Process, Span, SpanRef, SpanRefType, Time, ValueType};
-use crate::exporters::pdata;
+use crate::otlp::pdata;
 
 /// The service name upstream gives a resource without attributes.
 pub const NO_SERVICE_NAME: &str = "OTLPResourceNoServiceName";

@@ -7,7 +7,7 @@ use opentelemetry_proto::tonic::common::v1::any_value::Value as Kind;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, InstrumentationScope, KeyValue};
 use opentelemetry_proto::tonic::logs::v1::LogRecord;
 
-use crate::exporters::pdata;
+use crate::otlp::pdata;
 
 fn hex_or_empty(id: &[u8]) -> Option<String> {
     (!id.is_empty() && id.iter().any(|b| *b != 0)).then(|| const_hex::encode(id))

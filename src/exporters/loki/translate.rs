@@ -16,7 +16,7 @@ use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs};
 
 use super::encode;
 use super::proto::{Entry, PushRequest, Stream, Timestamp};
-use crate::exporters::pdata;
+use crate::otlp::pdata;
 
 const HINT_ATTRIBUTES: &str = "loki.attribute.labels";
 const HINT_RESOURCES: &str = "loki.resource.labels";

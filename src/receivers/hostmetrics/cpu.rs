@@ -7,8 +7,8 @@ use opentelemetry_proto::tonic::metrics::v1::Metric;
 
 use super::config::{def, Common, Enabled, MetricDef};
 use super::emit::{double, gauge, int, sum, Point, Times};
+use super::host::{Host, Scraper};
 use super::procfs::{self, CpuTimes};
-use super::{Host, Scraper};
 use crate::component::Invalid;
 
 pub const METRICS: &[MetricDef] = &[

@@ -6,8 +6,8 @@ use opentelemetry_proto::tonic::metrics::v1::Metric;
 
 use super::config::{def, filter, DeviceMatch, DiskConfig, Enabled, Filter, MetricDef};
 use super::emit::{double, int, sum, Point, Times};
+use super::host::{Host, Scraper};
 use super::procfs::{self, DiskStats};
-use super::{Host, Scraper};
 use crate::component::Invalid;
 
 pub const METRICS: &[MetricDef] = &[

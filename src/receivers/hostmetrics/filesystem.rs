@@ -12,8 +12,8 @@ use super::config::{
     def, filter, DeviceMatch, Enabled, FilesystemConfig, Filter, FsTypeMatch, MetricDef, MountPointMatch,
 };
 use super::emit::{double, gauge, int, sum, Times};
+use super::host::{Host, Scraper};
 use super::procfs::{self, Mount};
-use super::{Host, Scraper};
 use crate::component::Invalid;
 
 pub const METRICS: &[MetricDef] = &[

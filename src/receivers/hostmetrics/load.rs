@@ -5,8 +5,8 @@ use opentelemetry_proto::tonic::metrics::v1::Metric;
 
 use super::config::{def, Enabled, LoadConfig, MetricDef};
 use super::emit::{double, gauge, Times};
+use super::host::{Host, Scraper};
 use super::procfs;
-use super::{Host, Scraper};
 use crate::component::Invalid;
 
 pub const METRICS: &[MetricDef] = &[

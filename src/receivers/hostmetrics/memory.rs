@@ -12,8 +12,8 @@ use opentelemetry_proto::tonic::metrics::v1::Metric;
 
 use super::config::{def, later, Common, Enabled, MetricDef};
 use super::emit::{double, gauge, int, sum, Times};
+use super::host::{Host, Scraper};
 use super::procfs;
-use super::{Host, Scraper};
 use crate::component::Invalid;
 
 pub const METRICS: &[MetricDef] = &[

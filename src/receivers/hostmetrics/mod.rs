@@ -8,6 +8,7 @@ mod cpu;
 mod disk;
 mod emit;
 mod filesystem;
+mod host;
 mod load;
 mod memory;
 mod network;
@@ -15,13 +16,11 @@ mod paging;
 mod processes;
 pub mod procfs;
 
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use futures::future::BoxFuture;
 use opentelemetry_proto::tonic::common::v1::InstrumentationScope;
-use opentelemetry_proto::tonic::metrics::v1::{Metric, ResourceMetrics, ScopeMetrics};
+use opentelemetry_proto::tonic::metrics::v1::{ResourceMetrics, ScopeMetrics};
 use opentelemetry_proto::tonic::resource::v1::Resource;
 
 use crate::component::{
@@ -31,6 +30,7 @@ use crate::otlp::data::Decoded;
 use crate::runtime::TaskGroup;
 use crate::signal::{Batch, Signal};
 pub use config::HostMetricsConfig;
+pub use host::{now_ns, Host, Scraper};
 
 pub fn factory() -> Factory<dyn ReceiverConfig> {
     Factory {
@@ -39,48 +39,6 @@ pub fn factory() -> Factory<dyn ReceiverConfig> {
         deprecated: None,
         parse: |v| Ok(Box::new(parse_section::<HostMetricsConfig>(v)?)),
     }
-}
-
-/// Where the scrapers read the host: /proc and mount points under
-/// `root_path`, and the times sums start from.
-pub struct Host {
-    root: PathBuf,
-    /// when the receiver started, ns: the start of non-monotonic sums
-    pub started: u64,
-}
-
-impl Host {
-    pub fn new(root_path: &str) -> Host {
-        Host { root: PathBuf::from(if root_path.is_empty() { "/" } else { root_path }), started: now_ns() }
-    }
-
-    /// A host path (`/proc/stat`) under the root.
-    pub fn path(&self, abs: &str) -> PathBuf {
-        self.root.join(abs.trim_start_matches('/'))
-    }
-
-    pub fn read(&self, abs: &str) -> Result<String, String> {
-        let p = self.path(abs);
-        std::fs::read_to_string(&p).map_err(|e| format!("reading {}: {e}", p.display()))
-    }
-
-    /// Boot time in ns since the epoch (/proc/stat `btime`): the start of
-    /// the counters the kernel keeps since boot.
-    pub fn boot_ns(&self) -> Result<u64, String> {
-        let stat = procfs::stat(&self.read("/proc/stat")?)?;
-        stat.btime.map(|b| b * 1_000_000_000).ok_or_else(|| "/proc/stat has no btime line".into())
-    }
-}
-
-pub fn now_ns() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_nanos() as u64
-}
-
-/// One scraper: reads the host and returns its metrics for this interval.
-pub trait Scraper: Send {
-    /// the scraper's key in `scrapers:` (`cpu`), also its scope name's suffix
-    fn name(&self) -> &'static str;
-    fn scrape(&mut self, host: &Host, now: u64) -> Result<Vec<Metric>, String>;
 }
 
 /// The configured scrapers, their options and toggles checked; used by
@@ -144,7 +102,15 @@ pub fn scrape_all(scrapers: &mut [Box<dyn Scraper>], host: &Host, receiver: &str
 
 impl crate::component::Validate for HostMetricsConfig {
     fn validate(&self) -> Result<(), Invalid> {
-        self.check()
+        self.check()?;
+        // building the scrapers checks each scraper's options and metric toggles
+        if build_scrapers(self)?.is_empty() {
+            return Err(Invalid::at(
+                "scrapers",
+                "configure at least one scraper, e.g. scrapers: {cpu: {}, memory: {}}",
+            ));
+        }
+        Ok(())
     }
 }
 

@@ -8,8 +8,8 @@ use opentelemetry_proto::tonic::metrics::v1::Metric;
 
 use super::config::{def, filter, later, Enabled, Filter, InterfaceMatch, MetricDef, NetworkConfig};
 use super::emit::{int, sum, Point, Times};
+use super::host::{Host, Scraper};
 use super::procfs::{self, NetDev};
-use super::{Host, Scraper};
 use crate::component::Invalid;
 
 pub const METRICS: &[MetricDef] = &[

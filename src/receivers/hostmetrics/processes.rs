@@ -10,8 +10,8 @@ use opentelemetry_proto::tonic::metrics::v1::Metric;
 
 use super::config::{def, Common, Enabled, MetricDef};
 use super::emit::{int, sum, Times};
+use super::host::{Host, Scraper};
 use super::procfs;
-use super::{Host, Scraper};
 use crate::component::Invalid;
 
 pub const METRICS: &[MetricDef] = &[def("system.processes.count", true), def("system.processes.created", true)];

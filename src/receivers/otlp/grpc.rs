@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 use tonic::codec::CompressionEncoding;
 use tonic::{Request, Response, Status};
 
-use super::Ingest;
+use super::ingest::Ingest;
 use crate::component::ConsumeError;
 use crate::otlp::grpc_codec::BytesCodec;
 use crate::runtime::auth::ServerAuth;

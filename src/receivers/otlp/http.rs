@@ -14,7 +14,7 @@ use serde::Deserialize;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use super::Ingest;
+use super::ingest::Ingest;
 use crate::component::ConsumeError;
 use crate::otlp::{self, PartialSuccess};
 use crate::receivers::http_server::{self, BodyError, CorsConfig};

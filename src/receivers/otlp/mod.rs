@@ -8,20 +8,21 @@
 
 mod grpc;
 pub mod http;
+mod ingest;
 
 use std::sync::Arc;
 
 use futures::future::BoxFuture;
 use serde::{Deserialize, Deserializer};
 
+use ingest::Ingest;
+
 use crate::component::{
-    parse_section, BuildContext, BuildResult, ConsumeError, Factory, Invalid, ReceiverConfig, Running, SignalConsumers,
-    Validate,
+    parse_section, BuildContext, BuildResult, Factory, Invalid, ReceiverConfig, Running, SignalConsumers, Validate,
 };
 use crate::config::types::split_host_port;
 use crate::runtime::{AuthSettings, ExtensionRef, ServerAuth, TaskGroup};
-use crate::signal::{Batch, Signal};
-use crate::telemetry::ReceiverMetrics;
+use crate::signal::Signal;
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -114,46 +115,5 @@ impl ReceiverConfig for OtlpReceiverConfig {
             }
             Ok(Box::new(group) as Box<dyn Running>)
         })
-    }
-}
-
-/// Hands validated requests to the pipelines and keeps the receiver counters.
-#[derive(Clone)]
-pub(crate) struct Ingest {
-    consumers: SignalConsumers,
-    metrics: Arc<[ReceiverMetrics; 3]>,
-    pub admission: crate::runtime::admission::Admission,
-}
-
-impl Ingest {
-    fn new(ctx: &BuildContext, consumers: &SignalConsumers, transport: &str) -> Ingest {
-        let id = ctx.id.to_string();
-        let metrics = Signal::ALL.map(|s| ctx.telemetry.receiver(s, &id, transport));
-        Ingest { consumers: consumers.clone(), metrics: Arc::new(metrics), admission: ctx.admission.clone() }
-    }
-
-    pub fn accepts(&self, signal: Signal) -> bool {
-        self.consumers.get(signal).is_some()
-    }
-
-    /// Passes a batch on; the receiver answers only after this returns.
-    pub async fn push(&self, batch: Batch) -> Result<(), ConsumeError> {
-        let signal = batch.signal();
-        let items = batch.items() as u64;
-        if items == 0 {
-            return Ok(());
-        }
-        let consumer = self.consumers.get(signal).expect("routes exist only for consumed signals");
-        let metrics = &self.metrics[signal as usize];
-        match consumer.consume(batch).await {
-            Ok(()) => {
-                metrics.accepted.inc_by(items);
-                Ok(())
-            }
-            Err(e) => {
-                metrics.refused.inc_by(items);
-                Err(e)
-            }
-        }
     }
 }

@@ -17,11 +17,12 @@ use opentelemetry_proto::tonic::trace::v1::ResourceSpans;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use super::{json, proto, translate, v1, ZipkinReceiverConfig};
+use super::config::ZipkinReceiverConfig;
+use super::{json, proto, translate, v1};
 use crate::component::{BuildContext, ConsumeError, Consumer};
-use crate::runtime::ServerAuth;
 use crate::otlp::data::Decoded;
 use crate::receivers::http_server::{self, BodyError, CorsConfig};
+use crate::runtime::ServerAuth;
 use crate::signal::{Batch, Signal};
 use crate::telemetry::ReceiverMetrics;
 

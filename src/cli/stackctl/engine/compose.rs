@@ -6,7 +6,8 @@ use std::process::{Command, Stdio};
 
 use serde_json::Value;
 
-use super::{Failure, Project};
+use super::failure::Failure;
+use super::project::Project;
 use crate::collector_api::Node;
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -15,7 +15,7 @@ use bollard::Docker;
 use futures::StreamExt;
 use serde::Serialize;
 
-use super::Failure;
+use super::failure::Failure;
 
 /// Where the engine is expected, for messages.
 pub fn docker_host() -> String {

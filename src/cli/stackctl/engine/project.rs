@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use super::Failure;
+use super::failure::Failure;
 use crate::stack::dotenv;
 
 /// The marker file `stackctl init` writes into a project.

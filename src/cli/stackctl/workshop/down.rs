@@ -3,7 +3,8 @@
 //! scenario to baseline.
 
 use super::super::engine::{finish, Compose, Failure};
-use super::{control, WorkshopArgs};
+use super::control;
+use super::project::{self, WorkshopArgs};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -16,7 +17,7 @@ pub fn run(args: Args) -> std::process::ExitCode {
 }
 
 fn down(args: &Args) -> Result<(), Failure> {
-    let workshop = super::open(&args.workshop.workshop_dir)?;
+    let workshop = project::open(&args.workshop.workshop_dir)?;
     let compose = Compose::detect()?;
     let mut cmd = compose.command(&workshop, &["down", "--remove-orphans"]);
     // compose checks that the external network variable resolves even on `down`

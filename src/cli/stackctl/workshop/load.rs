@@ -18,7 +18,8 @@ use serde::Serialize;
 use tokio::sync::Semaphore;
 
 use super::super::engine::{block_on, finish, Failure};
-use super::{control, WorkshopArgs};
+use super::control;
+use super::project::{self, WorkshopArgs};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -157,9 +158,9 @@ fn load(args: &Args) -> Result<(), Failure> {
     if args.duration.is_zero() || args.concurrency == 0 || args.max_requests == 0 {
         return Err(Failure::usage("--duration, --max-requests and --concurrency must be above zero"));
     }
-    let workshop = super::open(&args.workshop.workshop_dir)?;
+    let workshop = project::open(&args.workshop.workshop_dir)?;
     let plan = Plan {
-        url: args.url.clone().unwrap_or_else(|| super::web_url(&workshop)),
+        url: args.url.clone().unwrap_or_else(|| project::web_url(&workshop)),
         rps: args.rps,
         duration: args.duration,
         max_requests: args.max_requests,

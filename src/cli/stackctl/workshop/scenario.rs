@@ -5,7 +5,8 @@
 use std::time::Duration;
 
 use super::super::engine::{finish, Failure};
-use super::{control, WorkshopArgs};
+use super::control;
+use super::project::{self, WorkshopArgs};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -24,7 +25,7 @@ pub fn run(args: Args) -> std::process::ExitCode {
 
 fn switch(args: &Args) -> Result<(), Failure> {
     control::validate(&args.name).map_err(Failure::usage)?;
-    let workshop = super::open(&args.workshop.workshop_dir)?;
+    let workshop = project::open(&args.workshop.workshop_dir)?;
     let path = control::file(&workshop.dir);
     let lasts = (!args.lasts.is_zero()).then_some(args.lasts);
     let doc = control::write(&path, &args.name, lasts).map_err(|e| {

@@ -5,7 +5,8 @@ use serde::Serialize;
 
 use super::super::engine::docker::{self, ServiceState};
 use super::super::engine::{block_on, finish, Failure};
-use super::{control, WorkshopArgs};
+use super::control;
+use super::project::{self, WorkshopArgs};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -28,7 +29,7 @@ pub fn run(args: Args) -> std::process::ExitCode {
 }
 
 fn status(args: &Args) -> Result<(), Failure> {
-    let workshop = super::open(&args.workshop.workshop_dir)?;
+    let workshop = project::open(&args.workshop.workshop_dir)?;
     let scenario = control::active(&control::file(&workshop.dir));
     let apps = block_on(async {
         let d = docker::connect().await?;

@@ -10,7 +10,8 @@ use mysql_async::prelude::Queryable;
 
 use super::super::engine::docker::{self, ServiceState};
 use super::super::engine::{block_on, finish, Compose, Failure, Project};
-use super::{control, WorkshopArgs};
+use super::control;
+use super::project::{self, WorkshopArgs};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -29,7 +30,7 @@ pub fn run(args: Args) -> std::process::ExitCode {
 }
 
 fn up(args: &Args) -> Result<(), Failure> {
-    let workshop = super::open(&args.workshop.workshop_dir)?;
+    let workshop = project::open(&args.workshop.workshop_dir)?;
     let stack = Project::open(&args.workshop.project_dir)?;
     let compose = Compose::detect()?;
     let started = Instant::now();
@@ -61,7 +62,7 @@ fn up(args: &Args) -> Result<(), Failure> {
     let wanted: Vec<String> = compose.config(&workshop)?.services.into_iter().map(|s| s.name).collect();
     block_on(wait_healthy(&workshop, &wanted, args.timeout))?;
     println!("workshop up in {}s", started.elapsed().as_secs());
-    println!("  web front      {}", super::web_url(&workshop));
+    println!("  web front      {}", project::web_url(&workshop));
     println!("  Grafana        http://127.0.0.1:{}", stack.port("GRAFANA_PORT", 3000));
     println!("  Prometheus     http://127.0.0.1:{}", stack.port("PROMETHEUS_PORT", 9090));
     println!("next: `stackctl workshop load`, then follow docs/workshop/ (each step: `stackctl workshop verify STEP`)");

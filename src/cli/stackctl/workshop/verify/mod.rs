@@ -6,15 +6,17 @@
 //! as not checked, never as passed.
 
 mod backends;
+mod outcome;
 mod steps;
+
+pub use outcome::{Outcome, Verdict};
 
 use std::time::Duration;
 
-use serde::Serialize;
-
 use super::super::engine::http as engine_http;
 use super::super::engine::{block_on, finish, Compose, Failure, Project};
-use super::{control, WorkshopArgs};
+use super::control;
+use super::project::{self, WorkshopArgs};
 
 /// The guide's steps, in order: id, page title.
 pub const STEPS: [(&str, &str); 10] = [
@@ -48,26 +50,6 @@ pub struct Args {
     pub workshop: WorkshopArgs,
 }
 
-/// What a check found.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Verdict {
-    Pass,
-    Fail,
-    /// the backend this check needs is not in the stack
-    NotChecked,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct Outcome {
-    pub step: String,
-    pub verdict: Verdict,
-    /// what was checked and what was found, one line each
-    pub findings: Vec<String>,
-    /// on failure: where the data stopped
-    pub diagnosis: Option<String>,
-}
-
 /// Finds a step by id or number.
 pub fn step_id(s: &str) -> Result<&'static str, String> {
     if let Ok(n) = s.parse::<usize>() {
@@ -90,7 +72,7 @@ fn verify(args: &Args) -> Result<(), Failure> {
         Some(s) => vec![step_id(s).map_err(Failure::usage)?],
         None => STEPS.iter().map(|(id, _)| *id).collect(),
     };
-    let workshop = super::open(&args.workshop.workshop_dir)?;
+    let workshop = project::open(&args.workshop.workshop_dir)?;
     let stack = Project::open(&args.workshop.project_dir)?;
     let services: Vec<String> = Compose::detect()?.config(&stack)?.services.into_iter().map(|s| s.name).collect();
     let env = steps::Env::new(&stack, &workshop, &services, args.window);

@@ -11,7 +11,7 @@ use super::super::super::engine::http as engine_http;
 use super::super::super::engine::Project;
 use super::super::super::failures;
 use super::backends::{self, Sample};
-use super::{Outcome, Verdict};
+use super::outcome::{Outcome, Verdict};
 
 /// The workshop's own services (everything else is "your own app").
 pub const WORKSHOP_SERVICES: [&str; 4] = ["web", "orders", "payments", "pipeline"];
@@ -46,7 +46,7 @@ impl Env {
             jaeger: has("jaeger").then(|| url("JAEGER_UI_PORT", 16686)),
             alertmanager: has("alertmanager").then(|| url("ALERTMANAGER_PORT", 9093)),
             stack_dir: stack.dir.clone(),
-            web: super::super::web_url(workshop),
+            web: super::super::project::web_url(workshop),
             health_port: stack.port("COLLECTOR_HEALTH_PORT", 13133),
             window,
         }
