@@ -9,6 +9,7 @@ pub mod helper;
 pub mod mysql;
 pub mod otlp_grpc;
 pub mod otlp_http;
+pub mod otlp_sender;
 pub mod prometheus;
 pub mod prometheus_remote_write;
 pub mod queue;
