@@ -6,6 +6,7 @@ pub mod client;
 pub mod debug;
 pub mod failure;
 pub mod helper;
+pub mod loadbalancing;
 pub mod mysql;
 pub mod otlp_grpc;
 pub mod otlp_http;
