@@ -1,6 +1,8 @@
 //! The addresses behind a name: the system resolver, or (when
 //! `resolver.dns.nameserver` is set) an A and AAAA query over UDP to that
 //! server, which is how a test points the exporter at its own DNS server.
+//! A name without addresses is an error, as in Go, so the caller keeps the
+//! backends it has.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
@@ -14,6 +16,9 @@ pub async fn lookup(hostname: &str, nameserver: Option<SocketAddr>, timeout: Dur
         };
         ips.sort();
         ips.dedup();
+        // As Go's resolver (and so upstream): no address is an error, and
+        // the caller keeps the backends it has.
+        anyhow::ensure!(!ips.is_empty(), "{hostname:?} has no addresses");
         anyhow::Ok(ips)
     };
     tokio::time::timeout(timeout, work)
@@ -65,6 +70,7 @@ pub fn encode_query(id: u16, hostname: &str, qtype: u16) -> anyhow::Result<Vec<u
 
 /// The addresses in a response; `None` when the message answers another
 /// query (a stray datagram). NXDOMAIN and no data both give no addresses.
+/// (`lookup` turns "no addresses" into an error.)
 pub fn decode_answer(id: u16, qtype: u16, msg: &[u8]) -> anyhow::Result<Option<Vec<IpAddr>>> {
     let short = || anyhow::anyhow!("truncated DNS response");
     if msg.len() < 12 || u16::from_be_bytes([msg[0], msg[1]]) != id || msg[2] & 0x80 == 0 {
