@@ -20,6 +20,7 @@ from __future__ import annotations
 import os
 import re
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -38,7 +39,7 @@ ROOT = Path(__file__).resolve().parents[1]
 BIN = os.environ.get("OTELSTACK_COLLECTOR", str(ROOT / "target/release/otelstack-collector"))
 SECONDS = float(os.environ.get("BENCH_LB_SECONDS", "15"))
 THREADS = int(os.environ.get("BENCH_LB_THREADS", "4"))
-REPEAT = int(os.environ.get("BENCH_LB_REPEAT", "2"))
+REPEAT = int(os.environ.get("BENCH_LB_REPEAT", "3"))
 PATH = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 TICK = os.sysconf("SC_CLK_TCK")
 
@@ -185,12 +186,12 @@ def main():
                       flush=True)
                 if res["arrived"] != res["spans"]:
                     sys.exit(f"{kind}: gateways accepted {res['arrived']} of {res['spans']} acknowledged spans")
-    print(f"\n| exporter | runs | agent spans/s (median) | agent CPU µs/span (median) |\n|---|---|---|---|")
+    print(f"\n{THREADS} sender threads, {SECONDS:.0f} s per run\n")
+    print(f"| exporter | runs | agent spans/s (median) | agent CPU µs/span (median) |\n|---|---|---|---|")
     for kind in ("loadbalancing", "otlp"):
-        rs = sorted(results, key=lambda x: x["spans_per_s"])
-        rs = [x for x in rs if x["kind"] == kind]
-        rate = sorted(x["spans_per_s"] for x in rs)[len(rs) // 2]
-        cpu = sorted(x["cpu_us_per_span"] for x in rs)[len(rs) // 2]
+        rs = [x for x in results if x["kind"] == kind]
+        rate = statistics.median(x["spans_per_s"] for x in rs)
+        cpu = statistics.median(x["cpu_us_per_span"] for x in rs)
         label = "loadbalancing → 3 gateways" if kind == "loadbalancing" else "otlp → 1 gateway"
         print(f"| {label} | {len(rs)} | {rate:,.0f} | {cpu:.2f} |")
 
