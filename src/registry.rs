@@ -31,6 +31,7 @@ pub fn registry() -> Registry {
             exporters::otlp_grpc::factory("otlp_grpc", None),
             exporters::otlp_http::factory("otlphttp", None),
             exporters::otlp_http::factory("otlp_http", None),
+            exporters::loadbalancing::factory(),
             exporters::prometheus::factory(),
             exporters::prometheus_remote_write::factory(),
             exporters::mysql::factory("mysql"),

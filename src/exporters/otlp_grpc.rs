@@ -1,76 +1,14 @@
 //! The `otlp` exporter (also `otlp_grpc`): OTLP over gRPC. Sends the batch's
 //! encoded bytes as they are (no re-encode), gzip (fast level) by default. The channel
 //! connects lazily, so the exporter starts even when its endpoint does not
-//! resolve yet, and reconnects on its own.
+//! resolve yet, and reconnects on its own. The settings and the sending
+//! live in [`super::otlp_sender`], shared with `loadbalancing`.
 
-use std::borrow::Cow;
-use std::collections::BTreeMap;
-use std::str::FromStr;
-use std::sync::Arc;
-
-use bytes::Bytes;
-use futures::future::BoxFuture;
-use serde::Deserialize;
-use serde_json::Value;
-use tonic::metadata::MetadataKey;
-use tonic::transport::Channel;
-
-use super::client::{Compression, TlsClientConfig};
-use super::grpc::{self, classify};
-use super::helper::{self, Export, ExportError, HelperSettings, QueueConfig, RetryConfig};
-use crate::component::{
-    parse_section, BuildContext, BuildResult, BuiltExporter, ExporterConfig, Factory, Invalid, Validate,
-};
-use crate::config::types::GoDuration;
-use crate::otlp::grpc_client;
-use crate::otlp::PartialSuccess;
-use crate::runtime::auth::{AuthSettings, ClientAuth};
+use super::helper;
+use super::otlp_sender::OtlpGrpcConfig;
+use crate::component::{parse_section, BuildContext, BuildResult, BuiltExporter, ExporterConfig, Factory};
 use crate::runtime::ExtensionRef;
-use crate::signal::{Batch, Signal};
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct OtlpGrpcConfig {
-    pub endpoint: String,
-    #[serde(deserialize_with = "crate::config::types::null_default")]
-    pub tls: TlsClientConfig,
-    #[serde(deserialize_with = "crate::config::types::null_default")]
-    pub headers: BTreeMap<String, String>,
-    pub compression: Compression,
-    pub timeout: GoDuration,
-    #[serde(deserialize_with = "crate::config::types::null_default")]
-    pub retry_on_failure: RetryConfig,
-    #[serde(deserialize_with = "crate::config::types::null_default")]
-    pub sending_queue: QueueConfig,
-    pub keepalive: Option<Value>,
-    pub balancer_name: Option<String>,
-    pub authority: Option<String>,
-    pub wait_for_ready: bool,
-    pub read_buffer_size: Option<u64>,
-    pub write_buffer_size: Option<u64>,
-    pub auth: Option<AuthSettings>,
-}
-
-impl Default for OtlpGrpcConfig {
-    fn default() -> Self {
-        OtlpGrpcConfig {
-            endpoint: String::new(),
-            tls: TlsClientConfig::default(),
-            headers: BTreeMap::new(),
-            compression: Compression::Gzip,
-            timeout: GoDuration::secs(5),
-            retry_on_failure: RetryConfig::default(),
-            sending_queue: QueueConfig::default(),
-            keepalive: None,
-            balancer_name: None,
-            authority: None,
-            wait_for_ready: false,
-            read_buffer_size: None,
-            write_buffer_size: None,
-            auth: None,
-        }
-    }
-}
+use crate::signal::Signal;
 
 pub fn factory(type_name: &'static str, deprecated: Option<&'static str>) -> Factory<dyn ExporterConfig> {
     Factory {
@@ -78,48 +16,6 @@ pub fn factory(type_name: &'static str, deprecated: Option<&'static str>) -> Fac
         signals: &Signal::ALL,
         deprecated,
         parse: |v| Ok(Box::new(parse_section::<OtlpGrpcConfig>(v)?)),
-    }
-}
-
-impl Validate for OtlpGrpcConfig {
-    fn validate(&self) -> Result<(), Invalid> {
-        if self.endpoint.trim().is_empty() {
-            return Err(Invalid::at(
-                "endpoint",
-                "is required, like \"tempo:4317\" or \"https://otlp.example.com:4317\"",
-            ));
-        }
-        self.target().map_err(|e| Invalid::at("endpoint", e))?;
-        if self.tls.insecure_skip_verify && !self.plaintext() {
-            return Err(Invalid::at(
-                "tls.insecure_skip_verify",
-                "is not supported by the gRPC exporter; give the server's CA in tls.ca_file instead",
-            ));
-        }
-        for key in self.headers.keys() {
-            MetadataKey::<tonic::metadata::Ascii>::from_str(&key.to_ascii_lowercase())
-                .map_err(|_| Invalid::at(format!("headers.{key}"), "is not a valid gRPC header name"))?;
-        }
-        if self.compression == Compression::Zstd {
-            return Err(Invalid::at("compression", "zstd is not supported by the gRPC exporter; use gzip or none"));
-        }
-        self.tls.validate()?;
-        self.retry_on_failure.validate()?;
-        self.sending_queue.validate()
-    }
-}
-
-impl OtlpGrpcConfig {
-    fn plaintext(&self) -> bool {
-        grpc::plaintext(&self.endpoint, &self.tls)
-    }
-
-    fn target(&self) -> Result<String, String> {
-        grpc::target(&self.endpoint, &self.tls)
-    }
-
-    fn channel(&self) -> anyhow::Result<Channel> {
-        grpc::channel(&self.endpoint, &self.tls)
     }
 }
 
@@ -133,74 +29,7 @@ impl ExporterConfig for OtlpGrpcConfig {
     }
 
     fn build(&self, ctx: BuildContext, signal: Signal) -> BuildResult<BuiltExporter> {
-        let mut headers = http::HeaderMap::new();
-        for (k, v) in &self.headers {
-            let name = http::HeaderName::from_str(&k.to_ascii_lowercase())?;
-            let value =
-                http::HeaderValue::from_str(v).map_err(|_| anyhow::anyhow!("header {k} has an invalid value"))?;
-            headers.insert(name, value);
-        }
-        let gzip = !self.compression.is_none();
-        let export = OtlpGrpc {
-            endpoint: self.endpoint.clone(),
-            channel: self.channel()?,
-            path: signal.grpc_path(),
-            headers,
-            auth: self.auth.as_ref().map(|a| ctx.host.client_auth(a)).transpose()?,
-            gzip,
-        };
-        let settings = HelperSettings {
-            timeout: self.timeout.0,
-            retry: self.retry_on_failure.clone(),
-            queue: self.sending_queue.clone(),
-        };
-        helper::build_for(&ctx, signal, Box::new(export), settings)
-    }
-}
-
-struct OtlpGrpc {
-    endpoint: String,
-    channel: Channel,
-    path: &'static str,
-    headers: http::HeaderMap,
-    auth: Option<Arc<dyn ClientAuth>>,
-    gzip: bool,
-}
-
-/// Bodies above this size are compressed on the blocking pool.
-const INLINE_COMPRESS_MAX: usize = 64 * 1024;
-
-impl Export for OtlpGrpc {
-    fn export(&self, batch: Batch) -> BoxFuture<'_, Result<PartialSuccess, ExportError>> {
-        Box::pin(async move {
-            let mut payload = batch.encoded();
-            if self.gzip {
-                let compress = move || grpc_client::gzip_fast(&payload).map(Bytes::from);
-                let compressed = if batch.encoded_len() <= INLINE_COMPRESS_MAX {
-                    compress()
-                } else {
-                    tokio::task::spawn_blocking(compress).await.map_err(|e| ExportError::Permanent(e.to_string()))?
-                };
-                payload = compressed.map_err(|e| ExportError::Permanent(format!("gzip: {e}")))?;
-            }
-            let headers = match &self.auth {
-                None => Cow::Borrowed(&self.headers),
-                Some(auth) => {
-                    let (name, value) = auth.header().map_err(|e| ExportError::Permanent(format!("auth: {e}")))?;
-                    let mut headers = self.headers.clone();
-                    headers.insert(name, value);
-                    Cow::Owned(headers)
-                }
-            };
-            match grpc_client::unary(&self.channel, self.path, &headers, payload, self.gzip).await {
-                Ok(response) => Ok(PartialSuccess::decode_response(&response).unwrap_or_default()),
-                Err(status) => Err(match classify(&status) {
-                    ExportError::Retryable { message, retry_after } => {
-                        ExportError::Retryable { message: format!("{}: {message}", self.endpoint), retry_after }
-                    }
-                    ExportError::Permanent(message) => ExportError::Permanent(format!("{}: {message}", self.endpoint)),
-                }),
-            }
-        })
+        let export = self.export(signal, &ctx.host)?;
+        helper::build_for(&ctx, signal, Box::new(export), self.helper_settings())
     }
 }

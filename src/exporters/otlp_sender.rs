@@ -1,0 +1,202 @@
+//! OTLP over gRPC as every exporter that speaks it sends: the `otlp`
+//! exporter's settings ([`OtlpGrpcConfig`]), the lazily connecting channel
+//! they describe, and one export call ([`OtlpGrpcExport`]). Shared by the
+//! `otlp` exporter (one endpoint) and `loadbalancing` (one per backend).
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures::future::BoxFuture;
+use serde::Deserialize;
+use serde_json::Value;
+use tonic::metadata::MetadataKey;
+use tonic::transport::Channel;
+
+use super::client::{Compression, TlsClientConfig};
+use super::grpc::{self, classify};
+use super::helper::{Export, ExportError, HelperSettings, QueueConfig, RetryConfig};
+use crate::component::{Invalid, Validate};
+use crate::config::types::GoDuration;
+use crate::runtime::auth::{AuthSettings, ClientAuth};
+use crate::runtime::Host;
+use crate::otlp::grpc_client;
+use crate::otlp::PartialSuccess;
+use crate::signal::{Batch, Signal};
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OtlpGrpcConfig {
+    pub endpoint: String,
+    #[serde(deserialize_with = "crate::config::types::null_default")]
+    pub tls: TlsClientConfig,
+    #[serde(deserialize_with = "crate::config::types::null_default")]
+    pub headers: BTreeMap<String, String>,
+    pub compression: Compression,
+    pub timeout: GoDuration,
+    #[serde(deserialize_with = "crate::config::types::null_default")]
+    pub retry_on_failure: RetryConfig,
+    #[serde(deserialize_with = "crate::config::types::null_default")]
+    pub sending_queue: QueueConfig,
+    pub keepalive: Option<Value>,
+    pub balancer_name: Option<String>,
+    pub authority: Option<String>,
+    pub wait_for_ready: bool,
+    pub read_buffer_size: Option<u64>,
+    pub write_buffer_size: Option<u64>,
+    pub auth: Option<AuthSettings>,
+}
+
+impl Default for OtlpGrpcConfig {
+    fn default() -> Self {
+        OtlpGrpcConfig {
+            endpoint: String::new(),
+            tls: TlsClientConfig::default(),
+            headers: BTreeMap::new(),
+            compression: Compression::Gzip,
+            timeout: GoDuration::secs(5),
+            retry_on_failure: RetryConfig::default(),
+            sending_queue: QueueConfig::default(),
+            keepalive: None,
+            balancer_name: None,
+            authority: None,
+            wait_for_ready: false,
+            read_buffer_size: None,
+            write_buffer_size: None,
+            auth: None,
+        }
+    }
+}
+
+impl Validate for OtlpGrpcConfig {
+    fn validate(&self) -> Result<(), Invalid> {
+        if self.endpoint.trim().is_empty() {
+            return Err(Invalid::at(
+                "endpoint",
+                "is required, like \"tempo:4317\" or \"https://otlp.example.com:4317\"",
+            ));
+        }
+        self.target().map_err(|e| Invalid::at("endpoint", e))?;
+        self.validate_client()
+    }
+}
+
+impl OtlpGrpcConfig {
+    /// Everything but `endpoint`: `loadbalancing` takes its endpoints from
+    /// the resolver.
+    pub fn validate_client(&self) -> Result<(), Invalid> {
+        if self.tls.insecure_skip_verify && !self.plaintext() {
+            return Err(Invalid::at(
+                "tls.insecure_skip_verify",
+                "is not supported by the gRPC exporter; give the server's CA in tls.ca_file instead",
+            ));
+        }
+        for key in self.headers.keys() {
+            MetadataKey::<tonic::metadata::Ascii>::from_str(&key.to_ascii_lowercase())
+                .map_err(|_| Invalid::at(format!("headers.{key}"), "is not a valid gRPC header name"))?;
+        }
+        if self.compression == Compression::Zstd {
+            return Err(Invalid::at("compression", "zstd is not supported by the gRPC exporter; use gzip or none"));
+        }
+        self.tls.validate()?;
+        self.retry_on_failure.validate()?;
+        self.sending_queue.validate()
+    }
+}
+
+impl OtlpGrpcConfig {
+    fn plaintext(&self) -> bool {
+        grpc::plaintext(&self.endpoint, &self.tls)
+    }
+
+    /// The same settings aimed at another endpoint.
+    pub fn with_endpoint(&self, endpoint: &str) -> OtlpGrpcConfig {
+        OtlpGrpcConfig { endpoint: endpoint.to_owned(), ..self.clone() }
+    }
+
+    /// The queue, retry and timeout settings for the exporter helper.
+    pub fn helper_settings(&self) -> HelperSettings {
+        HelperSettings {
+            timeout: self.timeout.0,
+            retry: self.retry_on_failure.clone(),
+            queue: self.sending_queue.clone(),
+        }
+    }
+
+    /// The export call for `signal` to this config's endpoint.
+    pub fn export(&self, signal: Signal, host: &Host) -> anyhow::Result<OtlpGrpcExport> {
+        let mut headers = http::HeaderMap::new();
+        for (k, v) in &self.headers {
+            let name = http::HeaderName::from_str(&k.to_ascii_lowercase())?;
+            let value =
+                http::HeaderValue::from_str(v).map_err(|_| anyhow::anyhow!("header {k} has an invalid value"))?;
+            headers.insert(name, value);
+        }
+        Ok(OtlpGrpcExport {
+            endpoint: self.endpoint.clone(),
+            channel: self.channel()?,
+            path: signal.grpc_path(),
+            headers,
+            auth: self.auth.as_ref().map(|a| host.client_auth(a)).transpose()?,
+            gzip: !self.compression.is_none(),
+        })
+    }
+
+    fn target(&self) -> Result<String, String> {
+        grpc::target(&self.endpoint, &self.tls)
+    }
+
+    fn channel(&self) -> anyhow::Result<Channel> {
+        grpc::channel(&self.endpoint, &self.tls)
+    }
+}
+
+/// One OTLP/gRPC destination: sends a batch once (the helper retries).
+pub struct OtlpGrpcExport {
+    endpoint: String,
+    channel: Channel,
+    path: &'static str,
+    headers: http::HeaderMap,
+    auth: Option<Arc<dyn ClientAuth>>,
+    gzip: bool,
+}
+
+/// Bodies above this size are compressed on the blocking pool.
+const INLINE_COMPRESS_MAX: usize = 64 * 1024;
+
+impl Export for OtlpGrpcExport {
+    fn export(&self, batch: Batch) -> BoxFuture<'_, Result<PartialSuccess, ExportError>> {
+        Box::pin(async move {
+            let mut payload = batch.encoded();
+            if self.gzip {
+                let compress = move || grpc_client::gzip_fast(&payload).map(Bytes::from);
+                let compressed = if batch.encoded_len() <= INLINE_COMPRESS_MAX {
+                    compress()
+                } else {
+                    tokio::task::spawn_blocking(compress).await.map_err(|e| ExportError::Permanent(e.to_string()))?
+                };
+                payload = compressed.map_err(|e| ExportError::Permanent(format!("gzip: {e}")))?;
+            }
+            let headers = match &self.auth {
+                None => Cow::Borrowed(&self.headers),
+                Some(auth) => {
+                    let (name, value) = auth.header().map_err(|e| ExportError::Permanent(format!("auth: {e}")))?;
+                    let mut headers = self.headers.clone();
+                    headers.insert(name, value);
+                    Cow::Owned(headers)
+                }
+            };
+            match grpc_client::unary(&self.channel, self.path, &headers, payload, self.gzip).await {
+                Ok(response) => Ok(PartialSuccess::decode_response(&response).unwrap_or_default()),
+                Err(status) => Err(match classify(&status) {
+                    ExportError::Retryable { message, retry_after } => {
+                        ExportError::Retryable { message: format!("{}: {message}", self.endpoint), retry_after }
+                    }
+                    ExportError::Permanent(message) => ExportError::Permanent(format!("{}: {message}", self.endpoint)),
+                }),
+            }
+        })
+    }
+}
