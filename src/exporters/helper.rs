@@ -13,6 +13,7 @@ use serde::Deserialize;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
+use super::queue::batcher::{self, Piece, QueueBatchConfig};
 use super::queue::file::{FileQueue, FileQueueSettings};
 use super::queue::memory::MemoryQueue;
 use super::queue::{PushError, SendingQueue, Sizer};
@@ -85,6 +86,9 @@ pub struct QueueConfig {
     pub wait_for_result: bool,
     /// `file_storage[/name]`: keep the queue on disk in that extension's directory
     pub storage: Option<String>,
+    /// exporter-side batching between the queue and the workers; off unless present
+    #[serde(deserialize_with = "batcher::deserialize_batch")]
+    pub batch: Option<QueueBatchConfig>,
 }
 
 impl Default for QueueConfig {
@@ -98,6 +102,7 @@ impl Default for QueueConfig {
             sizer: "requests".into(),
             wait_for_result: false,
             storage: None,
+            batch: None,
         }
     }
 }
@@ -124,6 +129,9 @@ impl QueueConfig {
         }
         if let Some(id) = &self.storage {
             ComponentId::parse(id).map_err(|e| Invalid::at("sending_queue.storage", e))?;
+        }
+        if let Some(batch) = &self.batch {
+            batch.validate(&self.sizer, self.queue_size)?;
         }
         Ok(())
     }
@@ -218,6 +226,24 @@ impl Sender {
         }
     }
 
+    /// Sends a batch taken from the queue. False when it stays in a
+    /// persistent queue for the next start (shutdown stopped the retries);
+    /// true when delivered or given up for good (counted and logged).
+    async fn deliver(&self, batch: Batch, persistent: bool) -> bool {
+        let items = batch.items();
+        match self.send(batch).await {
+            Ok(()) => true,
+            Err(f) if f.stopped && persistent => {
+                tracing::info!(exporter = %self.name, items, "shutting down; the batch stays in the persistent queue for the next start");
+                false
+            }
+            Err(f) => {
+                self.dropped(items, &f.error);
+                true
+            }
+        }
+    }
+
     /// Counts and logs a batch given up for good.
     fn dropped(&self, items: usize, err: &ExportError) {
         self.metrics.send_failed.inc_by(items as u64);
@@ -286,7 +312,7 @@ fn sizer(queue: &QueueConfig) -> Sizer {
     Sizer::parse(&queue.sizer).unwrap_or(Sizer::Requests)
 }
 
-fn assemble(
+pub(crate) fn assemble(
     name: String,
     export: Box<dyn Export>,
     settings: HelperSettings,
@@ -300,32 +326,51 @@ fn assemble(
     };
     sender.metrics.queue_capacity.set(config.queue_size as i64);
     sender.metrics.queue_size.set(queue.size() as i64);
-    let workers = (0..config.num_consumers)
-        .map(|_| {
-            let (queue, sender) = (queue.clone(), sender.clone());
-            tokio::spawn(async move {
-                while let Some(entry) = queue.pop().await {
-                    sender.metrics.queue_size.set(queue.size() as i64);
-                    let items = entry.batch.items();
-                    match sender.send(entry.batch).await {
-                        Ok(()) => queue.ack(entry.ticket),
-                        Err(f) if f.stopped && queue.is_persistent() => {
-                            tracing::info!(exporter = %sender.name, items, "shutting down; the batch stays in the persistent queue for the next start");
-                        }
-                        Err(f) => {
-                            sender.dropped(items, &f.error);
-                            queue.ack(entry.ticket);
-                        }
-                    }
-                    sender.metrics.queue_size.set(queue.size() as i64);
-                }
-            })
-        })
-        .collect();
+    let workers = match &config.batch {
+        None => {
+            (0..config.num_consumers).map(|_| tokio::spawn(unbatched_worker(queue.clone(), sender.clone()))).collect()
+        }
+        Some(batch) => {
+            let (tx, rx) = tokio::sync::mpsc::channel(config.num_consumers);
+            let rx = Arc::new(tokio::sync::Mutex::new(rx));
+            let mut tasks: Vec<JoinHandle<()>> = (0..config.num_consumers)
+                .map(|_| tokio::spawn(batched_worker(rx.clone(), queue.clone(), sender.clone())))
+                .collect();
+            tasks.push(tokio::spawn(batcher::run(queue.clone(), batch.clone(), tx)));
+            tasks
+        }
+    };
     let block = config.block_on_overflow || config.blocking;
     BuiltExporter {
         consumer: Arc::new(Queued { queue: queue.clone(), block, sender: sender.clone() }),
         running: Box::new(QueueRunning { queue, sender, workers: Mutex::new(workers) }),
+    }
+}
+
+/// Takes one request at a time from the queue and sends it.
+async fn unbatched_worker(queue: Arc<dyn SendingQueue>, sender: Arc<Sender>) {
+    while let Some(entry) = queue.pop().await {
+        sender.metrics.queue_size.set(queue.size() as i64);
+        if sender.deliver(entry.batch, queue.is_persistent()).await {
+            queue.ack(entry.ticket);
+        }
+        sender.metrics.queue_size.set(queue.size() as i64);
+    }
+}
+
+/// Sends the pieces the batcher merged; the queue's requests are
+/// acknowledged by their group once all its pieces are done.
+async fn batched_worker(
+    pieces: Arc<tokio::sync::Mutex<tokio::sync::mpsc::Receiver<Piece>>>,
+    queue: Arc<dyn SendingQueue>,
+    sender: Arc<Sender>,
+) {
+    loop {
+        let Some(piece) = pieces.lock().await.recv().await else { return };
+        sender.metrics.queue_size.set(queue.size() as i64);
+        let done = sender.deliver(piece.batch, queue.is_persistent()).await;
+        piece.group.piece_done(queue.as_ref(), done);
+        sender.metrics.queue_size.set(queue.size() as i64);
     }
 }
 
