@@ -89,9 +89,12 @@ pub struct Piece {
 }
 
 /// The requests merged into one flush: acknowledged in the queue together,
-/// once all pieces are done.
+/// once all pieces are done. A piece kept back to be merged with later
+/// requests belongs to the next flush too, which finishes it.
 pub struct Group {
     tickets: Vec<Ticket>,
+    /// groups whose kept-back piece went into this flush
+    inherited: Vec<Arc<Group>>,
     pending: AtomicUsize,
     /// a piece was left undelivered for the next start (persistent queue)
     keep: AtomicBool,
@@ -105,70 +108,112 @@ impl Group {
         if !delivered_or_dropped {
             self.keep.store(true, Ordering::SeqCst);
         }
-        if self.pending.fetch_sub(1, Ordering::SeqCst) == 1 && !self.keep.load(Ordering::SeqCst) {
+        if self.pending.fetch_sub(1, Ordering::SeqCst) != 1 {
+            return;
+        }
+        let done = !self.keep.load(Ordering::SeqCst);
+        if done {
             for t in &self.tickets {
                 queue.ack(*t);
             }
         }
+        for g in &self.inherited {
+            g.piece_done(queue, done);
+        }
     }
+}
+
+/// What the batcher holds between flushes.
+struct Pending {
+    entries: Vec<Entry>,
+    /// the piece below `min_size` left over from splitting the last flush
+    carried: Option<Piece>,
+    /// in `sizer` units
+    size: usize,
 }
 
 /// Takes requests from `queue` until it is closed and empty, merging them
 /// into pieces sent on `out`. Ends (dropping `out`) after the last flush.
 pub async fn run(queue: Arc<dyn SendingQueue>, cfg: QueueBatchConfig, out: mpsc::Sender<Piece>) {
-    let sizer = cfg.sizer();
-    let min = cfg.min_size as usize;
-    let max = cfg.max_size as usize;
-    let mut pending: Vec<Entry> = Vec::new();
-    let mut size = 0usize;
+    let batcher = Batcher { queue, sizer: cfg.sizer(), min: cfg.min_size as usize, max: cfg.max_size as usize, out };
+    let mut pending = Pending { entries: Vec::new(), carried: None, size: 0 };
     let mut flush_at: Option<Instant> = None;
     loop {
         tokio::select! {
             biased;
-            entry = queue.pop() => {
+            entry = batcher.queue.pop() => {
                 let Some(entry) = entry else { break };
-                size += sizer.size(entry.batch.items(), entry.batch.encoded_len());
-                pending.push(entry);
-                if size >= min {
-                    flush(&mut pending, &queue, sizer, max, &out).await;
-                    (size, flush_at) = (0, None);
+                pending.size += batcher.sizer.size(entry.batch.items(), entry.batch.encoded_len());
+                pending.entries.push(entry);
+                if pending.size >= batcher.min {
+                    batcher.flush(&mut pending, true).await;
+                    // a kept-back remainder waits for a fresh timeout, as in the batch processor
+                    flush_at = pending.carried.is_some().then(|| Instant::now() + cfg.flush_timeout.0);
                 } else if flush_at.is_none() {
                     flush_at = Some(Instant::now() + cfg.flush_timeout.0);
                 }
             }
             _ = sleep_until(flush_at) => {
-                flush(&mut pending, &queue, sizer, max, &out).await;
-                (size, flush_at) = (0, None);
+                batcher.flush(&mut pending, false).await;
+                flush_at = None;
             }
         }
     }
-    flush(&mut pending, &queue, sizer, max, &out).await;
+    batcher.flush(&mut pending, false).await;
 }
 
-async fn flush(
-    pending: &mut Vec<Entry>,
-    queue: &Arc<dyn SendingQueue>,
+struct Batcher {
+    queue: Arc<dyn SendingQueue>,
     sizer: Sizer,
+    min: usize,
     max: usize,
-    out: &mpsc::Sender<Piece>,
-) {
-    let Some(first) = pending.first() else { return };
-    let signal = first.batch.signal();
-    let (batches, tickets): (Vec<Batch>, Vec<Ticket>) = pending.drain(..).map(|e| (e.batch, e.ticket)).unzip();
-    let merged = Batch::merge(signal, batches);
-    let pieces = match split(merged, sizer, max) {
-        Ok(p) => p,
-        Err(e) => {
-            tracing::error!(error = %e, "dropping requests that cannot be decoded for splitting");
-            tickets.iter().for_each(|t| queue.ack(*t));
+    out: mpsc::Sender<Piece>,
+}
+
+impl Batcher {
+    /// Merges what is pending and sends it in pieces of at most `max`. When
+    /// `min_size` triggered the flush, a last piece below `min_size` is kept
+    /// back to be merged with the next requests.
+    async fn flush(&self, pending: &mut Pending, by_size: bool) {
+        let carried = pending.carried.take();
+        pending.size = 0;
+        if pending.entries.is_empty() && carried.is_none() {
             return;
         }
-    };
-    let group = Arc::new(Group { tickets, pending: AtomicUsize::new(pieces.len()), keep: AtomicBool::new(false) });
-    for batch in pieces {
-        if let Err(mpsc::error::SendError(piece)) = out.send(Piece { batch, group: group.clone() }).await {
-            // no workers left: keep the requests for a persistent queue's next start
-            piece.group.piece_done(queue.as_ref(), false);
+        let (mut batches, tickets): (Vec<Batch>, Vec<Ticket>) =
+            pending.entries.drain(..).map(|e| (e.batch, e.ticket)).unzip();
+        let mut inherited = Vec::new();
+        if let Some(c) = carried {
+            batches.insert(0, c.batch);
+            inherited.push(c.group);
+        }
+        let signal = batches[0].signal();
+        let mut pieces = match split(Batch::merge(signal, batches), self.sizer, self.max) {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::error!(error = %e, "dropping requests that cannot be decoded for splitting");
+                let group = Group { tickets, inherited, pending: AtomicUsize::new(1), keep: AtomicBool::new(false) };
+                group.piece_done(self.queue.as_ref(), true);
+                return;
+            }
+        };
+        let group = Arc::new(Group {
+            tickets,
+            inherited,
+            pending: AtomicUsize::new(pieces.len()),
+            keep: AtomicBool::new(false),
+        });
+        let size_of = |b: &Batch| self.sizer.size(b.items(), b.encoded_len());
+        if by_size && pieces.len() > 1 && pieces.last().is_some_and(|p| size_of(p) < self.min) {
+            let last = pieces.pop().expect("checked above");
+            pending.size = size_of(&last);
+            pending.carried = Some(Piece { batch: last, group: group.clone() });
+        }
+        for batch in pieces {
+            if let Err(mpsc::error::SendError(piece)) = self.out.send(Piece { batch, group: group.clone() }).await {
+                // no workers left: keep the requests for a persistent queue's next start
+                piece.group.piece_done(self.queue.as_ref(), false);
+            }
         }
     }
 }

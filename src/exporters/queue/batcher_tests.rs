@@ -130,6 +130,18 @@ async fn splits_at_max_size_exactly() {
 }
 
 #[tokio::test]
+async fn the_remainder_of_a_split_waits_for_the_next_requests() {
+    // 8 + 8 = 16 is split into 12 + 4; the 4 are kept back and merged with the
+    // next 8, instead of going out as a small request
+    let (e, sink) = exporter(QueueBatchConfig { flush_timeout: GoDuration::secs(30), ..cfg(10, 12, "items") }, 0);
+    send(&e, 3, 8).await;
+    until_items(&sink, 24).await;
+    assert_eq!(sink.sizes(), vec![12, 12]);
+    assert_exactly_once(&sink, expected(3, 8));
+    shutdown(&e).await;
+}
+
+#[tokio::test]
 async fn the_bytes_sizer_merges_and_splits_by_encoded_size() {
     let one = traces_batch(vec![spans("svc", "r0", 1)]).encoded_len();
     let (e, sink) = exporter(cfg(one as i64 * 5, one as i64 * 3, "bytes"), 0);
