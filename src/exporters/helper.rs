@@ -9,19 +9,15 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::future::BoxFuture;
-use serde::Deserialize;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
+use super::queue::batcher::{self, Piece};
 use super::queue::file::{FileQueue, FileQueueSettings};
 use super::queue::memory::MemoryQueue;
 use super::queue::{PushError, SendingQueue, Sizer};
-use crate::component::{
-    BuildContext, BuildResult, BuiltExporter, ComponentId, ConsumeError, Consumer, Invalid, Running,
-};
-use crate::config::types::GoDuration;
+use crate::component::{BuildContext, BuildResult, BuiltExporter, ConsumeError, Consumer, Running};
 use crate::otlp::PartialSuccess;
-use crate::runtime::{Capability, ExtensionRef};
 use crate::signal::{Batch, Signal};
 use crate::telemetry::ExporterMetrics;
 
@@ -45,110 +41,9 @@ pub trait Export: Send + Sync + 'static {
     fn export(&self, batch: Batch) -> BoxFuture<'_, Result<PartialSuccess, ExportError>>;
 }
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct RetryConfig {
-    pub enabled: bool,
-    pub initial_interval: GoDuration,
-    pub max_interval: GoDuration,
-    pub multiplier: f64,
-    pub randomization_factor: f64,
-    /// 0 retries forever
-    pub max_elapsed_time: GoDuration,
-}
-
-impl Default for RetryConfig {
-    fn default() -> Self {
-        RetryConfig {
-            enabled: true,
-            initial_interval: GoDuration::secs(5),
-            max_interval: GoDuration::secs(30),
-            multiplier: 1.5,
-            randomization_factor: 0.5,
-            max_elapsed_time: GoDuration::secs(300),
-        }
-    }
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct QueueConfig {
-    pub enabled: bool,
-    pub num_consumers: usize,
-    /// in units of `sizer`
-    pub queue_size: usize,
-    /// wait for room instead of refusing when the queue is full
-    pub block_on_overflow: bool,
-    /// older name of block_on_overflow
-    pub blocking: bool,
-    pub sizer: String,
-    pub wait_for_result: bool,
-    /// `file_storage[/name]`: keep the queue on disk in that extension's directory
-    pub storage: Option<String>,
-}
-
-impl Default for QueueConfig {
-    fn default() -> Self {
-        QueueConfig {
-            enabled: true,
-            num_consumers: 10,
-            queue_size: 1000,
-            block_on_overflow: false,
-            blocking: false,
-            sizer: "requests".into(),
-            wait_for_result: false,
-            storage: None,
-        }
-    }
-}
-
-impl QueueConfig {
-    /// `sending_queue.storage`, when the queue is kept in a storage extension.
-    pub fn storage_ref(&self) -> Option<ExtensionRef> {
-        let id = self.storage.clone().filter(|_| self.enabled)?;
-        Some(ExtensionRef { path: "sending_queue.storage".into(), id, needs: Capability::Storage })
-    }
-
-    pub fn validate(&self) -> Result<(), Invalid> {
-        if !self.enabled {
-            return Ok(());
-        }
-        if self.queue_size == 0 {
-            return Err(Invalid::at("sending_queue.queue_size", "must be greater than 0"));
-        }
-        if self.num_consumers == 0 {
-            return Err(Invalid::at("sending_queue.num_consumers", "must be greater than 0"));
-        }
-        if Sizer::parse(&self.sizer).is_none() {
-            return Err(Invalid::at("sending_queue.sizer", "must be \"requests\", \"items\" or \"bytes\""));
-        }
-        if let Some(id) = &self.storage {
-            ComponentId::parse(id).map_err(|e| Invalid::at("sending_queue.storage", e))?;
-        }
-        Ok(())
-    }
-}
-
-impl RetryConfig {
-    pub fn validate(&self) -> Result<(), Invalid> {
-        if self.enabled && self.multiplier < 1.0 {
-            return Err(Invalid::at("retry_on_failure.multiplier", "must be at least 1"));
-        }
-        if !(0.0..=1.0).contains(&self.randomization_factor) {
-            return Err(Invalid::at("retry_on_failure.randomization_factor", "must be between 0 and 1"));
-        }
-        Ok(())
-    }
-
-    /// The wait before attempt `n + 1` (n starts at 0), with jitter.
-    fn backoff(&self, n: u32) -> Duration {
-        let base = self.initial_interval.0.as_secs_f64() * self.multiplier.powi(n as i32);
-        let base = base.min(self.max_interval.0.as_secs_f64());
-        let jitter = self.randomization_factor * base;
-        let lo = (base - jitter).max(0.0);
-        Duration::from_secs_f64(lo + fastrand::f64() * 2.0 * jitter)
-    }
-}
+#[path = "helper_config.rs"]
+mod config;
+pub use config::{QueueConfig, RetryConfig};
 
 /// The settings every exporter's config carries.
 #[derive(Debug, Clone)]
@@ -214,6 +109,24 @@ impl Sender {
                     attempt += 1;
                 }
                 None => return Err(Failure { error: err, stopped }),
+            }
+        }
+    }
+
+    /// Sends a batch taken from the queue. False when it stays in a
+    /// persistent queue for the next start (shutdown stopped the retries);
+    /// true when delivered or given up for good (counted and logged).
+    async fn deliver(&self, batch: Batch, persistent: bool) -> bool {
+        let items = batch.items();
+        match self.send(batch).await {
+            Ok(()) => true,
+            Err(f) if f.stopped && persistent => {
+                tracing::info!(exporter = %self.name, items, "shutting down; the batch stays in the persistent queue for the next start");
+                false
+            }
+            Err(f) => {
+                self.dropped(items, &f.error);
+                true
             }
         }
     }
@@ -286,7 +199,7 @@ fn sizer(queue: &QueueConfig) -> Sizer {
     Sizer::parse(&queue.sizer).unwrap_or(Sizer::Requests)
 }
 
-fn assemble(
+pub(crate) fn assemble(
     name: String,
     export: Box<dyn Export>,
     settings: HelperSettings,
@@ -300,32 +213,51 @@ fn assemble(
     };
     sender.metrics.queue_capacity.set(config.queue_size as i64);
     sender.metrics.queue_size.set(queue.size() as i64);
-    let workers = (0..config.num_consumers)
-        .map(|_| {
-            let (queue, sender) = (queue.clone(), sender.clone());
-            tokio::spawn(async move {
-                while let Some(entry) = queue.pop().await {
-                    sender.metrics.queue_size.set(queue.size() as i64);
-                    let items = entry.batch.items();
-                    match sender.send(entry.batch).await {
-                        Ok(()) => queue.ack(entry.ticket),
-                        Err(f) if f.stopped && queue.is_persistent() => {
-                            tracing::info!(exporter = %sender.name, items, "shutting down; the batch stays in the persistent queue for the next start");
-                        }
-                        Err(f) => {
-                            sender.dropped(items, &f.error);
-                            queue.ack(entry.ticket);
-                        }
-                    }
-                    sender.metrics.queue_size.set(queue.size() as i64);
-                }
-            })
-        })
-        .collect();
+    let workers = match &config.batch {
+        None => {
+            (0..config.num_consumers).map(|_| tokio::spawn(unbatched_worker(queue.clone(), sender.clone()))).collect()
+        }
+        Some(batch) => {
+            let (tx, rx) = tokio::sync::mpsc::channel(config.num_consumers);
+            let rx = Arc::new(tokio::sync::Mutex::new(rx));
+            let mut tasks: Vec<JoinHandle<()>> = (0..config.num_consumers)
+                .map(|_| tokio::spawn(batched_worker(rx.clone(), queue.clone(), sender.clone())))
+                .collect();
+            tasks.push(tokio::spawn(batcher::run(queue.clone(), batch.clone(), tx)));
+            tasks
+        }
+    };
     let block = config.block_on_overflow || config.blocking;
     BuiltExporter {
         consumer: Arc::new(Queued { queue: queue.clone(), block, sender: sender.clone() }),
         running: Box::new(QueueRunning { queue, sender, workers: Mutex::new(workers) }),
+    }
+}
+
+/// Takes one request at a time from the queue and sends it.
+async fn unbatched_worker(queue: Arc<dyn SendingQueue>, sender: Arc<Sender>) {
+    while let Some(entry) = queue.pop().await {
+        sender.metrics.queue_size.set(queue.size() as i64);
+        if sender.deliver(entry.batch, queue.is_persistent()).await {
+            queue.ack(entry.ticket);
+        }
+        sender.metrics.queue_size.set(queue.size() as i64);
+    }
+}
+
+/// Sends the pieces the batcher merged; the queue's requests are
+/// acknowledged by their group once all its pieces are done.
+async fn batched_worker(
+    pieces: Arc<tokio::sync::Mutex<tokio::sync::mpsc::Receiver<Piece>>>,
+    queue: Arc<dyn SendingQueue>,
+    sender: Arc<Sender>,
+) {
+    loop {
+        let Some(piece) = pieces.lock().await.recv().await else { return };
+        sender.metrics.queue_size.set(queue.size() as i64);
+        let done = sender.deliver(piece.batch, queue.is_persistent()).await;
+        piece.group.piece_done(queue.as_ref(), done);
+        sender.metrics.queue_size.set(queue.size() as i64);
     }
 }
 

@@ -3,6 +3,7 @@ use std::sync::Arc;
 
 use super::*;
 use crate::component::{BuildContext, ComponentId};
+use crate::config::types::GoDuration;
 use crate::testkit::{spans, traces_batch};
 
 /// An export that fails with the scripted errors, then succeeds.

@@ -3,6 +3,7 @@
 //! disk ([`file`], `sending_queue.storage`) the same way: `push` when a batch
 //! is accepted, `pop` by a worker, `ack` once it was delivered or dropped.
 
+pub mod batcher;
 pub mod file;
 pub mod memory;
 mod store;
