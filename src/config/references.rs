@@ -40,7 +40,9 @@ pub(super) fn check(c: &mut Compiler, registry: &Registry, s: &Sections) {
             .collect();
         let name = &r.id;
         let message = match ComponentId::parse(name) {
-            _ if r.needs == Capability::Storage && kind == Kind::Exporter && !has_queue => {
+            // the exporter's own `sending_queue`; a nested one (loadbalancing's
+            // `protocol.otlp.sending_queue`) belongs to what it builds
+            _ if r.path == "sending_queue.storage" && kind == Kind::Exporter && !has_queue => {
                 format!("the {} exporter has no sending queue; remove storage", owner.type_name)
             }
             Err(e) => e,

@@ -31,11 +31,8 @@ pub fn factory() -> Factory<dyn ExporterConfig> {
 }
 
 impl ExporterConfig for LoadBalancingConfig {
-    /// Each backend's sender queues through `protocol.otlp.sending_queue`.
-    fn has_sending_queue(&self) -> bool {
-        true
-    }
-
+    /// No `sending_queue` of its own: each backend's sender queues through
+    /// `protocol.otlp.sending_queue`, whose storage is checked here.
     fn extension_refs(&self) -> Vec<ExtensionRef> {
         let otlp = &self.protocol.otlp;
         otlp.auth

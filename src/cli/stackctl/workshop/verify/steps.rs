@@ -7,11 +7,11 @@ use std::time::Duration;
 
 use mysql_async::prelude::Queryable;
 
-use super::super::super::engine::http as engine_http;
-use super::super::super::engine::Project;
-use super::super::super::failures;
 use super::backends::{self, Sample};
 use super::outcome::{Outcome, Verdict};
+use crate::cli::stackctl::engine::http as engine_http;
+use crate::cli::stackctl::engine::Project;
+use crate::cli::stackctl::failures;
 
 /// The workshop's own services (everything else is "your own app").
 pub const WORKSHOP_SERVICES: [&str; 4] = ["web", "orders", "payments", "pipeline"];
