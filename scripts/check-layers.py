@@ -70,7 +70,8 @@ FLOOR_NAMES = {
 # (sending queue, retry/timeout helper, the HTTP client) is exporterhelper's
 # counterpart: every exporter is built on it, so it is shared by exporters;
 # `failure` is the shared definition of a failed operation for the mysql and
-# alert exporters; `actions` the attribute actions of two processors. A
+# alert exporters; `actions` the attribute actions of two processors, `filter`
+# the include/exclude matching processors share (otelcol's filterconfig). A
 # kind's own root module (e.g. `processors`) is shared by its components.
 SHARED: dict[str, tuple[str, ...]] = {
     "exporters::helper": ("exporters",),
@@ -78,6 +79,7 @@ SHARED: dict[str, tuple[str, ...]] = {
     "exporters::queue": ("exporters",),
     "exporters::failure": ("exporters",),
     "processors::actions": ("processors",),
+    "processors::filter": ("processors",),
 }
 
 
