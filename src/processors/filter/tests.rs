@@ -283,3 +283,50 @@ fn rule_errors_carry_section_path() {
     // without a signal only the signal-independent checks run
     MatchRule::build(Some(&p), None, None).unwrap();
 }
+
+/// The spans documented in otelcol-contrib's
+/// processor/attributesprocessor/testdata/config.yaml for
+/// `attributes/excludemulti` and `attributes/selectiveprocessing`.
+#[test]
+fn upstream_documented_examples() {
+    let spans = |svc: &str, attrs: Vec<KeyValue>, rule: &MatchRule| {
+        let res = resource(svc).unwrap();
+        let sp = span("x", 1, attrs);
+        rule.applies(&Context { resource: Some(&res), scope: None, item: Item::Span(&sp) })
+    };
+    let exclude = props(json!({"match_type": "strict", "services": ["svcA", "svcB"],
+        "attributes": [{"key": "env", "value": "dev"}, {"key": "test_request"}]}));
+    let rule = MatchRule::build(None, Some(&exclude), Some(Signal::Traces)).unwrap();
+    let card = || kv("credit_card", V::IntValue(1234));
+    // Span1 and Span2 match the exclude properties: not processed
+    assert!(!spans("svcB", vec![kv("env", s("dev")), kv("test_request", V::IntValue(123)), card()], &rule));
+    assert!(!spans("svcA", vec![kv("env", s("dev")), kv("test_request", V::BoolValue(false))], &rule));
+    // Span3 (env is the int 1) and Span4 (svcC) do not: processed
+    assert!(spans("svcB", vec![kv("env", V::IntValue(1)), kv("test_request", s("dev")), card()], &rule));
+    assert!(spans("svcC", vec![kv("env", s("dev")), kv("test_request", V::BoolValue(false))], &rule));
+
+    let include = props(json!({"match_type": "strict", "services": ["svcA", "svcB"]}));
+    let exclude = props(json!({"match_type": "strict", "attributes": [{"key": "redact_trace", "value": false}]}));
+    let rule = MatchRule::build(Some(&include), Some(&exclude), Some(Signal::Traces)).unwrap();
+    // Span1: redact_trace is the string "false", not the bool: processed
+    assert!(spans("svcB", vec![kv("env", s("production")), kv("redact_trace", s("false"))], &rule));
+    assert!(spans("svcA", vec![kv("env", s("staging")), kv("redact_trace", V::BoolValue(true))], &rule));
+    assert!(!spans("svcB", vec![kv("env", s("production")), kv("redact_trace", V::BoolValue(false))], &rule));
+    assert!(!spans("svcC", vec![kv("env", s("dev")), kv("test_request", V::BoolValue(false))], &rule));
+}
+
+#[test]
+fn structured_log_bodies_match_as_json() {
+    // as Go's encoding/json: map keys sorted
+    use opentelemetry_proto::tonic::common::v1::KeyValueList;
+    let body = AnyValue {
+        value: Some(V::KvlistValue(KeyValueList {
+            values: vec![kv("ok", V::BoolValue(true)), kv("event", s("login"))],
+        })),
+    };
+    let rec = LogRecord { body: Some(body), ..Default::default() };
+    let strict = matcher(json!({"match_type": "strict", "log_bodies": [r#"{"event":"login","ok":true}"#]}));
+    assert!(hit(&strict, "x", Item::Log(&rec)));
+    let re = matcher(json!({"match_type": "regexp", "log_bodies": [r#""event":"logout""#]}));
+    assert!(!hit(&re, "x", Item::Log(&rec)));
+}

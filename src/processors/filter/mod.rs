@@ -3,6 +3,7 @@
 //! `filterset`): which spans, log records and metrics a processor acts on.
 //! Which properties a signal takes follows upstream, with its messages.
 
+use base64::Engine;
 use opentelemetry_proto::tonic::common::v1::any_value::Value as AnyValueKind;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, InstrumentationScope, KeyValue};
 use opentelemetry_proto::tonic::logs::v1::LogRecord;
@@ -16,6 +17,7 @@ use serde_json::Value;
 use super::actions::{any_to_string, json_to_any};
 use crate::component::Invalid;
 use crate::signal::Signal;
+use severity::severity_number;
 
 /// One `include` or `exclude` section, as written.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -67,9 +69,8 @@ pub struct SeverityNumberConfig {
     pub match_undefined: bool,
 }
 
-const SPAN_KINDS: [&str; 5] =
-    ["SPAN_KIND_CLIENT", "SPAN_KIND_CONSUMER", "SPAN_KIND_INTERNAL", "SPAN_KIND_PRODUCER", "SPAN_KIND_SERVER"];
-const SEVERITIES: [&str; 6] = ["TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"];
+mod severity;
+mod signals;
 
 /// A list of strict or regexp patterns: matches when any one matches.
 #[derive(Debug, Clone)]
@@ -186,97 +187,6 @@ impl MatchProperties {
             libraries,
         })
     }
-
-    /// Whether these properties suit `signal`, with upstream's messages
-    /// (`ValidateForSpans`, `ValidateForLogs`; for metrics, where upstream
-    /// reads only `metric_names` and `resources`, the others are refused
-    /// rather than silently ignored).
-    pub fn check_signal(&self, signal: Signal) -> Result<(), Invalid> {
-        let p = self;
-        match signal {
-            Signal::Traces => {
-                let refused = [
-                    ("log_bodies", !p.log_bodies.is_empty()),
-                    ("log_severity_texts", !p.log_severity_texts.is_empty()),
-                    ("log_severity_number", p.log_severity_number.is_some()),
-                    ("metric_names", !p.metric_names.is_empty()),
-                ];
-                if let Some((key, _)) = refused.iter().find(|(_, given)| *given) {
-                    return Err(Invalid::at(*key, format!("{key} should not be specified for trace spans")));
-                }
-                if p.services.is_empty()
-                    && p.span_names.is_empty()
-                    && p.attributes.is_empty()
-                    && p.libraries.is_empty()
-                    && p.resources.is_empty()
-                    && p.span_kinds.is_empty()
-                {
-                    return Err(Invalid::at(
-                        "",
-                        r#"at least one of "services", "span_names", "span_kinds", "attributes", "libraries" or "resources" field must be specified"#,
-                    ));
-                }
-                if p.match_type.as_deref() == Some("strict") {
-                    if let Some(i) = p.span_kinds.iter().position(|k| !SPAN_KINDS.contains(&k.as_str())) {
-                        return Err(Invalid::at(
-                            format!("span_kinds.{i}"),
-                            format!(
-                                "span_kinds string must match one of the standard span kinds when match_type=strict: [{}]",
-                                SPAN_KINDS.join(" ")
-                            ),
-                        ));
-                    }
-                }
-            }
-            Signal::Logs => {
-                if !p.span_names.is_empty() || !p.services.is_empty() || !p.span_kinds.is_empty() {
-                    return Err(Invalid::at("", "services, span_names, and span_kinds are not valid for log records"));
-                }
-                if !p.metric_names.is_empty() {
-                    return Err(Invalid::at("metric_names", "metric_names should not be specified for log records"));
-                }
-                if p.attributes.is_empty()
-                    && p.libraries.is_empty()
-                    && p.resources.is_empty()
-                    && p.log_bodies.is_empty()
-                    && p.log_severity_texts.is_empty()
-                    && p.log_severity_number.is_none()
-                {
-                    return Err(Invalid::at(
-                        "",
-                        r#"at least one of "attributes", "libraries", "resources", "log_bodies", "log_severity_texts" or "log_severity_number" field must be specified"#,
-                    ));
-                }
-            }
-            Signal::Metrics => {
-                let refused = [
-                    ("services", !p.services.is_empty()),
-                    ("span_names", !p.span_names.is_empty()),
-                    ("span_kinds", !p.span_kinds.is_empty()),
-                    ("log_bodies", !p.log_bodies.is_empty()),
-                    ("log_severity_texts", !p.log_severity_texts.is_empty()),
-                    ("log_severity_number", p.log_severity_number.is_some()),
-                    ("attributes", !p.attributes.is_empty()),
-                    ("libraries", !p.libraries.is_empty()),
-                ];
-                if let Some((key, _)) = refused.iter().find(|(_, given)| *given) {
-                    return Err(Invalid::at(
-                        *key,
-                        format!(
-                            "{key} should not be specified for metrics; metrics match on metric_names and resources"
-                        ),
-                    ));
-                }
-                if p.metric_names.is_empty() && p.resources.is_empty() {
-                    return Err(Invalid::at(
-                        "",
-                        r#"at least one of "metric_names" or "resources" field must be specified"#,
-                    ));
-                }
-            }
-        }
-        Ok(())
-    }
 }
 
 fn patterns(regexp: bool, key: &str, list: &[String]) -> Result<Patterns, Invalid> {
@@ -329,32 +239,6 @@ fn json_type(v: &Value) -> &'static str {
     }
 }
 
-/// `min` as a number or as a severity name (`INFO`, `warn3`), as plog's names.
-fn severity_number(v: &Value) -> Result<i32, Invalid> {
-    let bad = || {
-        Invalid::at(
-            "log_severity_number.min",
-            format!("invalid severity {v}: use a number from 1 to 24 or a name such as INFO, WARN2 or ERROR"),
-        )
-    };
-    match v {
-        Value::Number(n) => n.as_i64().filter(|n| (0..=24).contains(n)).map(|n| n as i32).ok_or_else(bad),
-        Value::String(s) => {
-            let upper = s.trim().to_ascii_uppercase();
-            let (name, step) = match upper.char_indices().find(|(_, c)| c.is_ascii_digit()) {
-                Some((at, _)) => (&upper[..at], upper[at..].parse::<i32>().map_err(|_| bad())?),
-                None => (upper.as_str(), 1),
-            };
-            let base = SEVERITIES.iter().position(|n| *n == name).ok_or_else(bad)? as i32;
-            if !(1..=4).contains(&step) {
-                return Err(bad());
-            }
-            Ok(base * 4 + step)
-        }
-        _ => Err(bad()),
-    }
-}
-
 fn span_kind_name(kind: i32) -> &'static str {
     match kind {
         0 => "SPAN_KIND_UNSPECIFIED",
@@ -364,6 +248,30 @@ fn span_kind_name(kind: i32) -> &'static str {
         4 => "SPAN_KIND_PRODUCER",
         5 => "SPAN_KIND_CONSUMER",
         _ => "",
+    }
+}
+
+/// A log body as pdata's `AsString`: maps and arrays as JSON, bytes as base64.
+fn body_text(v: &AnyValue) -> String {
+    match &v.value {
+        Some(AnyValueKind::KvlistValue(_) | AnyValueKind::ArrayValue(_)) => any_to_json(v).to_string(),
+        Some(AnyValueKind::BytesValue(b)) => base64::engine::general_purpose::STANDARD.encode(b),
+        _ => any_to_string(v),
+    }
+}
+
+fn any_to_json(v: &AnyValue) -> Value {
+    match &v.value {
+        Some(AnyValueKind::StringValue(s)) => Value::from(s.as_str()),
+        Some(AnyValueKind::BoolValue(b)) => Value::from(*b),
+        Some(AnyValueKind::IntValue(i)) => Value::from(*i),
+        Some(AnyValueKind::DoubleValue(d)) => Value::from(*d),
+        Some(AnyValueKind::BytesValue(b)) => Value::from(base64::engine::general_purpose::STANDARD.encode(b)),
+        Some(AnyValueKind::ArrayValue(a)) => Value::Array(a.values.iter().map(any_to_json).collect()),
+        Some(AnyValueKind::KvlistValue(kv)) => Value::Object(
+            kv.values.iter().map(|e| (e.key.clone(), any_to_json(&e.value.clone().unwrap_or_default()))).collect(),
+        ),
+        _ => Value::Null,
     }
 }
 
@@ -413,7 +321,7 @@ impl Matcher {
             }
             Item::Log(l) => {
                 let body = l.body.clone().unwrap_or_default();
-                if self.log_bodies.as_ref().is_some_and(|p| !p.matches(&any_to_string(&body)))
+                if self.log_bodies.as_ref().is_some_and(|p| !p.matches(&body_text(&body)))
                     || self.log_severity_texts.as_ref().is_some_and(|p| !p.matches(&l.severity_text))
                 {
                     return false;
@@ -482,5 +390,4 @@ impl MatchRule {
 }
 
 #[cfg(test)]
-#[path = "filter_tests.rs"]
 mod tests;
