@@ -42,7 +42,7 @@ impl AttributesConfig {
 
 impl ProcessorConfig for AttributesConfig {
     fn validate_for(&self, signal: Signal) -> Result<(), Invalid> {
-        self.rule(Some(signal)).map(|_| ())
+        MatchRule::check_signal(self.include.as_ref(), self.exclude.as_ref(), signal)
     }
 
     fn build(&self, _ctx: BuildContext, signal: Signal, next: Arc<dyn Consumer>) -> BuildResult<BuiltProcessor> {

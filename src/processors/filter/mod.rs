@@ -380,6 +380,23 @@ impl MatchRule {
         Ok(MatchRule { include: one("include", include)?, exclude: one("exclude", exclude)? })
     }
 
+    /// Only the checks that depend on `signal` (validation compiles the
+    /// patterns once, signal-free, and reports their errors there).
+    pub fn check_signal(
+        include: Option<&MatchProperties>,
+        exclude: Option<&MatchProperties>,
+        signal: Signal,
+    ) -> Result<(), Invalid> {
+        for (name, p) in [("include", include), ("exclude", exclude)] {
+            if let Some(p) = p {
+                p.check_signal(signal).map_err(|e| {
+                    Invalid::at(format!("{name}.{}", e.path).trim_end_matches('.').to_owned(), e.message)
+                })?;
+            }
+        }
+        Ok(())
+    }
+
     pub fn is_empty(&self) -> bool {
         self.include.is_none() && self.exclude.is_none()
     }
