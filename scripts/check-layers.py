@@ -80,6 +80,7 @@ FLOOR_NAMES = {
 # alert exporters; `grpc` the dialing and gRPC retry rules of the otlp and
 # jaeger exporters; `otlp_sender` the otlp exporter's settings and export
 # call, which `loadbalancing` uses once per backend; `actions` the attribute actions of the processors;
+# `filter` the include/exclude matching processors share (otelcol's filterconfig);
 # `receivers::http_server` confighttp's server pieces (CORS, compression,
 # response headers) of the otlp and zipkin receivers. A kind's own root
 # module (e.g. `processors`) is shared by its components.
@@ -92,6 +93,7 @@ SHARED: dict[str, tuple[str, ...]] = {
     "exporters::otlp_sender": ("exporters",),
     "processors::actions": ("processors",),
     "receivers::http_server": ("receivers",),
+    "processors::filter": ("processors",),
 }
 
 

@@ -134,6 +134,14 @@ pub trait ProcessorConfig: Validate + fmt::Debug + Send + Sync {
         None
     }
 
+    /// Checks that need the signal of a pipeline the processor is in (as
+    /// otelcol's create step refuses `log_bodies` for traces); run by
+    /// validation once per pipeline.
+    fn validate_for(&self, signal: Signal) -> Result<(), Invalid> {
+        let _ = signal;
+        Ok(())
+    }
+
     fn build(&self, ctx: BuildContext, signal: Signal, next: Arc<dyn Consumer>) -> BuildResult<BuiltProcessor>;
 }
 

@@ -72,12 +72,27 @@ impl Resolver<'_, '_, '_> {
                     if ids.contains(&cid) {
                         self.c.error(&at, format!("{} \"{name}\" is listed twice", kind.noun()));
                     }
+                    if kind == Kind::Processor {
+                        self.validate_for_signal(&cid);
+                    }
                     self.used.insert((kind, cid.clone()));
                     ids.push(cid);
                 }
             }
         }
         ids
+    }
+
+    /// A processor's checks that depend on this pipeline's signal, reported
+    /// at the processor's own keys with the pipeline named.
+    fn validate_for_signal(&mut self, cid: &ComponentId) {
+        let Some((cfg, _)) = self.parsed.processors.get(cid) else { return };
+        if let Err(invalid) = cfg.validate_for(self.signal) {
+            let mut at = vec!["processors".to_owned(), cid.to_string()];
+            at.extend(invalid.path.split('.').filter(|s| !s.is_empty()).map(str::to_owned));
+            let pipeline = self.path.last().cloned().unwrap_or_default();
+            self.c.error(&at, format!("{} (in pipeline \"{pipeline}\")", invalid.message));
+        }
     }
 
     /// `None` when `cid` is not configured as `kind` (or as a connector on

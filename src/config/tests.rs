@@ -237,3 +237,26 @@ fn shipped_examples_validate() {
     }
     assert!(seen >= 2, "examples/collector holds the example configs");
 }
+
+#[test]
+fn attributes_include_is_checked_against_each_pipeline_signal() {
+    let yaml = format!(
+        "processors:\n  attributes:\n    actions: [{{key: a, value: b, action: insert}}]\n    include:\n      match_type: strict\n      log_bodies: [x]\n{}",
+        MINIMAL.replace("exporters: [debug]", "processors: [attributes]\n      exporters: [debug]")
+    );
+    let errs = errors(&yaml);
+    assert_eq!(errs.len(), 1, "{errs:?}");
+    assert!(
+        errs[0].starts_with("processors.attributes.include.log_bodies")
+            && errs[0].contains("log_bodies should not be specified for trace spans (in pipeline \"traces\")"),
+        "{errs:?}"
+    );
+    let logs = yaml.replace("    traces:\n", "    logs:\n");
+    load_yaml(&logs).unwrap();
+    let bad = yaml.replace("match_type: strict", "match_type: regexp").replace("[x]", "['(']");
+    let errs = errors(&bad);
+    // the bad regexp is reported once, by the signal-free check, not again per pipeline
+    assert_eq!(errs.len(), 2, "{errs:?}");
+    assert!(errs[0].starts_with("processors.attributes.include.log_bodies.0") && errs[0].contains("invalid regexp"));
+    assert!(errs[1].contains("log_bodies should not be specified for trace spans"), "{errs:?}");
+}

@@ -105,7 +105,8 @@ resource_data!(ResourceMetrics, ScopeMetrics, scope_metrics, Metric, metrics, me
 impl Item for Span {}
 impl Item for LogRecord {}
 
-fn metric_attributes(m: &mut Metric, f: &mut dyn FnMut(&mut Vec<KeyValue>)) {
+/// Calls `f` with the attributes of each of the metric's data points.
+pub fn metric_attributes(m: &mut Metric, f: &mut dyn FnMut(&mut Vec<KeyValue>)) {
     match &mut m.data {
         Some(metric::Data::Gauge(g)) => g.data_points.iter_mut().for_each(|p| f(&mut p.attributes)),
         Some(metric::Data::Sum(s)) => s.data_points.iter_mut().for_each(|p| f(&mut p.attributes)),

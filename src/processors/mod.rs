@@ -1,11 +1,13 @@
 //! Processors: `batch` holds data and sends it on by size or time;
 //! `memory_limiter` refuses data while memory is high; `resource` and
-//! `attributes` change attributes in place. Each module has its config,
+//! `attributes` change attributes in place (`attributes` only on the items
+//! its `include`/`exclude` rules in `filter` select). Each module has its config,
 //! factory and tests.
 
 pub mod actions;
 pub mod attributes;
 pub mod batch;
+pub mod filter;
 pub mod memory_limiter;
 pub mod resource;
 
