@@ -27,10 +27,10 @@ use crate::component::{
     parse_section, BuildContext, BuildResult, BuiltExporter, ExporterConfig, Factory, Invalid, Validate,
 };
 use crate::config::types::GoDuration;
-use crate::runtime::auth::{AuthSettings, ClientAuth};
-use crate::runtime::ExtensionRef;
 use crate::otlp::data::Decoded;
 use crate::otlp::{grpc_client, PartialSuccess};
+use crate::runtime::auth::{AuthSettings, ClientAuth};
+use crate::runtime::ExtensionRef;
 use crate::signal::{Batch, Signal};
 
 pub use model::{Batch as JaegerBatch, PostSpansRequest};

@@ -21,10 +21,10 @@ use crate::component::{
     parse_section, BuildContext, BuildResult, BuiltExporter, ExporterConfig, Factory, Invalid, Validate,
 };
 use crate::config::types::GoDuration;
-use crate::runtime::auth::{AuthSettings, ClientAuth};
-use crate::runtime::ExtensionRef;
 use crate::otlp::data::Decoded;
 use crate::otlp::PartialSuccess;
+use crate::runtime::auth::{AuthSettings, ClientAuth};
+use crate::runtime::ExtensionRef;
 use crate::signal::{Batch, Signal};
 
 pub use proto::{Entry, PushRequest, Stream};

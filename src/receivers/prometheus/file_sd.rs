@@ -158,7 +158,9 @@ pub async fn watch(cfg: FileSdConfig, tx: mpsc::Sender<Vec<Group>>, stop: Cancel
                     Ok(groups) => {
                         last_good.insert(p.clone(), groups);
                     }
-                    Err(e) => tracing::error!(receiver = %receiver, path = %p.display(), error = %e, "file discovery could not read a file"),
+                    Err(e) => {
+                        tracing::error!(receiver = %receiver, path = %p.display(), error = %e, "file discovery could not read a file")
+                    }
                 }
             }
             let all: Vec<Group> = last_good.values().flatten().cloned().collect();
@@ -191,15 +193,29 @@ mod tests {
         assert_eq!(g[1].labels["__meta_filepath"], "/x/t.json");
         let yaml = "- targets: ['a:1']\n  labels:\n    env: dev\n";
         let g = parse_file(Path::new("/x/t.yml"), yaml).unwrap();
-        assert_eq!(g, vec![Group { targets: vec!["a:1".into()], labels: [("env".to_string(), "dev".to_string()), ("__meta_filepath".to_string(), "/x/t.yml".to_string())].into() }]);
+        assert_eq!(
+            g,
+            vec![Group {
+                targets: vec!["a:1".into()],
+                labels: [
+                    ("env".to_string(), "dev".to_string()),
+                    ("__meta_filepath".to_string(), "/x/t.yml".to_string())
+                ]
+                .into()
+            }]
+        );
         assert!(parse_file(Path::new("/x/t.yaml"), "").unwrap().is_empty());
     }
 
     #[test]
     fn refuses_bad_files() {
         assert!(parse_file(Path::new("t.json"), "{").unwrap_err().contains("invalid JSON"));
-        assert!(parse_file(Path::new("t.json"), r#"[{"targets": ["a:1"], "bogus": 1}]"#).unwrap_err().contains("bogus"));
-        assert!(parse_file(Path::new("t.json"), r#"[{"targets": ["http://a:1/x"]}]"#).unwrap_err().contains("host:port"));
+        assert!(parse_file(Path::new("t.json"), r#"[{"targets": ["a:1"], "bogus": 1}]"#)
+            .unwrap_err()
+            .contains("bogus"));
+        assert!(parse_file(Path::new("t.json"), r#"[{"targets": ["http://a:1/x"]}]"#)
+            .unwrap_err()
+            .contains("host:port"));
         assert!(parse_file(Path::new("t.txt"), "[]").unwrap_err().contains(".json"));
     }
 

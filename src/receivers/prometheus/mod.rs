@@ -26,7 +26,7 @@ use crate::component::{parse_section, BuildContext, BuildResult, Factory, Receiv
 use crate::runtime::TaskGroup;
 use crate::signal::Signal;
 use file_sd::Group;
-use scrape::{run_job, JobSettings};
+use scrape::{run_job, Honor, JobSettings};
 
 pub fn factory() -> Factory<dyn ReceiverConfig> {
     Factory {
@@ -65,8 +65,7 @@ impl ReceiverConfig for PrometheusReceiverConfig {
                     params: sc.params.clone(),
                     relabel: relabel::compile_all(&sc.relabel_configs).map_err(anyhow::Error::msg)?,
                     metric_relabel: relabel::compile_all(&sc.metric_relabel_configs).map_err(anyhow::Error::msg)?,
-                    honor_labels: sc.honor_labels,
-                    honor_timestamps: sc.honor_timestamps.unwrap_or(true),
+                    honor: Honor { labels: sc.honor_labels, timestamps: sc.honor_timestamps.unwrap_or(true) },
                     external_labels: global.external_labels.clone(),
                     auth,
                     basic: sc.basic_auth.clone(),

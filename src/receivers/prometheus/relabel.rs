@@ -131,8 +131,10 @@ impl RelabelConfig {
         if action == Action::LabelMap && !relabel_target().is_match(&self.replacement) {
             return Err(format!("{:?} is invalid 'replacement' for {name} action", self.replacement));
         }
-        let plain_target =
-            matches!(action, Action::HashMod | Action::Lowercase | Action::Uppercase | Action::KeepEqual | Action::DropEqual);
+        let plain_target = matches!(
+            action,
+            Action::HashMod | Action::Lowercase | Action::Uppercase | Action::KeepEqual | Action::DropEqual
+        );
         if plain_target && !valid_label_name(&self.target_label) {
             return Err(format!("{:?} is invalid 'target_label' for {name} action", self.target_label));
         }
@@ -184,8 +186,7 @@ pub fn process(labels: &mut Labels, rules: &[Rule]) -> bool {
 }
 
 fn apply(labels: &mut Labels, r: &Rule) -> bool {
-    let values: Vec<&str> =
-        r.source_labels.iter().map(|n| labels.get(n).map(String::as_str).unwrap_or("")).collect();
+    let values: Vec<&str> = r.source_labels.iter().map(|n| labels.get(n).map(String::as_str).unwrap_or("")).collect();
     let val = values.join(&r.separator);
     let current = |n: &str| labels.get(n).cloned().unwrap_or_default();
     match r.action {

@@ -22,7 +22,10 @@ fn run(input: &[(&str, &str)], v: serde_json::Value) -> Option<Labels> {
 #[test]
 fn replace_with_groups_and_defaults() {
     let abc = [("a", "foo"), ("b", "bar"), ("c", "baz")];
-    let out = run(&abc, json!([{"source_labels": ["a"], "regex": "f(.*)", "target_label": "d", "replacement": "ch${1}-ch${1}"}]));
+    let out = run(
+        &abc,
+        json!([{"source_labels": ["a"], "regex": "f(.*)", "target_label": "d", "replacement": "ch${1}-ch${1}"}]),
+    );
     assert_eq!(out, Some(labels(&[("a", "foo"), ("b", "bar"), ("c", "baz"), ("d", "choo-choo")])));
     let out = run(
         &abc,
@@ -36,15 +39,16 @@ fn replace_with_groups_and_defaults() {
     let out = run(&[("a", "abc")], json!([{"source_labels": ["a"], "regex": ".*(b).*", "target_label": "d"}]));
     assert_eq!(out, Some(labels(&[("a", "abc"), ("d", "b")])));
     // no match, no replacement
-    let out = run(&[("a", "boo")], json!([{"source_labels": ["a"], "regex": "f", "target_label": "b", "replacement": "bar"}]));
+    let out = run(
+        &[("a", "boo")],
+        json!([{"source_labels": ["a"], "regex": "f", "target_label": "b", "replacement": "bar"}]),
+    );
     assert_eq!(out, Some(labels(&[("a", "boo")])));
 }
 
 #[test]
 fn replace_with_templated_target_label() {
-    let rule = |target: &str, repl: &str| {
-        json!([{"source_labels": ["a"], "regex": "some-([^-]+)-([^,]+)", "target_label": target, "replacement": repl}])
-    };
+    let rule = |target: &str, repl: &str| json!([{"source_labels": ["a"], "regex": "some-([^-]+)-([^,]+)", "target_label": target, "replacement": repl}]);
     assert_eq!(
         run(&[("a", "some-name-value")], rule("${1}", "${2}")),
         Some(labels(&[("a", "some-name-value"), ("name", "value")]))
@@ -112,14 +116,19 @@ fn hashmod_matches_prometheus() {
         json!([{"source_labels": ["c"], "target_label": "d", "action": "hashmod", "modulus": 1000}]),
     );
     assert_eq!(out.unwrap()["d"], "976");
-    let out =
-        run(&[("a", "foo\nbar")], json!([{"source_labels": ["a"], "target_label": "b", "action": "hashmod", "modulus": 1000}]));
+    let out = run(
+        &[("a", "foo\nbar")],
+        json!([{"source_labels": ["a"], "target_label": "b", "action": "hashmod", "modulus": 1000}]),
+    );
     assert_eq!(out.unwrap()["b"], "734");
 }
 
 #[test]
 fn labelmap() {
-    let out = run(&[("a", "foo"), ("b1", "bar"), ("b2", "baz")], json!([{"regex": "(b.*)", "replacement": "bar_${1}", "action": "labelmap"}]));
+    let out = run(
+        &[("a", "foo"), ("b1", "bar"), ("b2", "baz")],
+        json!([{"regex": "(b.*)", "replacement": "bar_${1}", "action": "labelmap"}]),
+    );
     assert_eq!(out, Some(labels(&[("a", "foo"), ("b1", "bar"), ("b2", "baz"), ("bar_b1", "bar"), ("bar_b2", "baz")])));
     let input = [("a", "foo"), ("__meta_my_bar", "aaa"), ("__meta_my_baz", "bbb"), ("__meta_other", "ccc")];
     let out = run(&input, json!([{"regex": "__meta_(my.*)", "replacement": "${1}", "action": "labelmap"}]));
@@ -131,11 +140,17 @@ fn labelmap() {
 #[test]
 fn labeldrop_and_labelkeep() {
     let input = [("a", "foo"), ("b1", "bar"), ("b2", "baz")];
-    assert_eq!(run(&input, json!([{"regex": "(b.*)", "action": "labelkeep"}])), Some(labels(&[("b1", "bar"), ("b2", "baz")])));
+    assert_eq!(
+        run(&input, json!([{"regex": "(b.*)", "action": "labelkeep"}])),
+        Some(labels(&[("b1", "bar"), ("b2", "baz")]))
+    );
     assert_eq!(run(&input, json!([{"regex": "(b.*)", "action": "labeldrop"}])), Some(labels(&[("a", "foo")])));
     // prometheus issue 12283: labeldrop, then replace recreates, then keep
     let out = run(
-        &[("__meta_kubernetes_pod_container_port_name", "foo"), ("__meta_kubernetes_pod_annotation_XXX_metrics_port", "9091")],
+        &[
+            ("__meta_kubernetes_pod_container_port_name", "foo"),
+            ("__meta_kubernetes_pod_annotation_XXX_metrics_port", "9091"),
+        ],
         json!([
             {"regex": "^__meta_kubernetes_pod_container_port_name$", "action": "labeldrop"},
             {"source_labels": ["__meta_kubernetes_pod_annotation_XXX_metrics_port"], "regex": "(.+)", "replacement": "metrics", "target_label": "__meta_kubernetes_pod_container_port_name"},
@@ -160,7 +175,10 @@ fn lowercase_and_uppercase() {
             {"source_labels": ["foo"], "action": "lowercase", "target_label": "foo_lowercase"}
         ]),
     );
-    assert_eq!(out, Some(labels(&[("foo", "bAr123Foo"), ("foo_lowercase", "bar123foo"), ("foo_uppercase", "BAR123FOO")])));
+    assert_eq!(
+        out,
+        Some(labels(&[("foo", "bAr123Foo"), ("foo_lowercase", "bar123foo"), ("foo_uppercase", "BAR123FOO")]))
+    );
 }
 
 #[test]
@@ -170,14 +188,18 @@ fn validation_errors_as_prometheus() {
     assert!(err(json!({"action": "replace"})).contains("requires 'target_label' value"));
     assert!(err(json!({"action": "lowercase"})).contains("requires 'target_label' value"));
     assert!(err(json!({"action": "lowercase", "target_label": "${3}"})).contains("\"${3}\" is invalid 'target_label'"));
-    assert!(err(json!({"source_labels": ["a"], "target_label": "0${3}"})).contains("\"0${3}\" is invalid 'target_label'"));
+    assert!(
+        err(json!({"source_labels": ["a"], "target_label": "0${3}"})).contains("\"0${3}\" is invalid 'target_label'")
+    );
     assert!(err(json!({"source_labels": ["a"], "target_label": "-${3}"}))
         .contains("\"-${3}\" is invalid 'target_label' for replace action"));
     assert!(err(json!({"action": "hashmod", "target_label": "x"})).contains("non-zero modulus"));
     assert!(err(json!({"action": "labeldrop", "source_labels": ["a"]})).contains("requires only 'regex'"));
     assert!(err(json!({"action": "explode"})).contains("unknown relabel action"));
     assert!(err(json!({"regex": "(", "target_label": "x"})).contains("does not compile"));
-    let ok = serde_json::from_value::<RelabelConfig>(json!({"source_labels": ["a"], "regex": "some-([^-]+)-([^,]+)", "target_label": "${3}"}));
+    let ok = serde_json::from_value::<RelabelConfig>(
+        json!({"source_labels": ["a"], "regex": "some-([^-]+)-([^,]+)", "target_label": "${3}"}),
+    );
     assert!(ok.unwrap().compile().is_ok());
 }
 

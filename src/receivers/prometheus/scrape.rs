@@ -29,8 +29,7 @@ pub struct JobSettings {
     pub params: BTreeMap<String, Vec<String>>,
     pub relabel: Vec<Rule>,
     pub metric_relabel: Vec<Rule>,
-    pub honor_labels: bool,
-    pub honor_timestamps: bool,
+    pub honor: Honor,
     pub external_labels: Labels,
     pub auth: Option<(String, String)>,
     pub basic: Option<BasicAuth>,
@@ -39,6 +38,12 @@ pub struct JobSettings {
     pub client: reqwest::Client,
     pub consumer: Arc<dyn Consumer>,
     pub receiver: String,
+}
+
+/// `honor_labels` and `honor_timestamps`.
+pub struct Honor {
+    pub labels: bool,
+    pub timestamps: bool,
 }
 
 /// Keeps one job's targets in step with what its providers report: each
@@ -128,7 +133,7 @@ async fn scrape_loop(s: Arc<JobSettings>, t: TargetSpec, stop: CancellationToken
         };
         let samples = families.iter().map(|f| f.samples.len()).sum::<usize>() as f64;
         for f in &mut families {
-            f.samples.retain_mut(|sample| label_sample(sample, &labels, &s));
+            f.samples.retain_mut(|sample| label_sample(sample, &labels, &s.honor, &s.metric_relabel));
         }
         families.retain(|f| !f.samples.is_empty());
         let extra = vec![
@@ -150,10 +155,10 @@ async fn scrape_loop(s: Arc<JobSettings>, t: TargetSpec, stop: CancellationToken
 /// unless honor_labels), then runs metric_relabel_configs over them with
 /// `__name__`; `false` drops the sample. `job` and `instance` leave the
 /// labels: they are the resource.
-fn label_sample(sample: &mut parse::Sample, target: &Labels, s: &JobSettings) -> bool {
+fn label_sample(sample: &mut parse::Sample, target: &Labels, honor: &Honor, metric_relabel: &[Rule]) -> bool {
     let mut l = std::mem::take(&mut sample.labels);
     for (k, v) in target {
-        if s.honor_labels {
+        if honor.labels {
             l.entry(k.clone()).or_insert_with(|| v.clone());
         } else {
             if let Some(scraped) = l.remove(k) {
@@ -166,12 +171,12 @@ fn label_sample(sample: &mut parse::Sample, target: &Labels, s: &JobSettings) ->
             l.insert(k.clone(), v.clone());
         }
     }
-    if !s.honor_timestamps {
+    if !honor.timestamps {
         sample.timestamp_ms = None;
     }
-    if !s.metric_relabel.is_empty() {
+    if !metric_relabel.is_empty() {
         l.insert("__name__".into(), sample.name.clone());
-        if !relabel::process(&mut l, &s.metric_relabel) {
+        if !relabel::process(&mut l, metric_relabel) {
             return false;
         }
         match l.remove("__name__") {
@@ -212,4 +217,55 @@ async fn fetch(s: &JobSettings, t: &TargetSpec) -> Result<Vec<parse::Family>, St
     }
     let text = resp.text().await.map_err(|e| e.to_string())?;
     parse::parse(&text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::receivers::prometheus::relabel::{compile_all, RelabelConfig};
+
+    fn labels(pairs: &[(&str, &str)]) -> Labels {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    fn sample(name: &str, pairs: &[(&str, &str)]) -> parse::Sample {
+        parse::Sample { name: name.into(), labels: labels(pairs), value: 1.0, timestamp_ms: Some(5) }
+    }
+
+    #[test]
+    fn target_labels_win_unless_honored() {
+        let target = labels(&[("job", "node"), ("instance", "h:1"), ("env", "prod")]);
+        let mut s = sample("m", &[("job", "app"), ("env", "dev"), ("exported_env", "x"), ("k", "v")]);
+        assert!(label_sample(&mut s, &target, &Honor { labels: false, timestamps: true }, &[]));
+        let want = labels(&[
+            ("env", "prod"),
+            ("exported_env", "x"),
+            ("exported_exported_env", "dev"),
+            ("exported_job", "app"),
+            ("k", "v"),
+        ]);
+        assert_eq!((s.labels, s.timestamp_ms), (want, Some(5)));
+        let mut s = sample("m", &[("env", "dev")]);
+        assert!(label_sample(&mut s, &target, &Honor { labels: true, timestamps: false }, &[]));
+        assert_eq!((s.labels, s.timestamp_ms), (labels(&[("env", "dev")]), None));
+    }
+
+    #[test]
+    fn metric_relabeling_sees_name_and_target_labels() {
+        let rules = compile_all(
+            &serde_json::from_value::<Vec<RelabelConfig>>(serde_json::json!([
+                {"source_labels": ["__name__"], "regex": "debug_.*", "action": "drop"},
+                {"source_labels": ["job", "status"], "target_label": "__name__", "regex": "node;(.*)", "replacement": "status_${1}"},
+                {"regex": "status", "action": "labeldrop"}
+            ]))
+            .unwrap(),
+        )
+        .unwrap();
+        let target = labels(&[("job", "node"), ("instance", "h:1")]);
+        let honor = Honor { labels: false, timestamps: true };
+        assert!(!label_sample(&mut sample("debug_x", &[]), &target, &honor, &rules));
+        let mut s = sample("m", &[("status", "ok")]);
+        assert!(label_sample(&mut s, &target, &honor, &rules));
+        assert_eq!((s.name.as_str(), s.labels), ("status_ok", Labels::new()));
+    }
 }

@@ -93,10 +93,20 @@ pub fn populate(address: &str, group: &Labels, d: &Defaults, rules: &[Rule]) -> 
         return Err(format!("__scheme__ {scheme:?} must be http or https"));
     }
     let path = l.get("__metrics_path__").cloned().unwrap_or_default();
-    let query: Vec<String> = l
-        .iter()
-        .filter_map(|(k, v)| k.strip_prefix("__param_").map(|p| format!("{}={}", encode(p), encode(v))))
-        .collect();
+    // every value of `params`, the first of each replaced by its `__param_` label
+    let mut params: std::collections::BTreeMap<String, Vec<String>> = d.params.clone();
+    for (k, v) in &l {
+        if let Some(p) = k.strip_prefix("__param_") {
+            match params.get_mut(p) {
+                Some(vs) if !vs.is_empty() => vs[0] = v.clone(),
+                _ => {
+                    params.insert(p.to_owned(), vec![v.clone()]);
+                }
+            }
+        }
+    }
+    let query: Vec<String> =
+        params.iter().flat_map(|(k, vs)| vs.iter().map(move |v| format!("{}={}", encode(k), encode(v)))).collect();
     let mut url = format!("{scheme}://{address}{path}");
     if !query.is_empty() {
         url = format!("{url}?{}", query.join("&"));
@@ -138,13 +148,15 @@ mod tests {
 
     #[test]
     fn defaults_apply_and_meta_labels_go() {
-        let params = BTreeMap::from([("module".to_string(), vec!["http 2xx".to_string()])]);
-        let group: Labels = [("__meta_filepath".to_string(), "/t.json".to_string()), ("env".into(), "prod".into())].into();
+        let params = BTreeMap::from([("collect[]".to_string(), vec!["cpu".to_string(), "load avg".to_string()])]);
+        let group: Labels =
+            [("__meta_filepath".to_string(), "/t.json".to_string()), ("env".into(), "prod".into())].into();
         let t = populate("h:9100", &group, &defaults(&params), &[]).unwrap().unwrap();
-        assert_eq!(t.url, "http://h:9100/metrics?module=http%202xx");
+        assert_eq!(t.url, "http://h:9100/metrics?collect%5B%5D=cpu&collect%5B%5D=load%20avg");
         assert_eq!((t.interval, t.timeout), (Duration::from_secs(15), Duration::from_secs(10)));
-        let want: Labels =
-            [("env", "prod"), ("instance", "h:9100"), ("job", "node")].map(|(k, v)| (k.to_string(), v.to_string())).into();
+        let want: Labels = [("env", "prod"), ("instance", "h:9100"), ("job", "node")]
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .into();
         assert_eq!(t.labels, want);
     }
 
