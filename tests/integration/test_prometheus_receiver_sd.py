@@ -242,3 +242,25 @@ def test_refused_options_say_why(ports, grpc_sink, tmp_path, receiver, message):
     out = subprocess.run([str(COLLECTOR_BIN), "validate", "--config", str(path)], capture_output=True, text=True)
     assert out.returncode != 0
     assert message in out.stdout + out.stderr
+
+
+def test_validate_does_not_need_scrape_config_files(ports, grpc_sink, tmp_path):
+    """CI validates configs without the deployment's files; a matched file is still checked."""
+    from conftest import COLLECTOR_BIN
+
+    def validate(pattern):
+        cfg = config_yaml(ports, exporters={"otlp": otlp_exporter(grpc_sink.port)},
+                          extra_receivers={"prometheus": {"config": {"scrape_config_files": [pattern]}}},
+                          pipelines={"metrics": pipeline(["otlp"], receivers=["prometheus"])})
+        path = tmp_path / "config.yaml"
+        path.write_text(cfg)
+        return subprocess.run([str(COLLECTOR_BIN), "validate", "--config", str(path)], capture_output=True, text=True)
+
+    assert validate(str(tmp_path / "absent" / "*.yml")).returncode == 0
+    jobs = tmp_path / "jobs"
+    jobs.mkdir()
+    (jobs / "bad.yml").write_text(yaml.safe_dump({"scrape_configs": [{
+        "job_name": "x", "static_configs": [{"targets": ["a:1"]}],
+        "metric_relabel_configs": [{"action": "labelmap", "replacement": "-bad"}]}]}))
+    out = validate(str(jobs / "*.yml"))
+    assert out.returncode != 0 and "is invalid 'replacement' for labelmap action" in out.stdout + out.stderr

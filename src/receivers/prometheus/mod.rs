@@ -49,7 +49,15 @@ impl ReceiverConfig for PrometheusReceiverConfig {
                 .build()?;
             let group = TaskGroup::new(format!("receiver {}", ctx.id));
             let global = &self.config.global;
-            for sc in self.config.all_scrape_configs().map_err(anyhow::Error::msg)? {
+            let all = self.config.all_scrape_configs().map_err(anyhow::Error::msg)?;
+            if all.is_empty() {
+                anyhow::bail!(
+                    "no scrape configs: scrape_config_files {:?} matched no file with scrape_configs; check the \
+                     paths or add config.scrape_configs",
+                    self.config.scrape_config_files
+                );
+            }
+            for sc in all {
                 let interval = sc.scrape_interval.unwrap_or(global.scrape_interval).0;
                 let auth = match (&sc.authorization, &sc.bearer_token) {
                     (Some(a), _) => Some((a.kind.clone().unwrap_or_else(|| "Bearer".into()), a.credentials.clone())),

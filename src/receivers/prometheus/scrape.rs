@@ -11,10 +11,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use super::config::BasicAuth;
 use super::file_sd::Group;
 use super::relabel::{self, Labels, Rule};
 use super::targets::{populate, Defaults, TargetSpec};
-use super::config::BasicAuth;
 use super::{convert, parse};
 use crate::component::Consumer;
 use crate::otlp::data::Decoded;
