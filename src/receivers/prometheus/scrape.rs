@@ -51,7 +51,7 @@ pub struct Honor {
 /// update is (provider index, that provider's full list of groups).
 pub async fn run_job(s: Arc<JobSettings>, mut updates: mpsc::Receiver<(usize, Vec<Group>)>, stop: CancellationToken) {
     let mut groups: BTreeMap<usize, Vec<Group>> = BTreeMap::new();
-    let mut running: BTreeMap<TargetSpec, CancellationToken> = BTreeMap::new();
+    let mut running: BTreeMap<TargetSpec, (CancellationToken, tokio::task::JoinHandle<()>)> = BTreeMap::new();
     loop {
         let update = tokio::select! {
             _ = stop.cancelled() => break,
@@ -63,7 +63,7 @@ pub async fn run_job(s: Arc<JobSettings>, mut updates: mpsc::Receiver<(usize, Ve
         };
         groups.insert(provider, list);
         let wanted = targets(&s, &groups);
-        running.retain(|spec, token| {
+        running.retain(|spec, (token, _)| {
             let keep = wanted.contains(spec);
             if !keep {
                 tracing::info!(receiver = %s.receiver, job = %s.job, target = %spec.url, "target removed");
@@ -74,13 +74,15 @@ pub async fn run_job(s: Arc<JobSettings>, mut updates: mpsc::Receiver<(usize, Ve
         for spec in wanted {
             if !running.contains_key(&spec) {
                 let token = stop.child_token();
-                running.insert(spec.clone(), token.clone());
-                tokio::spawn(scrape_loop(s.clone(), spec, token));
+                let handle = tokio::spawn(scrape_loop(s.clone(), spec.clone(), token.clone()));
+                running.insert(spec, (token, handle));
             }
         }
     }
-    for token in running.values() {
+    // the receiver has stopped only when no loop can still hand over a scrape
+    for (token, handle) in running.into_values() {
         token.cancel();
+        let _ = handle.await;
     }
 }
 
