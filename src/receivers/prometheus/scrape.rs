@@ -72,10 +72,10 @@ pub async fn run_job(s: Arc<JobSettings>, mut updates: mpsc::Receiver<(usize, Ve
             keep
         });
         for spec in wanted {
-            if !running.contains_key(&spec) {
+            if let std::collections::btree_map::Entry::Vacant(slot) = running.entry(spec) {
                 let token = stop.child_token();
-                let handle = tokio::spawn(scrape_loop(s.clone(), spec.clone(), token.clone()));
-                running.insert(spec, (token, handle));
+                let handle = tokio::spawn(scrape_loop(s.clone(), slot.key().clone(), token.clone()));
+                slot.insert((token, handle));
             }
         }
     }
