@@ -22,9 +22,6 @@ pub struct Target<'a> {
     pub job: &'a str,
     pub instance: &'a str,
     pub scheme: &'a str,
-    /// static_configs labels other than job/instance
-    pub labels: &'a BTreeMap<String, String>,
-    pub honor_labels: bool,
 }
 
 /// A series: metric name and its attribute pairs.
@@ -66,19 +63,10 @@ fn kv(k: &str, v: &str) -> KeyValue {
     }
 }
 
-fn attributes(sample: &Sample, target: &Target, skip: &str) -> Vec<KeyValue> {
-    let mut attrs: BTreeMap<String, String> = target.labels.clone();
-    for (k, v) in &sample.labels {
-        if k == skip {
-            continue;
-        }
-        let key =
-            if !target.honor_labels && (k == "job" || k == "instance") { format!("exported_{k}") } else { k.clone() };
-        if target.honor_labels || !target.labels.contains_key(&key) {
-            attrs.insert(key, v.clone());
-        }
-    }
-    attrs.iter().map(|(k, v)| kv(k, v)).collect()
+/// The data point attributes: the sample's labels, already merged with the
+/// target's and relabeled by the scrape loop, without `le`/`quantile`.
+fn attributes(sample: &Sample, _target: &Target, skip: &str) -> Vec<KeyValue> {
+    sample.labels.iter().filter(|(k, _)| k.as_str() != skip).map(|(k, v)| kv(k, v)).collect()
 }
 
 fn gauge_point(attrs: Vec<KeyValue>, value: f64, time: u64) -> NumberDataPoint {
