@@ -9,8 +9,8 @@ use super::node::Node;
 use super::service::ServiceSection;
 use super::{Config, Pipeline};
 use crate::component::{
-    ComponentId, ConnectorConfig, ExporterConfig, ExtensionConfig, Factory, Kind, ParseError, ProcessorConfig,
-    ReceiverConfig, Validate,
+    ComponentId, ConnectorConfig, ExporterConfig, ExtensionConfig, Factory, Kind, NeededFile, ParseError,
+    ProcessorConfig, ReceiverConfig, Validate,
 };
 use crate::registry::Registry;
 
@@ -21,6 +21,8 @@ pub(super) struct Compiler<'a> {
     broken: BTreeSet<(Kind, ComponentId)>,
     errors: Vec<ConfigError>,
     warnings: Vec<String>,
+    /// the deployment's files each component reads at start
+    files: Vec<(Kind, ComponentId, NeededFile)>,
 }
 
 impl Compiler<'_> {
@@ -49,6 +51,19 @@ impl Compiler<'_> {
         }
         let message = humanize_serde(&err.inner().to_string());
         self.error(&path, message);
+    }
+
+    /// A missing file is only a warning here: configs are validated where
+    /// the deployment's secrets are not (CI), as otelcol allows.
+    fn check_file(&mut self, base: &[String], needed: &NeededFile) {
+        let Some(problem) = needed.problem() else { return };
+        let mut path = base.to_vec();
+        path.extend(needed.path.split('.').map(str::to_owned));
+        let at = self.root.position_of(&path).map(|p| format!(" (at {p})")).unwrap_or_default();
+        self.warnings.push(format!(
+            "{}: {problem}; validate accepts this, but the collector will refuse to start until it exists{at}",
+            path.join(".")
+        ));
     }
 
     /// Parses every entry of one section with its factory.
@@ -97,6 +112,10 @@ impl Compiler<'_> {
                         p.extend(invalid.path.split('.').filter(|s| !s.is_empty()).map(str::to_owned));
                         self.error(&p, invalid.message);
                     }
+                    for needed in cfg.needed_files() {
+                        self.check_file(&path, &needed);
+                        self.files.push((kind, id.clone(), needed));
+                    }
                     out.insert(id, (cfg, index));
                 }
                 Err(e) => {
@@ -126,7 +145,7 @@ pub(super) type Sectioned<C> = BTreeMap<ComponentId, (Box<C>, usize)>;
 pub(super) type Used = BTreeSet<(Kind, ComponentId)>;
 
 pub(super) fn compile(root: &Node, registry: &Registry, warnings: Vec<String>) -> Result<Config, ConfigErrors> {
-    let mut c = Compiler { root, broken: BTreeSet::new(), errors: Vec::new(), warnings };
+    let mut c = Compiler { root, broken: BTreeSet::new(), errors: Vec::new(), warnings, files: Vec::new() };
     c.check_top_level();
     let parsed = Parsed {
         receivers: c.section(Kind::Receiver, &registry.receivers),
@@ -153,7 +172,18 @@ pub(super) fn compile(root: &Node, registry: &Registry, warnings: Vec<String>) -
     if !c.errors.is_empty() {
         return Err(ConfigErrors(c.errors));
     }
-    Ok(parsed.into_config(&used, pipelines, service_extensions, service.telemetry, c.warnings))
+    let needed_files = c
+        .files
+        .into_iter()
+        .filter(|(kind, id, _)| used.contains(&(*kind, id.clone())))
+        .map(|(kind, id, mut needed)| {
+            needed.path = format!("{}.{id}.{}", kind.section(), needed.path);
+            needed
+        })
+        .collect();
+    let mut config = parsed.into_config(&used, pipelines, service_extensions, service.telemetry, c.warnings);
+    config.needed_files = needed_files;
+    Ok(config)
 }
 
 impl Compiler<'_> {
@@ -251,6 +281,7 @@ impl Parsed {
             service_extensions,
             telemetry,
             warnings,
+            needed_files: Vec::new(),
         }
     }
 }

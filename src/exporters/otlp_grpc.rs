@@ -19,7 +19,7 @@ use super::client::{Compression, TlsClientConfig};
 use super::grpc::{self, classify};
 use super::helper::{self, Export, ExportError, HelperSettings, QueueConfig, RetryConfig};
 use crate::component::{
-    parse_section, BuildContext, BuildResult, BuiltExporter, ExporterConfig, Factory, Invalid, Validate,
+    parse_section, BuildContext, BuildResult, BuiltExporter, ExporterConfig, Factory, Invalid, NeededFile, Validate,
 };
 use crate::config::types::GoDuration;
 use crate::otlp::grpc_client;
@@ -82,6 +82,10 @@ pub fn factory(type_name: &'static str, deprecated: Option<&'static str>) -> Fac
 }
 
 impl Validate for OtlpGrpcConfig {
+    fn needed_files(&self) -> Vec<NeededFile> {
+        self.tls.needed_files("tls")
+    }
+
     fn validate(&self) -> Result<(), Invalid> {
         if self.endpoint.trim().is_empty() {
             return Err(Invalid::at(

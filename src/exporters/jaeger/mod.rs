@@ -24,13 +24,13 @@ use super::client::{Compression, TlsClientConfig};
 use super::grpc;
 use super::helper::{self, Export, ExportError, HelperSettings, QueueConfig, RetryConfig};
 use crate::component::{
-    parse_section, BuildContext, BuildResult, BuiltExporter, ExporterConfig, Factory, Invalid, Validate,
+    parse_section, BuildContext, BuildResult, BuiltExporter, ExporterConfig, Factory, Invalid, NeededFile, Validate,
 };
 use crate::config::types::GoDuration;
-use crate::runtime::auth::{AuthSettings, ClientAuth};
-use crate::runtime::ExtensionRef;
 use crate::otlp::data::Decoded;
 use crate::otlp::{grpc_client, PartialSuccess};
+use crate::runtime::auth::{AuthSettings, ClientAuth};
+use crate::runtime::ExtensionRef;
 use crate::signal::{Batch, Signal};
 
 pub use model::{Batch as JaegerBatch, PostSpansRequest};
@@ -93,6 +93,10 @@ pub fn factory() -> Factory<dyn ExporterConfig> {
 }
 
 impl Validate for JaegerConfig {
+    fn needed_files(&self) -> Vec<NeededFile> {
+        self.tls.needed_files("tls")
+    }
+
     fn validate(&self) -> Result<(), Invalid> {
         if self.endpoint.trim().is_empty() {
             return Err(Invalid::at("endpoint", "is required, like \"jaeger:14250\""));

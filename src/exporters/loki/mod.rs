@@ -18,13 +18,13 @@ use serde::Deserialize;
 use super::client::{parse_retry_after, Compression, TlsClientConfig};
 use super::helper::{self, Export, ExportError, HelperSettings, QueueConfig, RetryConfig};
 use crate::component::{
-    parse_section, BuildContext, BuildResult, BuiltExporter, ExporterConfig, Factory, Invalid, Validate,
+    parse_section, BuildContext, BuildResult, BuiltExporter, ExporterConfig, Factory, Invalid, NeededFile, Validate,
 };
 use crate::config::types::GoDuration;
-use crate::runtime::auth::{AuthSettings, ClientAuth};
-use crate::runtime::ExtensionRef;
 use crate::otlp::data::Decoded;
 use crate::otlp::PartialSuccess;
+use crate::runtime::auth::{AuthSettings, ClientAuth};
+use crate::runtime::ExtensionRef;
 use crate::signal::{Batch, Signal};
 
 pub use proto::{Entry, PushRequest, Stream};
@@ -95,6 +95,10 @@ pub fn factory() -> Factory<dyn ExporterConfig> {
 }
 
 impl Validate for LokiConfig {
+    fn needed_files(&self) -> Vec<NeededFile> {
+        self.tls.needed_files("tls")
+    }
+
     fn validate(&self) -> Result<(), Invalid> {
         let ep = self.endpoint.trim();
         if ep.is_empty() {

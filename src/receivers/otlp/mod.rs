@@ -15,8 +15,8 @@ use futures::future::BoxFuture;
 use serde::{Deserialize, Deserializer};
 
 use crate::component::{
-    parse_section, BuildContext, BuildResult, ConsumeError, Factory, Invalid, ReceiverConfig, Running, SignalConsumers,
-    Validate,
+    parse_section, BuildContext, BuildResult, ConsumeError, Factory, Invalid, NeededFile, ReceiverConfig, Running,
+    SignalConsumers, Validate,
 };
 use crate::config::types::split_host_port;
 use crate::runtime::{AuthSettings, ExtensionRef, ServerAuth, TaskGroup};
@@ -60,6 +60,14 @@ pub fn factory() -> Factory<dyn ReceiverConfig> {
 }
 
 impl Validate for OtlpReceiverConfig {
+    fn needed_files(&self) -> Vec<NeededFile> {
+        let grpc =
+            self.protocols.grpc.as_ref().and_then(|g| g.tls.as_ref()).map(|t| t.needed_files("protocols.grpc.tls"));
+        let http =
+            self.protocols.http.as_ref().and_then(|h| h.tls.as_ref()).map(|t| t.needed_files("protocols.http.tls"));
+        grpc.into_iter().chain(http).flatten().collect()
+    }
+
     fn validate(&self) -> Result<(), Invalid> {
         if self.protocols.grpc.is_none() && self.protocols.http.is_none() {
             return Err(Invalid::at("protocols", "enable at least one protocol: grpc or http"));

@@ -19,9 +19,9 @@ use tokio_util::sync::CancellationToken;
 
 use super::{json, proto, translate, v1, ZipkinReceiverConfig};
 use crate::component::{BuildContext, ConsumeError, Consumer};
-use crate::runtime::ServerAuth;
 use crate::otlp::data::Decoded;
 use crate::receivers::http_server::{self, BodyError, CorsConfig};
+use crate::runtime::ServerAuth;
 use crate::signal::{Batch, Signal};
 use crate::telemetry::ReceiverMetrics;
 

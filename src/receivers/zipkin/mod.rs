@@ -19,7 +19,8 @@ use futures::future::BoxFuture;
 use serde::Deserialize;
 
 use crate::component::{
-    parse_section, BuildContext, BuildResult, Factory, Invalid, ReceiverConfig, Running, SignalConsumers, Validate,
+    parse_section, BuildContext, BuildResult, Factory, Invalid, NeededFile, ReceiverConfig, Running, SignalConsumers,
+    Validate,
 };
 use crate::config::types::split_host_port;
 use crate::receivers::http_server::CorsConfig;
@@ -71,6 +72,10 @@ pub fn factory() -> Factory<dyn ReceiverConfig> {
 }
 
 impl Validate for ZipkinReceiverConfig {
+    fn needed_files(&self) -> Vec<NeededFile> {
+        self.tls.as_ref().map(|t| t.needed_files("tls")).unwrap_or_default()
+    }
+
     fn validate(&self) -> Result<(), Invalid> {
         split_host_port(&self.endpoint).map_err(|e| Invalid::at("endpoint", e))?;
         if let Some(tls) = &self.tls {
