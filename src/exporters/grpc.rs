@@ -9,6 +9,7 @@ use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity
 
 use super::client::TlsClientConfig;
 use super::helper::ExportError;
+use crate::config::types::check_grpc_endpoint;
 use crate::otlp::wire;
 
 /// Plain text when `tls.insecure` is set or the endpoint says `http://`.
@@ -19,6 +20,7 @@ pub fn plaintext(endpoint: &str, tls: &TlsClientConfig) -> bool {
 /// The URI to dial: otelcol accepts `host:port` and `scheme://host:port`.
 pub fn target(endpoint: &str, tls: &TlsClientConfig) -> Result<String, String> {
     let ep = endpoint.trim();
+    check_grpc_endpoint(ep)?;
     let rest = ep.strip_prefix("http://").or_else(|| ep.strip_prefix("https://")).unwrap_or(ep);
     let rest = rest.trim_end_matches('/');
     if rest.is_empty() || rest.contains('/') {
