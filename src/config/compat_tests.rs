@@ -66,3 +66,60 @@ fn file_sources_work_inside_a_config_file() {
     let otlp = format!("{:?}", cfg.exporters.values().next().unwrap());
     assert!(otlp.contains("endpoint: \"tempo:4317\"") && otlp.contains("insecure: true"), "{otlp}");
 }
+
+#[test]
+fn known_keys_that_would_do_nothing_are_refused_with_their_key_path() {
+    let receiver = |grpc: &str| {
+        format!("receivers:\n  otlp:\n    protocols:\n      grpc:\n{grpc}exporters:\n  debug:\nservice:\n  pipelines:\n    traces:\n      receivers: [otlp]\n      exporters: [debug]\n")
+    };
+    let cases = [
+        (
+            exporter("otlp", "    endpoint: tempo:4317\n    wait_for_ready: true\n"),
+            "exporters.otlp.wait_for_ready: is not supported",
+        ),
+        (
+            exporter("jaeger", "    endpoint: jaeger:14250\n    write_buffer_size: 524288\n"),
+            "exporters.jaeger.write_buffer_size: is not supported",
+        ),
+        (
+            exporter("loki", "    endpoint: http://loki:3100/loki/api/v1/push\n    max_idle_conns: 10\n"),
+            "exporters.loki.max_idle_conns: is not supported",
+        ),
+        (
+            exporter("debug", "    output_paths: [stdout]\n"),
+            "exporters.debug.output_paths: is not a debug exporter setting",
+        ),
+        (
+            receiver("        include_metadata: true\n"),
+            "receivers.otlp.protocols.grpc.include_metadata: is not supported",
+        ),
+        (
+            receiver("        keepalive:\n          server_parameters: {max_connection_age: 30s}\n"),
+            "receivers.otlp.protocols.grpc.keepalive.server_parameters.max_connection_age: is not supported",
+        ),
+        (
+            format!("{}extensions:\n  health_check:\n    check_collector_pipeline: {{enabled: true}}\n", receiver(""))
+                .replace("service:\n", "service:\n  extensions: [health_check]\n"),
+            "extensions.health_check.check_collector_pipeline.enabled: is not supported",
+        ),
+    ];
+    for (yaml, expected) in cases {
+        let errs = errors(&yaml);
+        assert!(errs.iter().any(|e| e.starts_with(expected)), "{expected}: {errs:?}");
+    }
+}
+
+#[test]
+fn grpc_keepalive_and_authority_are_read_and_the_disabled_pipeline_check_is_accepted() {
+    let yaml = exporter(
+        "otlp",
+        "    endpoint: tempo:4317\n    authority: tempo.internal\n    keepalive: {time: 10s, timeout: 5s, permit_without_stream: true}\n",
+    );
+    let cfg = load_str(&yaml, &registry()).unwrap();
+    let otlp = format!("{:?}", cfg.exporters.values().next().unwrap());
+    assert!(otlp.contains("permit_without_stream: true") && otlp.contains("tempo.internal"), "{otlp}");
+    let errs = errors(&exporter("otlp", "    endpoint: tempo:4317\n    authority: \"bad authority\"\n"));
+    assert!(errs[0].starts_with("exporters.otlp.authority:"), "{errs:?}");
+    let receiver = "receivers:\n  otlp:\n    protocols:\n      grpc:\n        keepalive:\n          server_parameters: {time: 30s, timeout: 5s}\nexporters:\n  debug:\nextensions:\n  health_check:\n    check_collector_pipeline: {enabled: false, interval: 5m}\nservice:\n  extensions: [health_check]\n  pipelines:\n    traces:\n      receivers: [otlp]\n      exporters: [debug]\n";
+    load_str(receiver, &registry()).unwrap();
+}

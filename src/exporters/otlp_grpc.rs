@@ -11,7 +11,6 @@ use std::sync::Arc;
 use bytes::Bytes;
 use futures::future::BoxFuture;
 use serde::Deserialize;
-use serde_json::Value;
 use tonic::metadata::MetadataKey;
 use tonic::transport::Channel;
 
@@ -42,7 +41,7 @@ pub struct OtlpGrpcConfig {
     pub retry_on_failure: RetryConfig,
     #[serde(deserialize_with = "crate::config::types::null_default")]
     pub sending_queue: QueueConfig,
-    pub keepalive: Option<Value>,
+    pub keepalive: Option<grpc::Keepalive>,
     pub balancer_name: Option<String>,
     pub authority: Option<String>,
     pub wait_for_ready: bool,
@@ -108,6 +107,7 @@ impl Validate for OtlpGrpcConfig {
             return Err(Invalid::at("compression", "zstd is not supported by the gRPC exporter; use gzip or none"));
         }
         self.tls.validate()?;
+        self.client_options().validate()?;
         self.retry_on_failure.validate()?;
         self.sending_queue.validate()
     }
@@ -123,7 +123,19 @@ impl OtlpGrpcConfig {
     }
 
     fn channel(&self) -> anyhow::Result<Channel> {
-        grpc::channel(&self.endpoint, &self.tls)
+        grpc::channel(&self.endpoint, &self.tls, self.client_options())
+    }
+}
+
+impl OtlpGrpcConfig {
+    fn client_options(&self) -> grpc::ClientOptions<'_> {
+        grpc::ClientOptions {
+            keepalive: self.keepalive.as_ref(),
+            authority: self.authority.as_deref(),
+            wait_for_ready: self.wait_for_ready,
+            read_buffer_size: self.read_buffer_size,
+            write_buffer_size: self.write_buffer_size,
+        }
     }
 }
 

@@ -74,12 +74,25 @@ impl Validate for OtlpReceiverConfig {
         }
         if let Some(g) = &self.protocols.grpc {
             split_host_port(&g.endpoint).map_err(|e| Invalid::at("protocols.grpc.endpoint", e))?;
+            g.validate_options().map_err(|e| Invalid::at(format!("protocols.grpc.{}", e.path), e.message))?;
             if let Some(tls) = &g.tls {
                 tls.validate("protocols.grpc.tls")?;
             }
         }
         if let Some(h) = &self.protocols.http {
             split_host_port(&h.endpoint).map_err(|e| Invalid::at("protocols.http.endpoint", e))?;
+            if h.include_metadata {
+                return Err(Invalid::at(
+                    "protocols.http.include_metadata",
+                    crate::receivers::http_server::INCLUDE_METADATA,
+                ));
+            }
+            if h.compression_algorithms.is_some() {
+                return Err(Invalid::at(
+                    "protocols.http.compression_algorithms",
+                    crate::receivers::http_server::COMPRESSION_ALGORITHMS,
+                ));
+            }
             if let Some(tls) = &h.tls {
                 tls.validate("protocols.http.tls")?;
             }

@@ -37,7 +37,7 @@ pub struct ZipkinReceiverConfig {
     pub parse_string_tags: bool,
     pub max_request_body_size: usize,
     pub cors: Option<CorsConfig>,
-    /// accepted as in otelcol; request metadata is not propagated here
+    /// refused when true: request metadata is not propagated here
     pub include_metadata: bool,
     pub compression_algorithms: Option<Vec<String>>,
     #[serde(deserialize_with = "crate::config::types::null_default")]
@@ -78,6 +78,12 @@ impl Validate for ZipkinReceiverConfig {
 
     fn validate(&self) -> Result<(), Invalid> {
         split_host_port(&self.endpoint).map_err(|e| Invalid::at("endpoint", e))?;
+        if self.include_metadata {
+            return Err(Invalid::at("include_metadata", crate::receivers::http_server::INCLUDE_METADATA));
+        }
+        if self.compression_algorithms.is_some() {
+            return Err(Invalid::at("compression_algorithms", crate::receivers::http_server::COMPRESSION_ALGORITHMS));
+        }
         if let Some(tls) = &self.tls {
             tls.validate("tls")?;
         }
