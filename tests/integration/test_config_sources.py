@@ -170,3 +170,19 @@ service:
     r = run_cli("validate", "--config", path)
     assert r.returncode == 1
     assert "unsupported config source 'https:'" in r.stderr and "${file:PATH}" in r.stderr, r.stderr
+
+
+def test_grpc_keepalive_and_authority_reach_a_real_server(collector, ports, grpc_sink):
+    """keepalive and authority go onto the exporter's channel; data still arrives item by item."""
+    cfg = config_yaml(
+        ports,
+        exporters={"otlp": {"endpoint": grpc_sink.endpoint, "tls": {"insecure": True},
+                            "authority": "tempo.internal:4317",
+                            "keepalive": {"time": "10s", "timeout": "5s", "permit_without_stream": True}}},
+        pipelines={"traces": pipeline(["otlp"])},
+        grpc_extra={"keepalive": {"server_parameters": {"time": "30s", "timeout": "5s"}}},
+    )
+    collector(cfg)
+    grpc_export(ports.grpc, trace_request([make_span("ka-1"), make_span("ka-2")]))
+    grpc_sink.wait_for("traces", 1, timeout=5)
+    assert [sp.name for (_, _, sp) in grpc_sink.spans()] == ["ka-1", "ka-2"]
