@@ -78,6 +78,8 @@ SHARED: dict[str, tuple[str, ...]] = {
     "exporters::queue": ("exporters",),
     "exporters::failure": ("exporters",),
     "processors::actions": ("processors",),
+    # confighttp's server side: what every HTTP receiver shares
+    "receivers::http_server": ("receivers",),
 }
 
 

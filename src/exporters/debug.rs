@@ -147,7 +147,7 @@ impl Sampler {
             self.seen = 0;
         }
         self.seen += 1;
-        self.seen <= self.initial || (self.seen - self.initial) % self.thereafter.max(1) == 0
+        self.seen <= self.initial || (self.seen - self.initial).is_multiple_of(self.thereafter.max(1))
     }
 }
 
