@@ -50,6 +50,13 @@ fn missing_deployment_files_warn_with_key_and_line_and_fail_the_start_check() {
 }
 
 #[test]
+fn an_unknown_source_is_refused_with_its_key_path_and_line() {
+    let errs = errors(&exporter("otlp", "    endpoint: ${s3:bucket/endpoint}\n"));
+    assert!(errs[0].starts_with("exporters.otlp.endpoint: unsupported config source 's3:'"), "{errs:?}");
+    assert!(errs[0].ends_with("(at <inline>:7:15)"), "{errs:?}");
+}
+
+#[test]
 fn file_sources_work_inside_a_config_file() {
     let dir = std::env::temp_dir().join(format!("otelstack-compat-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();

@@ -35,7 +35,7 @@ fn expand_tree_at(
     errors: &mut Vec<(Option<super::node::Pos>, String)>,
     depth: usize,
 ) {
-    root.visit_strings(&mut |node| {
+    visit_strings(root, &mut Vec::new(), &mut |node, path| {
         let NodeValue::Str(text) = &node.value else { return };
         if !text.contains('$') {
             return;
@@ -62,9 +62,33 @@ fn expand_tree_at(
                     None => node.value = scalar_value(out.trim_end_matches(['\n', '\r'])),
                 }
             }
-            Err(msg) => errors.push((node.pos.clone(), msg)),
+            // the key path leads, as every other config error does
+            Err(msg) if path.is_empty() => errors.push((node.pos.clone(), msg)),
+            Err(msg) => errors.push((node.pos.clone(), format!("{}: {msg}", path.join(".")))),
         }
     });
+}
+
+/// Visits every string scalar with its key path.
+fn visit_strings(node: &mut Node, path: &mut Vec<String>, f: &mut dyn FnMut(&mut Node, &[String])) {
+    match &mut node.value {
+        NodeValue::Str(_) => f(node, path),
+        NodeValue::Seq(items) => {
+            for (i, item) in items.iter_mut().enumerate() {
+                path.push(i.to_string());
+                visit_strings(item, path, f);
+                path.pop();
+            }
+        }
+        NodeValue::Map(entries) => {
+            for (key, value) in entries.iter_mut() {
+                path.push(key.clone());
+                visit_strings(value, path, f);
+                path.pop();
+            }
+        }
+        _ => {}
+    }
 }
 
 /// A whole reference that expanded to a YAML mapping or sequence.

@@ -169,7 +169,8 @@ service:
 """)
     r = run_cli("validate", "--config", path)
     assert r.returncode == 1
-    assert "unsupported config source 'https:'" in r.stderr and "${file:PATH}" in r.stderr, r.stderr
+    assert "exporters.otlp.endpoint: unsupported config source 'https:'" in r.stderr, r.stderr
+    assert "${file:PATH}" in r.stderr and f"{path}:8:15" in r.stderr, r.stderr
 
 
 def test_grpc_keepalive_and_authority_reach_a_real_server(collector, ports, grpc_sink):
