@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use crate::runtime::{Admission, Authenticator, Health, Host, StorageSettings};
 pub use crate::runtime::{Capability, ExtensionRef};
-pub use crate::runtime::{ComponentId, ConsumeError, Invalid, NothingRunning, Running};
+pub use crate::runtime::{ComponentId, ConsumeError, Invalid, NeededFile, NothingRunning, Running};
 use crate::signal::{Batch, Signal};
 use crate::telemetry::Telemetry;
 
@@ -106,6 +106,12 @@ pub type BuildResult<T> = Result<T, anyhow::Error>;
 pub trait Validate {
     fn validate(&self) -> Result<(), Invalid> {
         Ok(())
+    }
+
+    /// The deployment's files this config reads at start. Validation warns
+    /// about missing ones; starting fails on them, naming the key path.
+    fn needed_files(&self) -> Vec<NeededFile> {
+        Vec::new()
     }
 }
 

@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::types::GoDuration;
 use crate::runtime::auth::Secret;
-use crate::runtime::Invalid;
+use crate::runtime::{Invalid, NeededFile};
 
 /// A client that has not finished its handshake after this long is dropped.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -45,8 +45,8 @@ fn version_rank(v: &Option<String>, default: u8) -> u8 {
 }
 
 impl TlsServerConfig {
-    /// Checks combinations and that every file can be read; `at` is the key
-    /// path of this section, like `protocols.grpc.tls`.
+    /// Checks combinations; `at` is the key path of this section, like
+    /// `protocols.grpc.tls`. Files are checked at start ([`Self::needed_files`]).
     pub fn validate(&self, at: &str) -> Result<(), Invalid> {
         let has_cert = self.cert_file.is_some() || self.cert_pem.is_some();
         let has_key = self.key_file.is_some() || self.key_pem.is_some();
@@ -82,15 +82,16 @@ impl TlsServerConfig {
         if self.reload_interval.is_some_and(|d| d.is_zero()) {
             return Err(Invalid::at(format!("{at}.reload_interval"), "must be above 0; remove it to never reload"));
         }
-        for (key, path) in
-            [("cert_file", &self.cert_file), ("key_file", &self.key_file), ("client_ca_file", &self.client_ca_file)]
-        {
-            if let Some(path) = path {
-                std::fs::File::open(path)
-                    .map_err(|e| Invalid::at(format!("{at}.{key}"), format!("cannot read {path:?}: {e}")))?;
-            }
-        }
         Ok(())
+    }
+
+    /// The certificate, key and CA files this section reads at start (see
+    /// [`NeededFile`]: missing ones are warnings in `validate`).
+    pub fn needed_files(&self, at: &str) -> Vec<NeededFile> {
+        [("cert_file", &self.cert_file), ("key_file", &self.key_file), ("client_ca_file", &self.client_ca_file)]
+            .into_iter()
+            .filter_map(|(key, path)| path.as_ref().map(|p| NeededFile::file(format!("{at}.{key}"), p)))
+            .collect()
     }
 
     /// The rustls server configuration, offering `alpn` (`h2` for gRPC).
@@ -287,12 +288,13 @@ mod tests {
         let e = parse(serde_json::json!({"cert_file": "/x"})).unwrap().validate("protocols.grpc.tls").unwrap_err();
         assert_eq!(e.path, "protocols.grpc.tls");
         assert!(e.message.contains("go together"));
-        let e = parse(serde_json::json!({"cert_file": "/nonexistent/c.pem", "key_file": "/nonexistent/k.pem"}))
-            .unwrap()
-            .validate("protocols.http.tls")
-            .unwrap_err();
-        assert_eq!(e.path, "protocols.http.tls.cert_file");
-        assert!(e.message.contains("cannot read"));
+        let missing =
+            parse(serde_json::json!({"cert_file": "/nonexistent/c.pem", "key_file": "/nonexistent/k.pem"})).unwrap();
+        missing.validate("protocols.http.tls").unwrap();
+        let files = missing.needed_files("protocols.http.tls");
+        assert_eq!(files[0], NeededFile::file("protocols.http.tls.cert_file", "/nonexistent/c.pem"));
+        assert_eq!(files[1].path, "protocols.http.tls.key_file");
+        assert!(files[0].problem().unwrap().contains("cannot read"));
         let e = parse(serde_json::json!({"cert_pem": "x", "key_pem": "y", "min_version": "1.1"}))
             .unwrap()
             .validate("tls")

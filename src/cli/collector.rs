@@ -131,6 +131,13 @@ fn run(args: &[String], gate_warnings: &[String]) -> ExitCode {
         Ok(cfg) => cfg,
         Err(code) => return code,
     };
+    if let Err(errors) = cfg.check_files() {
+        eprintln!("error: cannot start: files the configuration names are missing:");
+        for e in &errors.0 {
+            eprintln!("  {e}");
+        }
+        return ExitCode::from(1);
+    }
     init_logging(&cfg.telemetry.logs.level, cfg.telemetry.logs.encoding == "json");
     if args.is_empty() {
         tracing::info!(

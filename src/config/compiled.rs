@@ -3,9 +3,10 @@
 
 use std::collections::BTreeMap;
 
+use super::errors::{ConfigError, ConfigErrors};
 use super::service::{PipelineId, TelemetryConfig};
 use crate::component::{
-    ComponentId, ConnectorConfig, ExporterConfig, ExtensionConfig, ProcessorConfig, ReceiverConfig,
+    ComponentId, ConnectorConfig, ExporterConfig, ExtensionConfig, NeededFile, ProcessorConfig, ReceiverConfig,
 };
 use crate::signal::Signal;
 
@@ -25,8 +26,35 @@ pub struct Config {
     /// extensions enabled in `service.extensions`, in order
     pub service_extensions: Vec<ComponentId>,
     pub telemetry: TelemetryConfig,
-    /// non-fatal findings (unused components, deprecated names, unset variables)
+    /// non-fatal findings (unused components, deprecated names, unset
+    /// variables, missing deployment files)
     pub warnings: Vec<String>,
+    /// the deployment's files the used components read at start, with full
+    /// key paths; [`Config::check_files`] is the start-time check
+    pub needed_files: Vec<NeededFile>,
+}
+
+impl Config {
+    /// Every needed file that is missing or unreadable, as errors naming the
+    /// key path: the run refuses to start on any, before binding anything.
+    pub fn check_files(&self) -> Result<(), ConfigErrors> {
+        let errors: Vec<ConfigError> = self
+            .needed_files
+            .iter()
+            .filter_map(|n| {
+                n.problem().map(|p| ConfigError {
+                    path: n.path.clone(),
+                    pos: None,
+                    message: format!("{p}; create it or correct the path"),
+                })
+            })
+            .collect();
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(ConfigErrors(errors))
+        }
+    }
 }
 
 #[derive(Debug, Clone)]

@@ -8,8 +8,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::errors::{humanize_serde, suggest, ConfigError};
 use super::node::Node;
 use crate::component::{
-    ComponentId, ConnectorConfig, ExporterConfig, ExtensionConfig, Factory, Kind, ParseError, ProcessorConfig,
-    ReceiverConfig, Validate,
+    ComponentId, ConnectorConfig, ExporterConfig, ExtensionConfig, Factory, Kind, NeededFile, ParseError,
+    ProcessorConfig, ReceiverConfig, Validate,
 };
 
 pub(super) struct Compiler<'a> {
@@ -17,6 +17,8 @@ pub(super) struct Compiler<'a> {
     pub(super) broken: BTreeSet<(Kind, ComponentId)>,
     pub(super) errors: Vec<ConfigError>,
     pub(super) warnings: Vec<String>,
+    /// the deployment's files each component reads at start
+    pub(super) files: Vec<(Kind, ComponentId, NeededFile)>,
 }
 
 impl Compiler<'_> {
@@ -48,6 +50,19 @@ impl Compiler<'_> {
     }
 
     /// Parses every entry of one section with its factory.
+    /// A missing file is only a warning here: configs are validated where
+    /// the deployment's secrets are not (CI), as otelcol allows.
+    fn check_file(&mut self, base: &[String], needed: &NeededFile) {
+        let Some(problem) = needed.problem() else { return };
+        let mut path = base.to_vec();
+        path.extend(needed.path.split('.').map(str::to_owned));
+        let at = self.root.position_of(&path).map(|p| format!(" (at {p})")).unwrap_or_default();
+        self.warnings.push(format!(
+            "{}: {problem}; validate accepts this, but the collector will refuse to start until it exists{at}",
+            path.join(".")
+        ));
+    }
+
     pub(super) fn section<C: ?Sized + Validate>(
         &mut self,
         kind: Kind,
@@ -92,6 +107,10 @@ impl Compiler<'_> {
                         let mut p = path.clone();
                         p.extend(invalid.path.split('.').filter(|s| !s.is_empty()).map(str::to_owned));
                         self.error(&p, invalid.message);
+                    }
+                    for needed in cfg.needed_files() {
+                        self.check_file(&path, &needed);
+                        self.files.push((kind, id.clone(), needed));
                     }
                     out.insert(id, (cfg, index));
                 }

@@ -110,3 +110,7 @@ pub fn load_str(text: &str, registry: &crate::registry::Registry) -> Result<Conf
 #[cfg(test)]
 #[path = "tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "compat_tests.rs"]
+mod compat_tests;

@@ -130,16 +130,6 @@ impl Node {
             NodeValue::Map(m) => Value::Object(m.iter().map(|(k, v)| (k.clone(), v.to_json())).collect()),
         }
     }
-
-    /// Visits every string scalar mutably (for environment expansion).
-    pub fn visit_strings(&mut self, f: &mut dyn FnMut(&mut Node)) {
-        match &mut self.value {
-            NodeValue::Str(_) => f(self),
-            NodeValue::Seq(s) => s.iter_mut().for_each(|n| n.visit_strings(f)),
-            NodeValue::Map(m) => m.iter_mut().for_each(|(_, n)| n.visit_strings(f)),
-            _ => {}
-        }
-    }
 }
 
 /// Resolves a plain scalar the way YAML's core schema does (int, float, bool, null, string).

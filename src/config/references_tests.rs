@@ -169,10 +169,16 @@ mod authenticator {
             errs.iter().any(|e| e.starts_with("receivers.otlp.protocols.grpc.tls: cert_file and key_file go together")),
             "{errs:?}"
         );
-        let errs = errors(&yaml.replace("tls: {cert_file: /nonexistent/c.pem}", "endpoint: localhost:4317"));
+        // a missing certificate is the deployment's business: a warning here, an error at start
+        let cfg =
+            load_str(&yaml.replace("tls: {cert_file: /nonexistent/c.pem}", "endpoint: localhost:4317"), &registry())
+                .expect("missing files do not fail validation");
         assert!(
-            errs.iter().any(|e| e.starts_with("receivers.otlp.protocols.http.tls.cert_file: cannot read")),
-            "{errs:?}"
+            cfg.warnings.iter().any(|w| w.starts_with("receivers.otlp.protocols.http.tls.cert_file: cannot read")),
+            "{:?}",
+            cfg.warnings
         );
+        let errs = cfg.check_files().unwrap_err().to_string();
+        assert!(errs.starts_with("receivers.otlp.protocols.http.tls.cert_file: cannot read"), "{errs}");
     }
 }

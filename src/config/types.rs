@@ -106,6 +106,48 @@ pub fn split_host_port(endpoint: &str) -> Result<(String, u16), String> {
     Ok((host.to_owned(), port))
 }
 
+/// The endpoint check of otelcol's gRPC exporters (`otlpexporter`'s
+/// `Validate`): after an `http://`, `https://` or `dns://` prefix, the
+/// endpoint must be `host:port` as Go's `net.SplitHostPort` reads it, with a
+/// numeric port. Every gRPC client endpoint (otlp, jaeger, loadbalancing's
+/// `protocol.otlp`) is checked with this one function.
+pub fn check_grpc_endpoint(endpoint: &str) -> Result<(), String> {
+    let ep = endpoint.trim();
+    let addr = match ep.strip_prefix("dns://") {
+        Some(rest) => rest.strip_prefix('/').unwrap_or(rest),
+        None => ep.strip_prefix("http://").or_else(|| ep.strip_prefix("https://")).unwrap_or(ep),
+    };
+    let addr = addr.trim_end_matches('/');
+    let fix = "write host:port, like \"tempo:4317\" or \"https://otlp.example.com:4317\"";
+    if addr.is_empty() {
+        return Err(format!("is required; {fix}"));
+    }
+    let port = if let Some(rest) = addr.strip_prefix('[') {
+        let Some((_, after)) = rest.split_once(']') else {
+            return Err(format!("{ep:?}: missing ']' in address; {fix}"));
+        };
+        match after.strip_prefix(':') {
+            Some(port) => port,
+            None if after.is_empty() => return Err(format!("{ep:?} has no port (missing port in address); {fix}")),
+            None => return Err(format!("{ep:?}: unexpected text after ']' in address; {fix}")),
+        }
+    } else {
+        let Some((host, port)) = addr.rsplit_once(':') else {
+            return Err(format!("{ep:?} has no port (missing port in address); {fix}"));
+        };
+        if host.contains(':') {
+            return Err(format!(
+                "{ep:?}: too many colons in address; write an IPv6 host in brackets, like \"[::1]:4317\""
+            ));
+        }
+        port
+    };
+    if port.is_empty() || !port.trim_start_matches(['+', '-']).chars().all(|c| c.is_ascii_digit()) || port.len() > 19 {
+        return Err(format!("{ep:?} has an invalid port {port:?}; the port must be a number, like 4317"));
+    }
+    Ok(())
+}
+
 /// Resolves a listen endpoint to socket addresses (`localhost` may give both
 /// 127.0.0.1 and ::1).
 pub fn listen_addrs(endpoint: &str) -> Result<Vec<std::net::SocketAddr>, String> {
@@ -144,5 +186,22 @@ mod tests {
         assert_eq!(split_host_port("[::1]:4318").unwrap(), ("::1".into(), 4318));
         assert!(split_host_port("localhost").is_err());
         assert!(split_host_port("localhost:http").is_err());
+    }
+
+    #[test]
+    fn grpc_client_endpoints_need_a_numeric_port_as_in_otelcol() {
+        for ok in
+            ["tempo:4317", "http://tempo:4317", "https://otlp.example.com:443/", "dns:///tempo:4317", "[::1]:4317"]
+        {
+            assert_eq!(check_grpc_endpoint(ok), Ok(()), "{ok}");
+        }
+        let e = check_grpc_endpoint("tempo").unwrap_err();
+        assert!(e.contains("has no port (missing port in address)") && e.contains("tempo:4317"), "{e}");
+        assert!(check_grpc_endpoint("https://tempo").unwrap_err().contains("missing port"));
+        assert!(check_grpc_endpoint("[::1]").unwrap_err().contains("missing port"));
+        assert!(check_grpc_endpoint("tempo:otlp").unwrap_err().contains("invalid port \"otlp\""));
+        assert!(check_grpc_endpoint("tempo:").unwrap_err().contains("invalid port \"\""));
+        assert!(check_grpc_endpoint("::1:4317").unwrap_err().contains("too many colons"));
+        assert!(check_grpc_endpoint("[::1:4317").unwrap_err().contains("missing ']'"));
     }
 }

@@ -15,7 +15,7 @@ use crate::registry::Registry;
 const TOP_LEVEL: [&str; 6] = ["receivers", "processors", "exporters", "connectors", "extensions", "service"];
 
 pub(super) fn compile(root: &Node, registry: &Registry, warnings: Vec<String>) -> Result<Config, ConfigErrors> {
-    let mut c = Compiler { root, broken: BTreeSet::new(), errors: Vec::new(), warnings };
+    let mut c = Compiler { root, broken: BTreeSet::new(), errors: Vec::new(), warnings, files: Vec::new() };
     c.check_top_level();
     let parsed = Parsed {
         receivers: c.section(Kind::Receiver, &registry.receivers),
@@ -42,7 +42,18 @@ pub(super) fn compile(root: &Node, registry: &Registry, warnings: Vec<String>) -
     if !c.errors.is_empty() {
         return Err(ConfigErrors(c.errors));
     }
-    Ok(parsed.into_config(&used, pipelines, service_extensions, service.telemetry, c.warnings))
+    let needed_files = c
+        .files
+        .into_iter()
+        .filter(|(kind, id, _)| used.contains(&(*kind, id.clone())))
+        .map(|(kind, id, mut needed)| {
+            needed.path = format!("{}.{id}.{}", kind.section(), needed.path);
+            needed
+        })
+        .collect();
+    let mut config = parsed.into_config(&used, pipelines, service_extensions, service.telemetry, c.warnings);
+    config.needed_files = needed_files;
+    Ok(config)
 }
 
 impl Compiler<'_> {
@@ -140,6 +151,7 @@ impl Parsed {
             service_extensions,
             telemetry,
             warnings,
+            needed_files: Vec::new(),
         }
     }
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use serde::Deserialize;
 
-use crate::component::Invalid;
+use crate::component::{Invalid, NeededFile};
 use crate::config::types::GoDuration;
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -65,6 +65,18 @@ impl TlsClientConfig {
             }
         }
         Ok(())
+    }
+
+    /// The CA, certificate and key files read at start; `at` is the key path
+    /// of this section (`tls`).
+    pub fn needed_files(&self, at: &str) -> Vec<NeededFile> {
+        if self.insecure {
+            return Vec::new();
+        }
+        [("ca_file", &self.ca_file), ("cert_file", &self.cert_file), ("key_file", &self.key_file)]
+            .into_iter()
+            .filter_map(|(key, path)| path.as_ref().map(|p| NeededFile::file(format!("{at}.{key}"), p)))
+            .collect()
     }
 
     fn pem(&self, file: &Option<String>, inline: &Option<String>, what: &str) -> anyhow::Result<Option<Vec<u8>>> {

@@ -1,6 +1,10 @@
 //! The `debug` exporter (and the removed `logging` exporter's name): writes
 //! what passes to stderr. `basic` prints counts, `normal` one line per item,
 //! `detailed` every field, in the layout otelcol's debug exporter uses.
+//! With `use_internal_logger` (the default) output goes to the log stream
+//! (stderr) sampled as otelcol's logger samples it: per second, the first
+//! `sampling_initial` batches, then every `sampling_thereafter`-th; without
+//! it every batch goes to stdout.
 
 use std::fmt::Write as _;
 use std::io::Write as _;
@@ -39,6 +43,10 @@ pub struct DebugConfig {
     pub sampling_initial: u64,
     pub sampling_thereafter: u64,
     pub use_internal_logger: bool,
+    /// refused: otelcol's attribute filters for the output
+    pub output: Option<serde_json::Value>,
+    /// refused: not a debug exporter key upstream
+    pub output_paths: Option<serde_json::Value>,
 }
 
 impl Default for DebugConfig {
@@ -49,6 +57,8 @@ impl Default for DebugConfig {
             sampling_initial: 2,
             sampling_thereafter: 1,
             use_internal_logger: true,
+            output: None,
+            output_paths: None,
         }
     }
 }
@@ -59,6 +69,25 @@ pub fn factory(type_name: &'static str, deprecated: Option<&'static str>) -> Fac
 
 impl Validate for DebugConfig {
     fn validate(&self) -> Result<(), Invalid> {
+        if self.output_paths.is_some() {
+            return Err(Invalid::at(
+                "output_paths",
+                "is not a debug exporter setting (otelcol has none); the output goes to the collector's log \
+                 (stderr), or to stdout with use_internal_logger: false; redirect that stream instead",
+            ));
+        }
+        if self.output.is_some() {
+            return Err(Invalid::at(
+                "output",
+                "attribute filters for the debug output are not supported; remove output (all attributes are printed)",
+            ));
+        }
+        if self.use_internal_logger && self.sampling_thereafter == 0 {
+            return Err(Invalid::at(
+                "sampling_thereafter",
+                "must be at least 1 (1 logs every batch after the first ones)",
+            ));
+        }
         match self.loglevel.as_deref() {
             None | Some("debug" | "info" | "warn" | "error") => Ok(()),
             Some(other) => Err(Invalid::at(
@@ -76,7 +105,15 @@ impl ExporterConfig for DebugConfig {
             _ => self.verbosity,
         };
         let name = ctx.id.to_string();
-        let export = DebugExport { name: name.clone(), verbosity };
+        let sampler = self.use_internal_logger.then(|| {
+            std::sync::Mutex::new(Sampler {
+                initial: self.sampling_initial,
+                thereafter: self.sampling_thereafter,
+                second: 0,
+                seen: 0,
+            })
+        });
+        let export = DebugExport { name: name.clone(), verbosity, sampler };
         // Printing is local: no queue or retries needed.
         let settings = HelperSettings {
             timeout: Duration::from_secs(30),
@@ -90,11 +127,39 @@ impl ExporterConfig for DebugConfig {
 struct DebugExport {
     name: String,
     verbosity: Verbosity,
+    /// `None`: every batch to stdout (`use_internal_logger: false`)
+    sampler: Option<std::sync::Mutex<Sampler>>,
+}
+
+/// zap's sampler as otelcol configures it for this exporter: per second,
+/// the first `initial` entries, then every `thereafter`-th.
+struct Sampler {
+    initial: u64,
+    thereafter: u64,
+    second: u64,
+    seen: u64,
+}
+
+impl Sampler {
+    fn admit(&mut self, second: u64) -> bool {
+        if second != self.second {
+            self.second = second;
+            self.seen = 0;
+        }
+        self.seen += 1;
+        self.seen <= self.initial || (self.seen - self.initial).is_multiple_of(self.thereafter.max(1))
+    }
 }
 
 impl Export for DebugExport {
     fn export(&self, batch: Batch) -> BoxFuture<'_, Result<PartialSuccess, ExportError>> {
         Box::pin(async move {
+            if let Some(sampler) = &self.sampler {
+                let second = std::time::SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
+                if !sampler.lock().unwrap_or_else(|e| e.into_inner()).admit(second) {
+                    return Ok(PartialSuccess::default());
+                }
+            }
             let text = if self.verbosity == Verbosity::Basic {
                 summary(&self.name, &batch, None)
             } else {
@@ -103,7 +168,10 @@ impl Export for DebugExport {
                 render(&mut out, &decoded, self.verbosity == Verbosity::Detailed);
                 out
             };
-            let _ = std::io::stderr().lock().write_all(text.as_bytes());
+            let _ = match self.sampler {
+                Some(_) => std::io::stderr().lock().write_all(text.as_bytes()),
+                None => std::io::stdout().lock().write_all(text.as_bytes()),
+            };
             Ok(PartialSuccess::default())
         })
     }
@@ -328,5 +396,22 @@ fn metric_points(data: Option<&Data>) -> (&'static str, Vec<String>) {
                 .collect(),
         ),
         None => ("Empty", Vec::new()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn samples_per_second_as_otelcols_logger_and_refuses_keys_it_lacks() {
+        let mut s = Sampler { initial: 2, thereafter: 3, second: 0, seen: 0 };
+        let admitted: Vec<bool> = (0..8).map(|_| s.admit(7)).collect();
+        assert_eq!(admitted, [true, true, false, false, true, false, false, true]);
+        assert!(s.admit(8), "a new second starts over");
+        let cfg = |v| parse_section::<DebugConfig>(v).unwrap().validate().unwrap_err().path;
+        assert_eq!(cfg(serde_json::json!({"output_paths": ["stdout"]})), "output_paths");
+        assert_eq!(cfg(serde_json::json!({"output": {"record": {"include": ["a"]}}})), "output");
+        assert_eq!(cfg(serde_json::json!({"sampling_thereafter": 0})), "sampling_thereafter");
     }
 }

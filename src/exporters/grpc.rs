@@ -7,8 +7,12 @@ use std::time::Duration;
 
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
 
+use serde::Deserialize;
+
 use super::client::TlsClientConfig;
 use super::helper::ExportError;
+use crate::component::Invalid;
+use crate::config::types::{check_grpc_endpoint, GoDuration};
 use crate::otlp::wire;
 
 /// Plain text when `tls.insecure` is set or the endpoint says `http://`.
@@ -19,6 +23,7 @@ pub fn plaintext(endpoint: &str, tls: &TlsClientConfig) -> bool {
 /// The URI to dial: otelcol accepts `host:port` and `scheme://host:port`.
 pub fn target(endpoint: &str, tls: &TlsClientConfig) -> Result<String, String> {
     let ep = endpoint.trim();
+    check_grpc_endpoint(ep)?;
     let rest = ep.strip_prefix("http://").or_else(|| ep.strip_prefix("https://")).unwrap_or(ep);
     let rest = rest.trim_end_matches('/');
     if rest.is_empty() || rest.contains('/') {
@@ -30,13 +35,79 @@ pub fn target(endpoint: &str, tls: &TlsClientConfig) -> Result<String, String> {
     Ok(uri)
 }
 
+/// configgrpc's client `keepalive` section: pings every `time` when idle,
+/// the connection is dropped when a ping is unanswered after `timeout`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Keepalive {
+    pub time: Option<GoDuration>,
+    pub timeout: Option<GoDuration>,
+    pub permit_without_stream: bool,
+}
+
+/// The configgrpc client settings beyond endpoint and tls that otlp and
+/// jaeger share: applied to the channel, or refused.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ClientOptions<'a> {
+    pub keepalive: Option<&'a Keepalive>,
+    pub authority: Option<&'a str>,
+    pub wait_for_ready: bool,
+    pub read_buffer_size: Option<u64>,
+    pub write_buffer_size: Option<u64>,
+}
+
+impl ClientOptions<'_> {
+    /// Refuses what tonic has no knob for, so no key is silently ignored.
+    pub fn validate(&self) -> Result<(), Invalid> {
+        if self.wait_for_ready {
+            return Err(Invalid::at(
+                "wait_for_ready",
+                "is not supported: a send to an unreachable server fails as UNAVAILABLE and is retried by \
+                 retry_on_failure (and kept in sending_queue) instead; remove wait_for_ready",
+            ));
+        }
+        for (key, size) in [("read_buffer_size", self.read_buffer_size), ("write_buffer_size", self.write_buffer_size)]
+        {
+            if size.is_some() {
+                return Err(Invalid::at(
+                    key,
+                    "is not supported: socket buffer sizes are left to the operating system here; remove it",
+                ));
+            }
+        }
+        if let Some(a) = self.authority {
+            http::uri::Authority::from_str(a)
+                .map_err(|_| Invalid::at("authority", format!("{a:?} is not a valid authority (host or host:port)")))?;
+        }
+        if self.keepalive.and_then(|k| k.time).is_some_and(|t| t.is_zero()) {
+            return Err(Invalid::at("keepalive.time", "must be above 0; remove keepalive to send no pings"));
+        }
+        Ok(())
+    }
+}
+
 /// A lazily connecting channel: the exporter starts even when its endpoint
 /// does not resolve yet, and reconnects on its own.
-pub fn channel(endpoint: &str, tls: &TlsClientConfig) -> anyhow::Result<Channel> {
-    let mut ep = Endpoint::from_shared(target(endpoint, tls).map_err(anyhow::Error::msg)?)?
+pub fn channel(endpoint: &str, tls: &TlsClientConfig, options: ClientOptions<'_>) -> anyhow::Result<Channel> {
+    let uri = target(endpoint, tls).map_err(anyhow::Error::msg)?;
+    let mut ep = Endpoint::from_shared(uri.clone())?
         .connect_timeout(Duration::from_secs(5))
         .tcp_nodelay(true)
         .http2_adaptive_window(true);
+    if let Some(k) = options.keepalive {
+        // grpc-go's client defaults: time infinity (no pings) unless set, timeout 20s
+        if let Some(time) = k.time {
+            ep = ep
+                .http2_keep_alive_interval(time.0)
+                .keep_alive_timeout(k.timeout.map_or(Duration::from_secs(20), |t| t.0))
+                .keep_alive_while_idle(k.permit_without_stream);
+        }
+    }
+    if let Some(authority) = options.authority {
+        // the :authority of every request (and the TLS server name, as grpc-go does)
+        let scheme = if plaintext(endpoint, tls) { "http" } else { "https" };
+        ep = ep.origin(http::Uri::from_str(&format!("{scheme}://{authority}"))?);
+    }
     if !plaintext(endpoint, tls) {
         let mut config = ClientTlsConfig::new().with_native_roots();
         if let Some(ca) = tls.ca_pem_bytes()? {

@@ -12,7 +12,7 @@ use serde_json::Value;
 use super::client::{parse_retry_after, Compression, TlsClientConfig};
 use super::helper::{self, Export, ExportError, HelperSettings, QueueConfig, RetryConfig};
 use crate::component::{
-    parse_section, BuildContext, BuildResult, BuiltExporter, ExporterConfig, Factory, Invalid, Validate,
+    parse_section, BuildContext, BuildResult, BuiltExporter, ExporterConfig, Factory, Invalid, NeededFile, Validate,
 };
 use crate::config::types::GoDuration;
 use crate::otlp::{self, PartialSuccess};
@@ -93,6 +93,10 @@ pub fn factory(type_name: &'static str, deprecated: Option<&'static str>) -> Fac
 }
 
 impl Validate for OtlpHttpConfig {
+    fn needed_files(&self) -> Vec<NeededFile> {
+        self.tls.needed_files("tls")
+    }
+
     fn validate(&self) -> Result<(), Invalid> {
         let overrides = [&self.traces_endpoint, &self.metrics_endpoint, &self.logs_endpoint];
         if self.endpoint.trim().is_empty() && overrides.iter().all(|o| o.is_none()) {

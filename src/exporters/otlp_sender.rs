@@ -11,14 +11,13 @@ use std::sync::Arc;
 use bytes::Bytes;
 use futures::future::BoxFuture;
 use serde::Deserialize;
-use serde_json::Value;
 use tonic::metadata::MetadataKey;
 use tonic::transport::Channel;
 
 use super::client::{Compression, TlsClientConfig};
 use super::grpc::{self, classify};
 use super::helper::{Export, ExportError, HelperSettings, QueueConfig, RetryConfig};
-use crate::component::{Invalid, Validate};
+use crate::component::{Invalid, NeededFile, Validate};
 use crate::config::types::GoDuration;
 use crate::otlp::grpc_client;
 use crate::otlp::PartialSuccess;
@@ -40,7 +39,7 @@ pub struct OtlpGrpcConfig {
     pub retry_on_failure: RetryConfig,
     #[serde(deserialize_with = "crate::config::types::null_default")]
     pub sending_queue: QueueConfig,
-    pub keepalive: Option<Value>,
+    pub keepalive: Option<grpc::Keepalive>,
     pub balancer_name: Option<String>,
     pub authority: Option<String>,
     pub wait_for_ready: bool,
@@ -71,6 +70,10 @@ impl Default for OtlpGrpcConfig {
 }
 
 impl Validate for OtlpGrpcConfig {
+    fn needed_files(&self) -> Vec<NeededFile> {
+        self.tls.needed_files("tls")
+    }
+
     fn validate(&self) -> Result<(), Invalid> {
         if self.endpoint.trim().is_empty() {
             return Err(Invalid::at(
@@ -101,6 +104,7 @@ impl OtlpGrpcConfig {
             return Err(Invalid::at("compression", "zstd is not supported by the gRPC exporter; use gzip or none"));
         }
         self.tls.validate()?;
+        self.client_options().validate()?;
         self.retry_on_failure.validate()?;
         self.sending_queue.validate()
     }
@@ -149,7 +153,17 @@ impl OtlpGrpcConfig {
     }
 
     fn channel(&self) -> anyhow::Result<Channel> {
-        grpc::channel(&self.endpoint, &self.tls)
+        grpc::channel(&self.endpoint, &self.tls, self.client_options())
+    }
+
+    fn client_options(&self) -> grpc::ClientOptions<'_> {
+        grpc::ClientOptions {
+            keepalive: self.keepalive.as_ref(),
+            authority: self.authority.as_deref(),
+            wait_for_ready: self.wait_for_ready,
+            read_buffer_size: self.read_buffer_size,
+            write_buffer_size: self.write_buffer_size,
+        }
     }
 }
 

@@ -13,7 +13,8 @@ use serde::Deserialize;
 use sha2::Digest;
 
 use crate::component::{
-    parse_section, BuildContext, BuildResult, ExtensionConfig, Factory, Invalid, NothingRunning, Running, Validate,
+    parse_section, BuildContext, BuildResult, ExtensionConfig, Factory, Invalid, NeededFile, NothingRunning, Running,
+    Validate,
 };
 use crate::runtime::auth::{same, sensitive_value, Authenticator, ClientAuth, Secret, ServerAuth};
 use crate::runtime::Capability;
@@ -52,16 +53,24 @@ pub fn factory() -> Factory<dyn ExtensionConfig> {
 impl Validate for BasicAuthConfig {
     fn validate(&self) -> Result<(), Invalid> {
         if self.htpasswd.is_none() && self.client_auth.is_none() {
+            return Err(Invalid::at("", "set htpasswd (to check receivers' clients) or client_auth (for exporters)"));
+        }
+        if self.htpasswd.is_some() && self.client_auth.is_some() {
+            // as upstream's errMultipleAuthenticators
             return Err(Invalid::at(
-                "",
-                "set htpasswd (to check receivers' clients) or client_auth (for exporters), or both",
+                "client_auth",
+                "only one of htpasswd or client_auth can be specified, as in otelcol-contrib; \
+                 configure two basicauth extensions (basicauth/server, basicauth/client) instead",
             ));
         }
         if let Some(h) = &self.htpasswd {
             if h.file.is_none() && h.inline.is_none() {
                 return Err(Invalid::at("htpasswd", "set file or inline"));
             }
-            h.users()?;
+            // the file is the deployment's: read at start (`needed_files`)
+            if let Some(inline) = &h.inline {
+                parse_lines(inline.expose(), &mut BTreeMap::new()).map_err(|m| Invalid::at("htpasswd.inline", m))?;
+            }
         }
         if let Some(c) = &self.client_auth {
             if c.username.contains(':') {
@@ -69,6 +78,11 @@ impl Validate for BasicAuthConfig {
             }
         }
         Ok(())
+    }
+
+    fn needed_files(&self) -> Vec<NeededFile> {
+        let file = self.htpasswd.as_ref().and_then(|h| h.file.as_ref());
+        file.map(|f| NeededFile::file("htpasswd.file", f)).into_iter().collect()
     }
 }
 
@@ -257,5 +271,19 @@ mod tests {
         let (_, v) = a.client.unwrap().header().unwrap();
         assert_eq!(v, "Basic dTpwdy1zZWNyZXQ=");
         assert!(parse_section::<BasicAuthConfig>(serde_json::json!({})).unwrap().validate().is_err());
+    }
+
+    #[test]
+    fn htpasswd_and_client_auth_together_are_refused_file_and_inline_are_not() {
+        let both =
+            serde_json::json!({"htpasswd": {"inline": "u:p"}, "client_auth": {"username": "u", "password": "p"}});
+        let e = parse_section::<BasicAuthConfig>(both).unwrap().validate().unwrap_err();
+        assert_eq!(e.path, "client_auth");
+        assert!(e.message.contains("only one of htpasswd or client_auth"), "{}", e.message);
+        let cfg: BasicAuthConfig =
+            parse_section(serde_json::json!({"htpasswd": {"file": "/nonexistent/htpasswd", "inline": "u:p"}})).unwrap();
+        cfg.validate().unwrap();
+        assert_eq!(cfg.needed_files(), vec![NeededFile::file("htpasswd.file", "/nonexistent/htpasswd")]);
+        assert!(cfg.authenticator().is_err(), "the missing file fails at start");
     }
 }

@@ -10,7 +10,8 @@ use futures::future::BoxFuture;
 use serde::Deserialize;
 
 use crate::component::{
-    parse_section, BuildContext, BuildResult, ExtensionConfig, Factory, Invalid, NothingRunning, Running, Validate,
+    parse_section, BuildContext, BuildResult, ExtensionConfig, Factory, Invalid, NeededFile, NothingRunning, Running,
+    Validate,
 };
 use crate::runtime::auth::{same, sensitive_value, Authenticator, ClientAuth, Secret, ServerAuth};
 use crate::runtime::Capability;
@@ -60,10 +61,11 @@ impl Validate for BearerTokenAuthConfig {
         }
         http::HeaderName::from_bytes(self.header.as_bytes())
             .map_err(|_| Invalid::at("header", "is not a valid HTTP header name"))?;
-        if let Some(path) = &self.filename {
-            read_token(path).map_err(|e| Invalid::at("filename", e))?;
-        }
         Ok(())
+    }
+
+    fn needed_files(&self) -> Vec<NeededFile> {
+        self.filename.iter().map(|p| NeededFile::file("filename", p)).collect()
     }
 }
 
@@ -198,8 +200,9 @@ mod tests {
     fn validation() {
         assert!(parse(serde_json::json!({})).validate().is_err());
         assert!(parse(serde_json::json!({"token": "a", "filename": "/x"})).validate().is_err());
-        let e = parse(serde_json::json!({"filename": "/nonexistent/token"})).validate().unwrap_err();
-        assert_eq!(e.path, "filename");
+        let missing = parse(serde_json::json!({"filename": "/nonexistent/token"}));
+        missing.validate().unwrap();
+        assert_eq!(missing.needed_files(), vec![NeededFile::file("filename", "/nonexistent/token")]);
         assert!(parse_section::<BearerTokenAuthConfig>(serde_json::json!({"tokn": "a"})).is_err());
     }
 

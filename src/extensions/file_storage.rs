@@ -9,7 +9,8 @@ use futures::future::BoxFuture;
 use serde::Deserialize;
 
 use crate::component::{
-    parse_section, BuildContext, BuildResult, ExtensionConfig, Factory, Invalid, NothingRunning, Running, Validate,
+    parse_section, BuildContext, BuildResult, ExtensionConfig, Factory, Invalid, NeededFile, NothingRunning, Running,
+    Validate,
 };
 use crate::config::types::GoDuration;
 use crate::runtime::Capability;
@@ -100,6 +101,14 @@ impl Validate for FileStorageConfig {
         }
         Ok(())
     }
+
+    /// The directory must exist unless the extension may create it.
+    fn needed_files(&self) -> Vec<NeededFile> {
+        match &self.directory {
+            Some(d) if !self.create_directory => vec![NeededFile::directory("directory", d)],
+            _ => Vec::new(),
+        }
+    }
 }
 
 impl ExtensionConfig for FileStorageConfig {
@@ -164,6 +173,16 @@ mod tests {
         assert_eq!(cfg(serde_json::json!({})).unwrap().validate().unwrap_err().path, "directory");
         let bad = cfg(serde_json::json!({"directory": "/tmp/q", "directory_permissions": "rwx"})).unwrap();
         assert_eq!(bad.validate().unwrap_err().path, "directory_permissions");
+    }
+
+    #[test]
+    fn the_directory_is_needed_at_start_unless_it_may_be_created() {
+        let c = cfg(serde_json::json!({"directory": "/nonexistent/q"})).unwrap();
+        assert_eq!(c.needed_files(), vec![NeededFile::directory("directory", "/nonexistent/q")]);
+        assert!(c.needed_files()[0].problem().unwrap().contains("/nonexistent/q"));
+        let c = cfg(serde_json::json!({"directory": "/nonexistent/q", "create_directory": true})).unwrap();
+        assert!(c.needed_files().is_empty());
+        assert!(cfg(serde_json::json!({"directory": "/tmp"})).unwrap().needed_files()[0].problem().is_none());
     }
 
     #[tokio::test]

@@ -22,7 +22,7 @@ pub struct HealthCheckConfig {
     pub endpoint: String,
     pub path: String,
     pub response_body: Option<ResponseBody>,
-    /// accepted for compatibility (deprecated in otelcol)
+    /// deprecated and not functional in otelcol: refused when enabled
     pub check_collector_pipeline: Option<Value>,
     pub tls: Option<Value>,
     pub cors: Option<Value>,
@@ -65,6 +65,17 @@ impl Validate for HealthCheckConfig {
         }
         if self.tls.is_some() {
             return Err(Invalid::at("tls", "TLS on the health endpoint is not supported"));
+        }
+        let enabled = self.check_collector_pipeline.as_ref().and_then(|c| c.get("enabled"));
+        if enabled.is_some_and(|e| e != &Value::Bool(false)) {
+            return Err(Invalid::at(
+                "check_collector_pipeline.enabled",
+                "is not supported: otelcol deprecated it and never made it work; the endpoint already answers 503 \
+                 while a component reports a fatal error. Remove check_collector_pipeline",
+            ));
+        }
+        if self.cors.is_some() {
+            return Err(Invalid::at("cors", "CORS on the health endpoint is not supported; remove cors"));
         }
         Ok(())
     }

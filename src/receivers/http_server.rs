@@ -4,6 +4,15 @@
 //! `max_request_body_size` enforced on the wire and again while inflating
 //! gzip/deflate/zstd, so a compression bomb is refused early.
 
+/// Why `include_metadata` is refused on every receiver.
+pub const INCLUDE_METADATA: &str =
+    "is not supported: client metadata is not carried through the pipeline here, and no \
+     otelstack component reads it (batch metadata_keys, headers_setter); remove include_metadata";
+
+/// Why `compression_algorithms` is refused on the HTTP receivers.
+pub const COMPRESSION_ALGORITHMS: &str = "is not supported: the receiver always accepts uncompressed, gzip, deflate \
+     and zstd bodies and refuses other encodings with 415; remove compression_algorithms";
+
 use std::io::Read;
 use std::time::Duration;
 

@@ -24,7 +24,7 @@ pub use consume::ConsumeError;
 pub use health::Health;
 pub use host::{Host, Offered};
 pub use id::ComponentId;
-pub use invalid::Invalid;
+pub use invalid::{Invalid, NeededFile};
 pub use lifecycle::{NothingRunning, Running, Shutdown, TaskGroup};
 pub use net::{bind, serve_http};
 pub use storage::StorageSettings;

@@ -42,7 +42,7 @@ use super::failure::{self, LogsOptions, Severity};
 use super::helper::RetryConfig;
 use crate::component::{
     parse_section, BuildContext, BuildResult, BuiltExporter, ConsumeError, Consumer, ExporterConfig, Factory, Invalid,
-    Validate,
+    NeededFile, Validate,
 };
 use crate::config::types::GoDuration;
 use crate::otlp::data::Decoded;
@@ -145,6 +145,10 @@ impl AlertConfig {
 }
 
 impl Validate for AlertConfig {
+    fn needed_files(&self) -> Vec<NeededFile> {
+        self.tls.needed_files("tls")
+    }
+
     fn validate(&self) -> Result<(), Invalid> {
         if self.endpoint.trim().is_empty() {
             let example = match self.target {

@@ -16,7 +16,6 @@ use bytes::Bytes;
 use futures::future::BoxFuture;
 use prost::Message;
 use serde::Deserialize;
-use serde_json::Value;
 use tonic::metadata::MetadataKey;
 use tonic::transport::Channel;
 
@@ -24,7 +23,7 @@ use super::client::{Compression, TlsClientConfig};
 use super::grpc;
 use super::helper::{self, Export, ExportError, HelperSettings, QueueConfig, RetryConfig};
 use crate::component::{
-    parse_section, BuildContext, BuildResult, BuiltExporter, ExporterConfig, Factory, Invalid, Validate,
+    parse_section, BuildContext, BuildResult, BuiltExporter, ExporterConfig, Factory, Invalid, NeededFile, Validate,
 };
 use crate::config::types::GoDuration;
 use crate::otlp::data::Decoded;
@@ -53,7 +52,7 @@ pub struct JaegerConfig {
     pub retry_on_failure: RetryConfig,
     #[serde(deserialize_with = "crate::config::types::null_default")]
     pub sending_queue: QueueConfig,
-    pub keepalive: Option<Value>,
+    pub keepalive: Option<grpc::Keepalive>,
     pub balancer_name: Option<String>,
     pub authority: Option<String>,
     pub wait_for_ready: bool,
@@ -93,6 +92,10 @@ pub fn factory() -> Factory<dyn ExporterConfig> {
 }
 
 impl Validate for JaegerConfig {
+    fn needed_files(&self) -> Vec<NeededFile> {
+        self.tls.needed_files("tls")
+    }
+
     fn validate(&self) -> Result<(), Invalid> {
         if self.endpoint.trim().is_empty() {
             return Err(Invalid::at("endpoint", "is required, like \"jaeger:14250\""));
@@ -118,8 +121,21 @@ impl Validate for JaegerConfig {
             ));
         }
         self.tls.validate()?;
+        self.client_options().validate()?;
         self.retry_on_failure.validate()?;
         self.sending_queue.validate()
+    }
+}
+
+impl JaegerConfig {
+    fn client_options(&self) -> grpc::ClientOptions<'_> {
+        grpc::ClientOptions {
+            keepalive: self.keepalive.as_ref(),
+            authority: self.authority.as_deref(),
+            wait_for_ready: self.wait_for_ready,
+            read_buffer_size: self.read_buffer_size,
+            write_buffer_size: self.write_buffer_size,
+        }
     }
 }
 
@@ -142,7 +158,7 @@ impl ExporterConfig for JaegerConfig {
         }
         let export = Jaeger {
             endpoint: self.endpoint.clone(),
-            channel: grpc::channel(&self.endpoint, &self.tls)?,
+            channel: grpc::channel(&self.endpoint, &self.tls, self.client_options())?,
             headers,
             auth: self.auth.as_ref().map(|a| ctx.host.client_auth(a)).transpose()?,
             gzip: self.compression == Compression::Gzip,

@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
-use crate::component::{Invalid, Validate};
+use crate::component::{Invalid, NeededFile, Validate};
 use crate::config::types::GoDuration;
 use crate::exporters::otlp_sender::OtlpGrpcConfig;
 use crate::signal::Signal;
@@ -182,6 +182,10 @@ pub fn with_default_port(host: &str) -> String {
 }
 
 impl Validate for LoadBalancingConfig {
+    fn needed_files(&self) -> Vec<NeededFile> {
+        self.protocol.otlp.tls.needed_files("protocol.otlp.tls")
+    }
+
     fn validate(&self) -> Result<(), Invalid> {
         if !self.routing_key.is_empty() {
             RoutingKey::parse(&self.routing_key)

@@ -18,7 +18,7 @@ use serde::Deserialize;
 use super::client::{parse_retry_after, Compression, TlsClientConfig};
 use super::helper::{self, Export, ExportError, HelperSettings, QueueConfig, RetryConfig};
 use crate::component::{
-    parse_section, BuildContext, BuildResult, BuiltExporter, ExporterConfig, Factory, Invalid, Validate,
+    parse_section, BuildContext, BuildResult, BuiltExporter, ExporterConfig, Factory, Invalid, NeededFile, Validate,
 };
 use crate::config::types::GoDuration;
 use crate::otlp::data::Decoded;
@@ -95,6 +95,10 @@ pub fn factory() -> Factory<dyn ExporterConfig> {
 }
 
 impl Validate for LokiConfig {
+    fn needed_files(&self) -> Vec<NeededFile> {
+        self.tls.needed_files("tls")
+    }
+
     fn validate(&self) -> Result<(), Invalid> {
         let ep = self.endpoint.trim();
         if ep.is_empty() {
@@ -125,6 +129,21 @@ impl Validate for LokiConfig {
         }
         if self.proxy_url.is_some() {
             return Err(Invalid::at("proxy_url", "proxies are not supported"));
+        }
+        for (key, set) in [
+            ("read_buffer_size", self.read_buffer_size.is_some()),
+            ("write_buffer_size", self.write_buffer_size.is_some()),
+            ("max_idle_conns", self.max_idle_conns.is_some()),
+            ("idle_conn_timeout", self.idle_conn_timeout.is_some()),
+            ("disable_keep_alives", self.disable_keep_alives),
+        ] {
+            if set {
+                return Err(Invalid::at(
+                    key,
+                    "is not supported: the HTTP client keeps its own connection pool (idle connections reused, \
+                     closed after 90s); remove it",
+                ));
+            }
         }
         self.tls.validate()?;
         self.retry_on_failure.validate()?;

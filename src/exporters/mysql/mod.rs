@@ -42,7 +42,7 @@ use super::client::TlsClientConfig;
 use super::failure::LogsOptions;
 use super::helper::{self, HelperSettings, QueueConfig, RetryConfig};
 use crate::component::{
-    parse_section, BuildContext, BuildResult, BuiltExporter, ExporterConfig, Factory, Invalid, Validate,
+    parse_section, BuildContext, BuildResult, BuiltExporter, ExporterConfig, Factory, Invalid, NeededFile, Validate,
 };
 use crate::config::types::GoDuration;
 use crate::failure_store::{dsn, schema, DEFAULT_DATABASE};
@@ -136,6 +136,10 @@ impl MysqlConfig {
 }
 
 impl Validate for MysqlConfig {
+    fn needed_files(&self) -> Vec<NeededFile> {
+        self.tls.as_ref().map(|t| t.needed_files("tls")).unwrap_or_default()
+    }
+
     fn validate(&self) -> Result<(), Invalid> {
         self.connection()?;
         if self.batch_size == 0 {

@@ -16,7 +16,7 @@ use serde_json::Value;
 use super::client::{parse_retry_after, TlsClientConfig};
 use super::helper::{self, Export, ExportError, HelperSettings, QueueConfig, RetryConfig};
 use crate::component::{
-    parse_section, BuildContext, BuildResult, BuiltExporter, ExporterConfig, Factory, Invalid, Validate,
+    parse_section, BuildContext, BuildResult, BuiltExporter, ExporterConfig, Factory, Invalid, NeededFile, Validate,
 };
 use crate::config::types::GoDuration;
 use crate::otlp::data::Decoded;
@@ -112,6 +112,10 @@ pub fn factory() -> Factory<dyn ExporterConfig> {
 }
 
 impl Validate for RemoteWriteConfig {
+    fn needed_files(&self) -> Vec<NeededFile> {
+        self.tls.needed_files("tls")
+    }
+
     fn validate(&self) -> Result<(), Invalid> {
         if self.endpoint.is_empty() {
             return Err(Invalid::at("endpoint", "is required, like \"http://prometheus:9090/api/v1/write\""));

@@ -16,8 +16,10 @@ use tonic::codec::CompressionEncoding;
 use tonic::{Request, Response, Status};
 
 use super::ingest::Ingest;
-use crate::component::ConsumeError;
+use crate::component::{ConsumeError, Invalid};
+use crate::config::types::GoDuration;
 use crate::otlp::grpc_codec::BytesCodec;
+use crate::receivers::http_server;
 use crate::runtime::auth::ServerAuth;
 use crate::runtime::bind;
 use crate::signal::{Batch, Signal};
@@ -31,10 +33,76 @@ pub struct GrpcConfig {
     pub max_concurrent_streams: u32,
     pub read_buffer_size: Option<u64>,
     pub write_buffer_size: Option<u64>,
-    pub keepalive: Option<Value>,
+    pub keepalive: Option<ServerKeepalive>,
     pub include_metadata: bool,
     pub tls: Option<crate::tls::TlsServerConfig>,
     pub auth: Option<crate::runtime::auth::AuthSettings>,
+}
+
+/// configgrpc's server `keepalive`: `server_parameters.time`/`timeout`
+/// drive HTTP/2 pings; the settings tonic has no knob for are refused.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerKeepalive {
+    pub server_parameters: Option<ServerParameters>,
+    pub enforcement_policy: Option<Value>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerParameters {
+    pub max_connection_idle: Option<GoDuration>,
+    pub max_connection_age: Option<GoDuration>,
+    pub max_connection_age_grace: Option<GoDuration>,
+    pub time: Option<GoDuration>,
+    pub timeout: Option<GoDuration>,
+}
+
+impl GrpcConfig {
+    /// The keys this receiver cannot honour, refused rather than ignored;
+    /// paths are relative to `protocols.grpc`.
+    pub fn validate_options(&self) -> Result<(), Invalid> {
+        if self.include_metadata {
+            return Err(Invalid::at("include_metadata", http_server::INCLUDE_METADATA));
+        }
+        for (key, size) in [("read_buffer_size", self.read_buffer_size), ("write_buffer_size", self.write_buffer_size)]
+        {
+            if size.is_some() {
+                return Err(Invalid::at(
+                    key,
+                    "is not supported: socket buffer sizes are left to the operating system here; remove it",
+                ));
+            }
+        }
+        let Some(k) = &self.keepalive else { return Ok(()) };
+        if k.enforcement_policy.is_some() {
+            return Err(Invalid::at(
+                "keepalive.enforcement_policy",
+                "is not supported: clients' pings are not policed here; remove enforcement_policy",
+            ));
+        }
+        if let Some(p) = &k.server_parameters {
+            for (key, set) in [
+                ("max_connection_idle", p.max_connection_idle.is_some()),
+                ("max_connection_age", p.max_connection_age.is_some()),
+                ("max_connection_age_grace", p.max_connection_age_grace.is_some()),
+            ] {
+                if set {
+                    return Err(Invalid::at(
+                        format!("keepalive.server_parameters.{key}"),
+                        "is not supported: connections are not aged out here; remove it (keepalive time/timeout are supported)",
+                    ));
+                }
+            }
+            if p.time.is_some_and(|t| t.is_zero()) {
+                return Err(Invalid::at(
+                    "keepalive.server_parameters.time",
+                    "must be above 0; remove it to send no pings",
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
 impl Default for GrpcConfig {
@@ -89,10 +157,14 @@ pub(super) async fn serve(
         );
     }
     let streams = (cfg.max_concurrent_streams > 0).then_some(cfg.max_concurrent_streams);
+    let keepalive = cfg.keepalive.as_ref().and_then(|k| k.server_parameters.as_ref());
     let server = tonic::transport::Server::builder()
         .max_concurrent_streams(streams)
         .tcp_nodelay(true)
         .http2_adaptive_window(Some(true))
+        .http2_keepalive_interval(keepalive.and_then(|p| p.time).map(|t| t.0))
+        // grpc-go's server default ping timeout
+        .http2_keepalive_timeout(keepalive.and_then(|p| p.timeout).map(|t| t.0).or(Some(Duration::from_secs(20))))
         .add_routes(tonic::service::Routes::from(router));
     let endpoint = cfg.endpoint.clone();
     tracing::info!(endpoint = %endpoint, tls = tls.is_some(), "OTLP/gRPC receiver listening");

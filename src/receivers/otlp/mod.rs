@@ -18,7 +18,8 @@ use serde::{Deserialize, Deserializer};
 use ingest::Ingest;
 
 use crate::component::{
-    parse_section, BuildContext, BuildResult, Factory, Invalid, ReceiverConfig, Running, SignalConsumers, Validate,
+    parse_section, BuildContext, BuildResult, Factory, Invalid, NeededFile, ReceiverConfig, Running, SignalConsumers,
+    Validate,
 };
 use crate::config::types::split_host_port;
 use crate::runtime::{AuthSettings, ExtensionRef, ServerAuth, TaskGroup};
@@ -61,18 +62,39 @@ pub fn factory() -> Factory<dyn ReceiverConfig> {
 }
 
 impl Validate for OtlpReceiverConfig {
+    fn needed_files(&self) -> Vec<NeededFile> {
+        let grpc =
+            self.protocols.grpc.as_ref().and_then(|g| g.tls.as_ref()).map(|t| t.needed_files("protocols.grpc.tls"));
+        let http =
+            self.protocols.http.as_ref().and_then(|h| h.tls.as_ref()).map(|t| t.needed_files("protocols.http.tls"));
+        grpc.into_iter().chain(http).flatten().collect()
+    }
+
     fn validate(&self) -> Result<(), Invalid> {
         if self.protocols.grpc.is_none() && self.protocols.http.is_none() {
             return Err(Invalid::at("protocols", "enable at least one protocol: grpc or http"));
         }
         if let Some(g) = &self.protocols.grpc {
             split_host_port(&g.endpoint).map_err(|e| Invalid::at("protocols.grpc.endpoint", e))?;
+            g.validate_options().map_err(|e| Invalid::at(format!("protocols.grpc.{}", e.path), e.message))?;
             if let Some(tls) = &g.tls {
                 tls.validate("protocols.grpc.tls")?;
             }
         }
         if let Some(h) = &self.protocols.http {
             split_host_port(&h.endpoint).map_err(|e| Invalid::at("protocols.http.endpoint", e))?;
+            if h.include_metadata {
+                return Err(Invalid::at(
+                    "protocols.http.include_metadata",
+                    crate::receivers::http_server::INCLUDE_METADATA,
+                ));
+            }
+            if h.compression_algorithms.is_some() {
+                return Err(Invalid::at(
+                    "protocols.http.compression_algorithms",
+                    crate::receivers::http_server::COMPRESSION_ALGORITHMS,
+                ));
+            }
             if let Some(tls) = &h.tls {
                 tls.validate("protocols.http.tls")?;
             }

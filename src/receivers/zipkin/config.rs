@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use crate::component::{Invalid, Validate};
+use crate::component::{Invalid, NeededFile, Validate};
 use crate::config::types::split_host_port;
 use crate::receivers::http_server::CorsConfig;
 
@@ -18,7 +18,7 @@ pub struct ZipkinReceiverConfig {
     pub parse_string_tags: bool,
     pub max_request_body_size: usize,
     pub cors: Option<CorsConfig>,
-    /// accepted as in otelcol; request metadata is not propagated here
+    /// refused when true: request metadata is not propagated here
     pub include_metadata: bool,
     pub compression_algorithms: Option<Vec<String>>,
     #[serde(deserialize_with = "crate::config::types::null_default")]
@@ -44,8 +44,18 @@ impl Default for ZipkinReceiverConfig {
 }
 
 impl Validate for ZipkinReceiverConfig {
+    fn needed_files(&self) -> Vec<NeededFile> {
+        self.tls.as_ref().map(|t| t.needed_files("tls")).unwrap_or_default()
+    }
+
     fn validate(&self) -> Result<(), Invalid> {
         split_host_port(&self.endpoint).map_err(|e| Invalid::at("endpoint", e))?;
+        if self.include_metadata {
+            return Err(Invalid::at("include_metadata", crate::receivers::http_server::INCLUDE_METADATA));
+        }
+        if self.compression_algorithms.is_some() {
+            return Err(Invalid::at("compression_algorithms", crate::receivers::http_server::COMPRESSION_ALGORITHMS));
+        }
         if let Some(tls) = &self.tls {
             tls.validate("tls")?;
         }
