@@ -20,10 +20,10 @@ use super::grpc::{self, classify};
 use super::helper::{Export, ExportError, HelperSettings, QueueConfig, RetryConfig};
 use crate::component::{Invalid, Validate};
 use crate::config::types::GoDuration;
-use crate::runtime::auth::{AuthSettings, ClientAuth};
-use crate::runtime::Host;
 use crate::otlp::grpc_client;
 use crate::otlp::PartialSuccess;
+use crate::runtime::auth::{AuthSettings, ClientAuth};
+use crate::runtime::Host;
 use crate::signal::{Batch, Signal};
 
 #[derive(Debug, Clone, Deserialize)]
