@@ -46,11 +46,15 @@ fn up(args: &Args) -> Result<(), Failure> {
     if !args.no_build {
         up.push("--build");
     }
-    let out = compose
-        .command(&workshop, &up)
-        .env("STACK_NETWORK", &network)
-        .output()
-        .map_err(|e| Failure::engine(format!("cannot run {}: {e}", compose.name())))?;
+    let mut command = compose.command(&workshop, &up);
+    command.env("STACK_NETWORK", &network);
+    // the apps send to the stack's OTLP ports unless the workshop's .env says otherwise
+    for (key, default) in [("OTLP_GRPC_PORT", 4317), ("OTLP_HTTP_PORT", 4318)] {
+        if workshop.setting(key).is_none() {
+            command.env(key, stack.port(key, default).to_string());
+        }
+    }
+    let out = command.output().map_err(|e| Failure::engine(format!("cannot run {}: {e}", compose.name())))?;
     if !out.status.success() {
         return Err(Failure::failed(format!(
             "{} could not start the workshop apps: {}; is the stack running (`stackctl up`) and is its network \
