@@ -100,11 +100,17 @@ async fn prepare_database(stack: &Project, workshop: &Project) -> Result<(), Fai
             .await
             .map_err(|e| Failure::failed(format!("{} failed at `{statement}`: {e}", sql_path.display())))?;
     }
-    conn.exec_drop("ALTER USER 'workshop'@'%' IDENTIFIED BY ?", (password,))
+    // ALTER USER takes no placeholder (MariaDB refuses `?` there): a quoted literal
+    conn.query_drop(format!("ALTER USER 'workshop'@'%' IDENTIFIED BY {}", sql_string(&password)))
         .await
         .map_err(|e| Failure::failed(format!("cannot set the workshop user's password: {e}")))?;
     let _ = conn.disconnect().await;
     Ok(())
+}
+
+/// A SQL string literal: quotes and backslashes escaped, as MariaDB reads them.
+fn sql_string(s: &str) -> String {
+    format!("'{}'", s.replace('\\', "\\\\").replace('\'', "''"))
 }
 
 /// The statements of a SQL script: `--` comment lines dropped, split on `;`.
@@ -156,5 +162,11 @@ mod tests {
         assert!(s.iter().all(|x| !x.contains("--")), "{s:?}");
         assert_eq!(s.iter().filter(|x| x.starts_with("GRANT")).count(), 3);
         assert!(s.iter().any(|x| x.starts_with("INSERT IGNORE INTO workshop.products")));
+    }
+
+    #[test]
+    fn passwords_become_quoted_sql_literals() {
+        assert_eq!(super::sql_string("workshop-dev"), "'workshop-dev'");
+        assert_eq!(super::sql_string(r"it's\x"), r"'it''s\\x'");
     }
 }
