@@ -14,6 +14,8 @@
 #        otelstack-test/mariadb:local     Debian's mariadb-server 10.11 + official env vars
 #                                         and healthcheck.sh
 #        otelstack-test/sender:local      python3 + the OTel Python SDK (a container app)
+#        otelstack-test/alertmanager:local Debian's prometheus-alertmanager 0.25, official layout
+#   5. the workshop's demo app images (below).
 #      Each image carries a label with the hash of its inputs (its directory and
 #      the base image id) and is rebuilt only when that changes.
 # The collector image is built by the tests themselves with `stackctl image build
@@ -99,28 +101,79 @@ base_id="$(docker image inspect -f '{{.Id}}' "$BASE_TAG")"
 
 # 4. images built on the base. The sender installs from PyPI, so it gets the
 # host's CA bundle (this machine may inspect TLS with its own CA).
-build() {
-    local name="$1" dir="$ROOT/tests/docker/$1" tag="$NS/$1:local"
-    local sum
-    sum="$( (echo "$base_id"; cd "$dir" && find . -type f ! -name ca-certificates.crt -print0 | sort -z | xargs -0 sha256sum) | sha256sum | cut -d' ' -f1)"
+# image TAG SUM CTX [docker build args...]: builds CTX as TAG, labelled with
+# SUM (the hash of its inputs), unless TAG already carries that label.
+image() {
+    local tag="$1" sum="$2" ctx="$3" name
+    shift 3
+    name="${tag#*/}"; name="${name%%:*}"
     if [ "$(label "$tag")" = "$sum" ]; then
         step "$tag up to date"
         return
     fi
     step "building $tag"
-    local ctx
-    ctx="$(mktemp -d)"
-    cp -a "$dir"/. "$ctx"/
-    cp /etc/ssl/certs/ca-certificates.crt "$ctx/ca-certificates.crt"
-    if ! docker build -q --build-arg "BASE=$BASE_TAG" --label "otelstack.inputs=$sum" -t "$tag" "$ctx" >"$CACHE/build-$name.log" 2>&1; then
+    if ! docker build -q --build-arg "BASE=$BASE_TAG" --label "otelstack.inputs=$sum" -t "$tag" "$@" "$ctx" \
+        >"$CACHE/build-$name.log" 2>&1; then
         tail -n 30 "$CACHE/build-$name.log"
         step "building $tag failed; full log in $CACHE/build-$name.log"
         rm -rf "$ctx"
         exit 1
     fi
+}
+# hash of the inputs: image ids and files (directories hashed file by file)
+inputs() {
+    local x
+    for x in "$@"; do
+        if [ -d "$x" ]; then
+            (cd "$x" && find . -path ./node_modules -prune -o -type f ! -name ca-certificates.crt -print0 \
+                | sort -z | xargs -0 sha256sum)
+        elif [ -f "$x" ]; then sha256sum <"$x"
+        else echo "$x"
+        fi
+    done | sha256sum | cut -d' ' -f1
+}
+build() {
+    local name="$1" dir="$ROOT/tests/docker/$1" ctx
+    shift
+    ctx="$(mktemp -d)"
+    cp -a "$dir"/. "$ctx"/
+    cp /etc/ssl/certs/ca-certificates.crt "$ctx/ca-certificates.crt"
+    for extra in "$@"; do cp "$extra" "$ctx"/; done
+    image "$NS/$name:local" "$(inputs "$base_id" "$dir" "$@")" "$ctx"
     rm -rf "$ctx"
 }
 build prometheus
 build mariadb
 build sender
+build alertmanager
+
+# 5. the workshop's demo apps (examples/workshop) for test_workshop_engine.py,
+# under names the compose file takes from WORKSHOP_*_IMAGE:
+#   $NS/workshop-web:local       examples/workshop/web/Dockerfile on Debian's nodejs
+#                                (workshop-node), with the node_modules that
+#                                test-setup.sh `npm ci`s on the host (NPM_INSTALL=0)
+#   $NS/workshop-python:local    examples/workshop/python/Dockerfile on python3 with
+#                                its requirements pip-installed in the chroot (PIP_INSTALL=0)
+#   $NS/workshop-payments:local  the payments binary built on the host, on the base
+WS="$ROOT/examples/workshop"
+build workshop-node
+build workshop-python-base "$WS/python/requirements.txt"
+img_id() { docker image inspect -f '{{.Id}}' "$1"; }
+if [ ! -f "$WS/web/node_modules/.lock-installed" ]; then
+    step "no $WS/web/node_modules (run scripts/test-setup.sh, which npm-installs it)"; exit 1
+fi
+ctx="$(mktemp -d)"
+cp -a "$WS/web"/. "$ctx"/
+rm -f "$ctx/.dockerignore"
+image "$NS/workshop-web:local" "$(inputs "$(img_id "$NS/workshop-node:local")" "$WS/web" "$WS/web/node_modules/.lock-installed")" \
+    "$ctx" --build-arg "NODE_IMAGE=$NS/workshop-node:local" --build-arg NPM_INSTALL=0
+rm -rf "$ctx"
+ctx="$(mktemp -d)"
+cp -a "$WS/python"/. "$ctx"/
+image "$NS/workshop-python:local" "$(inputs "$(img_id "$NS/workshop-python-base:local")" "$WS/python")" \
+    "$ctx" --build-arg "PYTHON_IMAGE=$NS/workshop-python-base:local" --build-arg PIP_INSTALL=0
+rm -rf "$ctx"
+step "cargo build --example workshop-payments (the payments image's binary)"
+(cd "$ROOT" && cargo build -q --example workshop-payments)
+build workshop-payments "$ROOT/target/debug/examples/workshop-payments"
 step "images ready: $(docker images --format '{{.Repository}}:{{.Tag}}' "$NS/*" | sort | tr '\n' ' ')"

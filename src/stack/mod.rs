@@ -18,6 +18,7 @@ mod secrets;
 #[cfg(test)]
 mod tests;
 pub mod versions;
+mod workshop;
 
 pub use marker::sha256;
 pub use marker::{Marker, MARKER_FILE};

@@ -181,6 +181,8 @@ pub struct StackOptions {
     pub layout: Layout,
     /// Turn on Grafana's anonymous (Viewer) access; off by default.
     pub grafana_anonymous: bool,
+    /// Also write the workshop's demo apps under `workshop/` (see [`super::workshop`]).
+    pub with_workshop: bool,
 }
 
 impl StackOptions {
@@ -194,6 +196,7 @@ impl StackOptions {
             secrets,
             layout: Layout::Project,
             grafana_anonymous: false,
+            with_workshop: false,
         }
     }
 

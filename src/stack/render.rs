@@ -163,6 +163,9 @@ pub fn render(opts: &StackOptions) -> Result<Vec<RenderedFile>> {
         };
         out.push(RenderedFile { path: PathBuf::from(path), contents: tidy(&contents), mode: spec.mode });
     }
+    if opts.with_workshop {
+        out.extend(super::workshop::render(opts));
+    }
     let marker = Marker::new(opts, &out);
     out.push(RenderedFile { path: Marker::path(opts.layout), contents: marker.to_toml(), mode: 0o644 });
     Ok(out)

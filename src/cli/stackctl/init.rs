@@ -44,6 +44,10 @@ pub struct Args {
     /// Let anyone who reaches Grafana view dashboards without logging in.
     #[arg(long)]
     pub grafana_anonymous: bool,
+    /// Also write the workshop's demo apps (examples/workshop) into DIR/workshop/,
+    /// wired to this stack; `stackctl workshop up --workshop-dir DIR/workshop` starts them.
+    #[arg(long)]
+    pub with_workshop: bool,
     /// Print what would be written; write nothing.
     #[arg(long)]
     pub dry_run: bool,
@@ -197,6 +201,10 @@ fn options(args: &Args) -> Result<StackOptions> {
         opts.images.insert(Service::parse(name)?, image.to_owned());
     }
     opts.grafana_anonymous = args.grafana_anonymous;
+    if args.with_workshop && args.checked_in {
+        bail!("--with-workshop writes a copy of examples/workshop; a clone has it already, drop --with-workshop");
+    }
+    opts.with_workshop = args.with_workshop;
     Ok(opts)
 }
 
@@ -288,6 +296,11 @@ fn next_steps(dir: &Path, opts: &StackOptions) {
         println!("  Jaeger      http://localhost:{}", opts.port("JAEGER_UI_PORT"));
     }
     println!("  Prometheus  http://localhost:{}", opts.port("PROMETHEUS_PORT"));
+    if opts.with_workshop {
+        println!(
+            "  workshop    stackctl workshop up --workshop-dir workshop --project-dir .   (see workshop/README.md)"
+        );
+    }
     println!(
         "  OTLP        localhost:{} (gRPC), localhost:{} (HTTP); from other compose projects host.docker.internal:{}",
         opts.port("OTLP_GRPC_PORT"),

@@ -46,11 +46,15 @@ fn up(args: &Args) -> Result<(), Failure> {
     if !args.no_build {
         up.push("--build");
     }
-    let out = compose
-        .command(&workshop, &up)
-        .env("STACK_NETWORK", &network)
-        .output()
-        .map_err(|e| Failure::engine(format!("cannot run {}: {e}", compose.name())))?;
+    let mut command = compose.command(&workshop, &up);
+    command.env("STACK_NETWORK", &network);
+    // the apps send to the stack's OTLP ports unless the workshop's .env says otherwise
+    for (key, default) in [("OTLP_GRPC_PORT", 4317), ("OTLP_HTTP_PORT", 4318)] {
+        if workshop.setting(key).is_none() {
+            command.env(key, stack.port(key, default).to_string());
+        }
+    }
+    let out = command.output().map_err(|e| Failure::engine(format!("cannot run {}: {e}", compose.name())))?;
     if !out.status.success() {
         return Err(Failure::failed(format!(
             "{} could not start the workshop apps: {}; is the stack running (`stackctl up`) and is its network \
@@ -96,11 +100,17 @@ async fn prepare_database(stack: &Project, workshop: &Project) -> Result<(), Fai
             .await
             .map_err(|e| Failure::failed(format!("{} failed at `{statement}`: {e}", sql_path.display())))?;
     }
-    conn.exec_drop("ALTER USER 'workshop'@'%' IDENTIFIED BY ?", (password,))
+    // ALTER USER takes no placeholder (MariaDB refuses `?` there): a quoted literal
+    conn.query_drop(format!("ALTER USER 'workshop'@'%' IDENTIFIED BY {}", sql_string(&password)))
         .await
         .map_err(|e| Failure::failed(format!("cannot set the workshop user's password: {e}")))?;
     let _ = conn.disconnect().await;
     Ok(())
+}
+
+/// A SQL string literal: quotes and backslashes escaped, as MariaDB reads them.
+fn sql_string(s: &str) -> String {
+    format!("'{}'", s.replace('\\', "\\\\").replace('\'', "''"))
 }
 
 /// The statements of a SQL script: `--` comment lines dropped, split on `;`.
@@ -152,5 +162,11 @@ mod tests {
         assert!(s.iter().all(|x| !x.contains("--")), "{s:?}");
         assert_eq!(s.iter().filter(|x| x.starts_with("GRANT")).count(), 3);
         assert!(s.iter().any(|x| x.starts_with("INSERT IGNORE INTO workshop.products")));
+    }
+
+    #[test]
+    fn passwords_become_quoted_sql_literals() {
+        assert_eq!(super::sql_string("workshop-dev"), "'workshop-dev'");
+        assert_eq!(super::sql_string(r"it's\x"), r"'it''s\\x'");
     }
 }
