@@ -33,6 +33,9 @@ mod procstat;
 mod profile;
 #[path = "pipeline/report.rs"]
 mod report;
+#[path = "pipeline/signals.rs"]
+#[allow(dead_code)] // the metrics and logs payloads are benches/matrix.rs's
+mod signals;
 #[path = "pipeline/sink.rs"]
 mod sink;
 

@@ -17,11 +17,24 @@ use tonic::{Request, Response, Status};
 use tower::Service;
 
 use super::payload::parse_span_id;
+use otelstack::signal::Signal;
 use otelstack::otlp::grpc_codec::BytesCodec;
 
 type BoxFuture<T, E> = Pin<Box<dyn Future<Output = Result<T, E>> + Send + 'static>>;
 
 const EXPORT_PATH: &str = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
+// Metrics and logs (benches/matrix.rs): their items carry ids as `signals` describes.
+const METRICS_EXPORT_PATH: &str = "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export";
+const LOGS_EXPORT_PATH: &str = "/opentelemetry.proto.collector.logs.v1.LogsService/Export";
+
+fn export_signal(path: &str) -> Option<Signal> {
+    match path {
+        EXPORT_PATH => Some(Signal::Traces),
+        METRICS_EXPORT_PATH => Some(Signal::Metrics),
+        LOGS_EXPORT_PATH => Some(Signal::Logs),
+        _ => None,
+    }
+}
 
 #[derive(Default)]
 struct Seen {
@@ -82,15 +95,19 @@ impl SinkState {
         Some((last.1 - first.1) as f64 / ((last.0 - first.0) as f64 / 1e9))
     }
 
-    fn record(&self, body: &[u8]) {
+    fn record(&self, signal: Signal, body: &[u8]) {
         self.requests.fetch_add(1, Ordering::Relaxed);
         self.bytes.fetch_add(body.len() as u64, Ordering::Relaxed);
         let mut seqs = Vec::with_capacity(8192);
         let mut foreign = 0u64;
-        let ok = walk_span_ids(body, |id| match parse_span_id(id) {
+        let mut on_id = |id: &[u8]| match parse_span_id(id) {
             Some((nonce, seq)) if nonce == self.nonce => seqs.push(seq),
             _ => foreign += 1,
-        });
+        };
+        let ok = match signal {
+            Signal::Traces => walk_span_ids(body, on_id),
+            _ => super::signals::walk_item_ids(signal, body, &mut on_id),
+        };
         if !ok {
             self.malformed_requests.fetch_add(1, Ordering::Relaxed);
         }
@@ -188,7 +205,7 @@ struct SinkService {
     state: Arc<SinkState>,
 }
 
-struct Export(Arc<SinkState>);
+struct Export(Arc<SinkState>, Signal);
 
 impl Service<Request<Bytes>> for Export {
     type Response = Response<Bytes>;
@@ -200,7 +217,7 @@ impl Service<Request<Bytes>> for Export {
     }
 
     fn call(&mut self, req: Request<Bytes>) -> Self::Future {
-        self.0.record(req.get_ref());
+        self.0.record(self.1, req.get_ref());
         // An empty ExportTraceServiceResponse: full success.
         std::future::ready(Ok(Response::new(Bytes::new())))
     }
@@ -217,7 +234,7 @@ impl Service<http::Request<tonic::body::Body>> for SinkService {
 
     fn call(&mut self, req: http::Request<tonic::body::Body>) -> Self::Future {
         let state = self.state.clone();
-        if req.uri().path() == EXPORT_PATH {
+        if let Some(signal) = export_signal(req.uri().path()) {
             let encoding =
                 req.headers().get("grpc-encoding").and_then(|v| v.to_str().ok()).unwrap_or("identity").to_string();
             *state.encodings.lock().unwrap().entry(encoding).or_default() += 1;
@@ -235,7 +252,7 @@ impl Service<http::Request<tonic::body::Body>> for SinkService {
                     .accept_compressed(tonic::codec::CompressionEncoding::Gzip)
                     .accept_compressed(tonic::codec::CompressionEncoding::Zstd)
                     .max_decoding_message_size(256 << 20);
-                Ok(grpc.unary(Export(state), req).await)
+                Ok(grpc.unary(Export(state, signal), req).await)
             })
         } else {
             Box::pin(async move { Ok(Status::unimplemented(req.uri().path().to_string()).into_http()) })
