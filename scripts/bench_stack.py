@@ -20,8 +20,8 @@ Then the same run with one stage removed at a time (memory_limiter, resource,
 batch, spanmetrics and each trace exporter): the difference is that stage's cost.
 
 Usage: .venv/bin/python scripts/bench_stack.py   (make bench runs it)
-Knobs: BENCH_STACK_RATE, BENCH_STACK_SECONDS, BENCH_STACK_REPEAT (1),
-BENCH_STACK_VARIANTS (comma list; default all), OTELSTACK_COLLECTOR, STACKCTL.
+Knobs: BENCH_STACK_RATE, BENCH_STACK_SECONDS,
+BENCH_STACK_REPEAT (3), BENCH_STACK_VARIANTS (comma list; default all), OTELSTACK_COLLECTOR, STACKCTL.
 Writes target/bench/stack.md.
 """
 
@@ -55,7 +55,7 @@ BIN = Path(os.environ.get("OTELSTACK_COLLECTOR", ROOT / "target/release/otelstac
 STACKCTL = Path(os.environ.get("STACKCTL", ROOT / "target/release/stackctl"))
 RATE = int(os.environ.get("BENCH_STACK_RATE", "10000"))
 SECONDS = float(os.environ.get("BENCH_STACK_SECONDS", "20"))
-REPEAT = int(os.environ.get("BENCH_STACK_REPEAT", "1"))
+REPEAT = int(os.environ.get("BENCH_STACK_REPEAT", "3"))
 EXPORT = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 TICK = os.sysconf("SC_CLK_TCK")
 DB, DB_USER, DB_PASSWORD = "otelstack", "otel", "otel-pw"
