@@ -160,7 +160,8 @@ async fn run_one(s: &Settings, kind: Kind, bin: &std::path::Path, c: &Case, tick
         c.compression.as_str(),
         if c.mode == Mode::FlatOut { "flat" } else { "fixed" }
     );
-    let mut peer = peers::Peer::start(kind, bin, &target_dir().join("bench/matrix").join(&label), sink.addr(), c.compression)?;
+    let mut peer =
+        peers::Peer::start(kind, bin, &target_dir().join("bench/matrix").join(&label), sink.addr(), c.compression)?;
     if let Err(e) = tokio::task::block_in_place(|| peer.wait_ready(Duration::from_secs(30))) {
         peer.stop();
         sink.stop().await;
@@ -258,7 +259,12 @@ async fn run() -> anyhow::Result<bool> {
                             match run_one(&s, *kind, bin, &case, ticks).await {
                                 Ok(r) => rows.push(r),
                                 Err(e) => {
-                                    let what = format!("{kind} {} {} {} {mode:?}", signal.as_str(), transport.as_str(), compression.as_str());
+                                    let what = format!(
+                                        "{kind} {} {} {} {mode:?}",
+                                        signal.as_str(),
+                                        transport.as_str(),
+                                        compression.as_str()
+                                    );
                                     eprintln!("!! {what}: {e:#}");
                                     failures.push(format!("{what}: {e:#}"));
                                 }

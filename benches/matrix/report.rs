@@ -130,9 +130,8 @@ pub fn table(rows: &[Row]) -> String {
         let of = |k: Kind| rows.iter().filter(|r| r.same_case(c) && r.collector == k).collect::<Vec<_>>();
         let mine = of(c.collector);
         let m = medians(&mine);
-        let (lost, dup, refused) = mine
-            .iter()
-            .fold((0, 0, 0), |(l, d, f), r| (l + r.lost(), d + r.duplicates + r.foreign, f + r.refused));
+        let (lost, dup, refused) =
+            mine.iter().fold((0, 0, 0), |(l, d, f), r| (l + r.lost(), d + r.duplicates + r.foreign, f + r.refused));
         let vs = if c.collector == Kind::Otelstack && !of(Kind::Rotel).is_empty() {
             let r = medians(&of(Kind::Rotel));
             [ratio(m[0], r[0]), format!("{}, {}", ratio(m[1], r[1]), ratio(m[3], r[3])), ratio(m[2], r[2])]
@@ -180,7 +179,8 @@ pub fn notes(rows: &[Row]) -> String {
     }
     let behind: u64 = rows.iter().map(|r| r.behind).sum();
     if behind > 0 {
-        let _ = writeln!(s, "\n{behind} fixed-rate requests were sent behind schedule (64 outstanding per connection).");
+        let _ =
+            writeln!(s, "\n{behind} fixed-rate requests were sent behind schedule (64 outstanding per connection).");
     }
     s
 }

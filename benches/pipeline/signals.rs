@@ -14,8 +14,8 @@ use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequ
 use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, InstrumentationScope, KeyValue};
 use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs, SeverityNumber};
 use opentelemetry_proto::tonic::metrics::v1::{
-    metric, number_data_point, AggregationTemporality, Gauge, Metric, NumberDataPoint, ResourceMetrics,
-    ScopeMetrics, Sum,
+    metric, number_data_point, AggregationTemporality, Gauge, Metric, NumberDataPoint, ResourceMetrics, ScopeMetrics,
+    Sum,
 };
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use otelstack::signal::Signal;
@@ -119,7 +119,9 @@ impl Items {
                     (Signal::Traces, Encoding::Proto) => build_request(&mut rng, i, now).encode_to_vec(),
                     (Signal::Traces, Encoding::Json) => serde_json::to_vec(&build_request(&mut rng, i, now)).unwrap(),
                     (Signal::Metrics, Encoding::Proto) => metrics_request(&mut rng, i, now).encode_to_vec(),
-                    (Signal::Metrics, Encoding::Json) => serde_json::to_vec(&metrics_request(&mut rng, i, now)).unwrap(),
+                    (Signal::Metrics, Encoding::Json) => {
+                        serde_json::to_vec(&metrics_request(&mut rng, i, now)).unwrap()
+                    }
                     (Signal::Logs, Encoding::Proto) => logs_request(&mut rng, i, now).encode_to_vec(),
                     (Signal::Logs, Encoding::Json) => serde_json::to_vec(&logs_request(&mut rng, i, now)).unwrap(),
                 };
@@ -139,7 +141,9 @@ impl Items {
         let base = n * ITEMS_PER_REQUEST as u64;
         for &(off, slot) in &t.slots {
             match slot {
-                Slot::Id(k) => buf[off..off + 8].copy_from_slice(&span_id(self.nonce, base + u64::from(k)).to_be_bytes()),
+                Slot::Id(k) => {
+                    buf[off..off + 8].copy_from_slice(&span_id(self.nonce, base + u64::from(k)).to_be_bytes())
+                }
                 Slot::IdHex(k) => {
                     buf[off..off + 16].copy_from_slice(&hex(&span_id(self.nonce, base + u64::from(k)).to_be_bytes()))
                 }
@@ -165,7 +169,9 @@ impl Items {
         let body = self.request(n);
         let proto = match encoding {
             Encoding::Proto => body.to_vec(),
-            Encoding::Json => otelstack::otlp::decode_json_unchecked(signal, &body).expect("JSON decodes").encode_request(),
+            Encoding::Json => {
+                otelstack::otlp::decode_json_unchecked(signal, &body).expect("JSON decodes").encode_request()
+            }
         };
         let mut seqs = Vec::new();
         assert!(walk_item_ids(signal, &proto, &mut |id| seqs.push(super::payload::parse_span_id(id))));
@@ -204,7 +210,11 @@ fn resource(idx: usize, rng: &mut fastrand::Rng) -> Resource {
 }
 
 fn scope() -> Option<InstrumentationScope> {
-    Some(InstrumentationScope { name: "opentelemetry-instrumentation-shop".into(), version: "0.52.0".into(), ..Default::default() })
+    Some(InstrumentationScope {
+        name: "opentelemetry-instrumentation-shop".into(),
+        version: "0.52.0".into(),
+        ..Default::default()
+    })
 }
 
 /// 10 metrics (5 cumulative int sums, 5 double gauges) of 10 data points each,
@@ -233,7 +243,10 @@ fn metrics_request(rng: &mut fastrand::Rng, idx: usize, now: u64) -> ExportMetri
                         s("http.request.method", ["GET", "POST"][p % 2]),
                         kv("http.response.status_code", any_value::Value::IntValue([200, 404, 500][p % 3])),
                         s("server.address", format!("svc-{}.internal", rng.u8(..16))),
-                        kv(ID_ATTRIBUTE, any_value::Value::StringValue(String::from_utf8(hex(&span_marker(m * 10 + p))).unwrap())),
+                        kv(
+                            ID_ATTRIBUTE,
+                            any_value::Value::StringValue(String::from_utf8(hex(&span_marker(m * 10 + p))).unwrap()),
+                        ),
                     ],
                     start_time_unix_nano: now - 3_600_000_000_000,
                     time_unix_nano: now - rng.u64(0..10_000_000_000),
@@ -254,7 +267,13 @@ fn metrics_request(rng: &mut fastrand::Rng, idx: usize, now: u64) -> ExportMetri
             } else {
                 metric::Data::Gauge(Gauge { data_points: points })
             };
-            Metric { name: (*name).into(), unit: "1".into(), description: String::new(), data: Some(data), ..Default::default() }
+            Metric {
+                name: (*name).into(),
+                unit: "1".into(),
+                description: String::new(),
+                data: Some(data),
+                ..Default::default()
+            }
         })
         .collect();
     ExportMetricsServiceRequest {
@@ -428,4 +447,3 @@ fn point_id(point: &[u8]) -> Option<[u8; 8]> {
     });
     found
 }
-

@@ -17,8 +17,8 @@ use tonic::{Request, Response, Status};
 use tower::Service;
 
 use super::payload::parse_span_id;
-use otelstack::signal::Signal;
 use otelstack::otlp::grpc_codec::BytesCodec;
+use otelstack::signal::Signal;
 
 type BoxFuture<T, E> = Pin<Box<dyn Future<Output = Result<T, E>> + Send + 'static>>;
 
