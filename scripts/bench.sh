@@ -8,7 +8,9 @@
 # runs `cargo bench --bench pipeline`. Knobs are environment variables, see
 # docs/benchmarks.md (BENCH_RATE, BENCH_SECONDS, BENCH_FLAT_SECONDS,
 # BENCH_MODES, BENCH_ONLY, BENCH_COMPRESSION, BENCH_CONNECTIONS,
-# OTELSTACK_COLLECTOR, ROTEL_AGENT).
+# OTELSTACK_COLLECTOR, ROTEL_AGENT; the matrix's BENCH_SIGNALS,
+# BENCH_TRANSPORTS, BENCH_MATRIX_SECONDS; BENCH_STACK_*, BENCH_CARD_*,
+# BENCH_COLDSTART_RUNS).
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
