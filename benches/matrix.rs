@@ -19,6 +19,8 @@
 #[path = "pipeline/collector.rs"]
 #[allow(dead_code)]
 mod collector;
+#[path = "pipeline/ids.rs"]
+mod ids;
 #[path = "matrix/load.rs"]
 mod load;
 #[path = "pipeline/payload.rs"]

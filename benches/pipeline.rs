@@ -23,6 +23,8 @@
 
 #[path = "pipeline/collector.rs"]
 mod collector;
+#[path = "pipeline/ids.rs"]
+mod ids;
 #[path = "pipeline/loadgen.rs"]
 mod loadgen;
 #[path = "pipeline/payload.rs"]

@@ -23,7 +23,7 @@ use otelstack::signal::Signal;
 type BoxFuture<T, E> = Pin<Box<dyn Future<Output = Result<T, E>> + Send + 'static>>;
 
 const EXPORT_PATH: &str = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
-// Metrics and logs (benches/matrix.rs): their items carry ids as `signals` describes.
+// Metrics and logs (benches/matrix.rs): their items carry ids as `signals` describes, `ids` walks them.
 const METRICS_EXPORT_PATH: &str = "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export";
 const LOGS_EXPORT_PATH: &str = "/opentelemetry.proto.collector.logs.v1.LogsService/Export";
 
@@ -106,7 +106,7 @@ impl SinkState {
         };
         let ok = match signal {
             Signal::Traces => walk_span_ids(body, on_id),
-            _ => super::signals::walk_item_ids(signal, body, &mut on_id),
+            _ => super::ids::walk_item_ids(signal, body, &mut on_id),
         };
         if !ok {
             self.malformed_requests.fetch_add(1, Ordering::Relaxed);
