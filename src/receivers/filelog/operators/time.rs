@@ -1,0 +1,458 @@
+//! Timestamp parsing (stanza's `helper/time.go`): `strptime` layouts
+//! (the directives of pkg/stanza/docs/types/timestamp.md), Go reference
+//! layouts (`gotime`) and `epoch` numbers. Both text flavours compile to
+//! one list of items; a layout without a zone is read in `location`
+//! (`Local` or `UTC`), and one without a year gets the current year, as
+//! stanza's `setTimestampYear` does.
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::super::entry::Entry;
+use super::super::field::Field;
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TimeConfig {
+    pub parse_from: Option<String>,
+    pub layout_type: Option<String>,
+    pub layout: Option<String>,
+    pub location: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Item {
+    Year4,
+    Year2,
+    /// month number: zero-padded, space-padded or bare
+    Month,
+    MonthName,
+    Day,
+    Weekday,
+    Hour24,
+    Hour12,
+    AmPm,
+    Minute,
+    Second,
+    /// digits of a fraction of a second
+    Fraction,
+    ZoneName,
+    /// `Z` or a numeric offset in any of the ±hh[:mm[:ss]] forms
+    Offset,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Piece {
+    Lit(String),
+    Item(Item),
+}
+
+#[derive(Debug)]
+enum Layout {
+    Text(Vec<Piece>),
+    /// nanoseconds per unit of the integer part
+    Epoch(&'static str),
+}
+
+#[derive(Debug)]
+pub struct TimeParser {
+    parse_from: Field,
+    layout: Layout,
+    utc: bool,
+}
+
+fn strptime(layout: &str) -> Result<Vec<Piece>, String> {
+    let mut out = Vec::new();
+    let mut chars = layout.chars();
+    let mut lit = String::new();
+    while let Some(c) = chars.next() {
+        if c != '%' {
+            lit.push(c);
+            continue;
+        }
+        let d = chars.next().ok_or("the layout ends with a lone %")?;
+        let expand = |s: &str| strptime(s);
+        let items: Vec<Piece> = match d {
+            'Y' => vec![Piece::Item(Item::Year4)],
+            'y' => vec![Piece::Item(Item::Year2)],
+            'm' | 'o' | 'q' => vec![Piece::Item(Item::Month)],
+            'b' | 'h' | 'B' => vec![Piece::Item(Item::MonthName)],
+            'd' | 'e' | 'g' => vec![Piece::Item(Item::Day)],
+            'a' | 'A' => vec![Piece::Item(Item::Weekday)],
+            'H' => vec![Piece::Item(Item::Hour24)],
+            'I' | 'l' => vec![Piece::Item(Item::Hour12)],
+            'p' | 'P' => vec![Piece::Item(Item::AmPm)],
+            'M' => vec![Piece::Item(Item::Minute)],
+            'S' => vec![Piece::Item(Item::Second)],
+            'L' | 'f' | 's' => vec![Piece::Item(Item::Fraction)],
+            'Z' => vec![Piece::Item(Item::ZoneName)],
+            'z' | 'i' | 'j' | 'k' => vec![Piece::Item(Item::Offset)],
+            'D' => expand("%m/%d/%y")?,
+            'F' => expand("%Y-%m-%d")?,
+            'T' => expand("%H:%M:%S")?,
+            'r' => expand("%I:%M:%S %p")?,
+            'c' => expand("%a %b %d %H:%M:%S %Y")?,
+            'R' => expand("%H:%M")?,
+            'n' => vec![Piece::Lit("\n".into())],
+            't' => vec![Piece::Lit("\t".into())],
+            '%' => vec![Piece::Lit("%".into())],
+            other => return Err(format!("%{other} is not a strptime directive stanza knows")),
+        };
+        for p in items {
+            match p {
+                Piece::Lit(s) => lit.push_str(&s),
+                item => {
+                    if !lit.is_empty() {
+                        out.push(Piece::Lit(std::mem::take(&mut lit)));
+                    }
+                    out.push(item);
+                }
+            }
+        }
+    }
+    if !lit.is_empty() {
+        out.push(Piece::Lit(lit));
+    }
+    Ok(out)
+}
+
+/// Go's reference layout, chunked as `time.nextStdChunk` does.
+fn gotime(layout: &str) -> Vec<Piece> {
+    const STD: &[(&str, Item)] = &[
+        ("January", Item::MonthName),
+        ("Jan", Item::MonthName),
+        ("Monday", Item::Weekday),
+        ("Mon", Item::Weekday),
+        ("MST", Item::ZoneName),
+        ("2006", Item::Year4),
+        ("Z07:00:00", Item::Offset),
+        ("-07:00:00", Item::Offset),
+        ("Z070000", Item::Offset),
+        ("-070000", Item::Offset),
+        ("Z07:00", Item::Offset),
+        ("-07:00", Item::Offset),
+        ("Z0700", Item::Offset),
+        ("-0700", Item::Offset),
+        ("Z07", Item::Offset),
+        ("-07", Item::Offset),
+        ("01", Item::Month),
+        ("02", Item::Day),
+        ("03", Item::Hour12),
+        ("04", Item::Minute),
+        ("05", Item::Second),
+        ("06", Item::Year2),
+        ("_2", Item::Day),
+        ("15", Item::Hour24),
+        ("1", Item::Month),
+        ("2", Item::Day),
+        ("3", Item::Hour12),
+        ("4", Item::Minute),
+        ("5", Item::Second),
+        ("PM", Item::AmPm),
+        ("pm", Item::AmPm),
+    ];
+    let mut out = Vec::new();
+    let mut lit = String::new();
+    let mut rest = layout;
+    'outer: while !rest.is_empty() {
+        // .000 / ,999: a fraction of a second
+        let b = rest.as_bytes();
+        if (b[0] == b'.' || b[0] == b',') && b.len() > 1 && (b[1] == b'0' || b[1] == b'9') {
+            let n = b[1..].iter().take_while(|c| **c == b[1]).count();
+            if !b.get(1 + n).is_some_and(u8::is_ascii_digit) {
+                lit.push(b[0] as char);
+                out.push(Piece::Lit(std::mem::take(&mut lit)));
+                out.push(Piece::Item(Item::Fraction));
+                rest = &rest[1 + n..];
+                continue;
+            }
+        }
+        for (s, item) in STD {
+            if rest.starts_with(s) {
+                if !lit.is_empty() {
+                    out.push(Piece::Lit(std::mem::take(&mut lit)));
+                }
+                out.push(Piece::Item(*item));
+                rest = &rest[s.len()..];
+                continue 'outer;
+            }
+        }
+        let c = rest.chars().next().expect("not empty");
+        lit.push(c);
+        rest = &rest[c.len_utf8()..];
+    }
+    if !lit.is_empty() {
+        out.push(Piece::Lit(lit));
+    }
+    out
+}
+
+const MONTHS: [&str; 12] = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"];
+const DAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+pub fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = if y >= 0 { y } else { y - 399 } / 400;
+    let yoe = y - era * 400;
+    let doy = (153 * (m + if m > 2 { -3 } else { 9 }) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146097 + doe - 719468
+}
+
+fn local_offset(utc_secs: i64) -> i64 {
+    let t = utc_secs as libc::time_t;
+    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
+    // SAFETY: localtime_r writes only into `tm`, which lives for the call.
+    let ok = unsafe { !libc::localtime_r(&t, &mut tm).is_null() };
+    if ok {
+        tm.tm_gmtoff
+    } else {
+        0
+    }
+}
+
+struct Reader<'a> {
+    s: &'a str,
+}
+
+impl Reader<'_> {
+    fn digits(&mut self, min: usize, max: usize) -> Result<(i64, usize), String> {
+        let n = self.s.bytes().take(max).take_while(u8::is_ascii_digit).count();
+        if n < min {
+            return Err(format!("expected a number at {:?}", self.s));
+        }
+        let v = self.s[..n].parse().expect("digits");
+        self.s = &self.s[n..];
+        Ok((v, n))
+    }
+
+    fn word(&mut self) -> String {
+        let n = self.s.bytes().take_while(u8::is_ascii_alphabetic).count();
+        let w = self.s[..n].to_ascii_lowercase();
+        self.s = &self.s[n..];
+        w
+    }
+}
+
+fn parse_text(pieces: &[Piece], value: &str, utc: bool) -> Result<u64, String> {
+    let mut r = Reader { s: value };
+    let (mut year, mut month, mut day, mut hour, mut min, mut sec, mut nanos) = (None, 1, 1, 0, 0, 0, 0i64);
+    let (mut pm, mut offset) = (None, None);
+    for (i, p) in pieces.iter().enumerate() {
+        match p {
+            Piece::Lit(l) => {
+                for c in l.chars() {
+                    let next = r.s.chars().next();
+                    let ok = next == Some(c)
+                        || (c == ' ' && next.is_some_and(char::is_whitespace))
+                        || ((c == '.' || c == ',') && (next == Some('.') || next == Some(',')));
+                    if !ok {
+                        return Err(format!("{value:?} does not match the layout at {:?}", r.s));
+                    }
+                    r.s = &r.s[next.expect("matched").len_utf8()..];
+                    if c == ' ' {
+                        r.s = r.s.trim_start_matches(' ');
+                    }
+                }
+            }
+            Piece::Item(item) => match item {
+                Item::Year4 => year = Some(r.digits(4, 4)?.0),
+                Item::Year2 => year = Some(r.digits(2, 2).map(|(y, _)| if y >= 69 { 1900 + y } else { 2000 + y })?),
+                Item::Month => month = r.digits(1, 2)?.0,
+                Item::MonthName => {
+                    let w = r.word();
+                    let m = MONTHS.iter().position(|m| w.starts_with(m)).ok_or(format!("{w:?} is not a month"))?;
+                    month = m as i64 + 1;
+                }
+                Item::Day => day = r.digits(1, 2)?.0,
+                Item::Weekday => {
+                    let w = r.word();
+                    DAYS.iter().find(|d| w.starts_with(*d)).ok_or(format!("{w:?} is not a weekday"))?;
+                }
+                Item::Hour24 | Item::Hour12 => hour = r.digits(1, 2)?.0,
+                Item::Minute => min = r.digits(1, 2)?.0,
+                Item::Second => {
+                    sec = r.digits(1, 2)?.0;
+                    // Go accepts a fraction after the seconds the layout does not mention
+                    let layout_has_fraction = matches!(pieces.get(i + 1), Some(Piece::Lit(l)) if l.starts_with(['.', ',']))
+                        || matches!(pieces.get(i + 1), Some(Piece::Item(Item::Fraction)));
+                    let b = r.s.as_bytes();
+                    if !layout_has_fraction && b.len() > 1 && (b[0] == b'.' || b[0] == b',') && b[1].is_ascii_digit() {
+                        r.s = &r.s[1..];
+                        let (f, n) = r.digits(1, 9)?;
+                        nanos = f * 10i64.pow(9 - n as u32);
+                    }
+                }
+                Item::Fraction => {
+                    let (f, n) = r.digits(1, 9)?;
+                    nanos = f * 10i64.pow(9 - n as u32);
+                    r.s = r.s.trim_start_matches(|c: char| c.is_ascii_digit());
+                }
+                Item::AmPm => pm = Some(r.word() == "pm"),
+                Item::ZoneName => {
+                    let w = r.word();
+                    if matches!(w.as_str(), "utc" | "gmt" | "z") {
+                        offset = Some(0);
+                    } else if w.is_empty() {
+                        return Err(format!("expected a time zone name at {:?}", r.s));
+                    }
+                }
+                Item::Offset => {
+                    if r.s.starts_with('Z') {
+                        r.s = &r.s[1..];
+                        offset = Some(0);
+                        continue;
+                    }
+                    let sign = match r.s.chars().next() {
+                        Some('+') => 1,
+                        Some('-') => -1,
+                        _ => return Err(format!("expected a UTC offset at {:?}", r.s)),
+                    };
+                    r.s = &r.s[1..];
+                    let mut secs = r.digits(2, 2)?.0 * 3600;
+                    for unit in [60, 1] {
+                        let colon = r.s.starts_with(':');
+                        let after = if colon { &r.s[1..] } else { r.s };
+                        if after.len() >= 2 && after.as_bytes()[..2].iter().all(u8::is_ascii_digit) {
+                            r.s = after;
+                            secs += r.digits(2, 2)?.0 * unit;
+                        }
+                    }
+                    offset = Some(sign * secs);
+                }
+            },
+        }
+    }
+    if !r.s.is_empty() {
+        return Err(format!("{value:?} has extra text after the layout: {:?}", r.s));
+    }
+    if let Some(pm) = pm {
+        hour = match (pm, hour) {
+            (true, h) if h < 12 => h + 12,
+            (false, 12) => 0,
+            (_, h) => h,
+        };
+    }
+    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 24 || min > 59 || sec > 60 {
+        return Err(format!("{value:?} is not a valid date and time"));
+    }
+    let naive = |y: i64| days_from_civil(y, month, day) * 86400 + hour * 3600 + min * 60 + sec;
+    let to_utc = |n: i64| match offset {
+        Some(o) => n - o,
+        None if utc => n,
+        None => n - local_offset(n - local_offset(n)),
+    };
+    let secs = match year {
+        Some(y) => to_utc(naive(y)),
+        None => {
+            let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+            let this_year = 1970 + (now.as_secs() as i64) / 31_556_952;
+            let this_year = (this_year - 1..=this_year + 1)
+                .rev()
+                .find(|y| days_from_civil(*y, 1, 1) * 86400 <= now.as_secs() as i64)
+                .unwrap_or(this_year);
+            let t = to_utc(naive(this_year));
+            // more than a week ahead: last year's, as stanza's setTimestampYear
+            if t > now.as_secs() as i64 + 7 * 86400 {
+                to_utc(naive(this_year - 1))
+            } else {
+                t
+            }
+        }
+    };
+    if secs < 0 {
+        return Err(format!("{value:?} is before 1970"));
+    }
+    Ok(secs as u64 * 1_000_000_000 + nanos as u64)
+}
+
+fn parse_epoch(unit: &str, v: &Value) -> Result<u64, String> {
+    let per: f64 = match unit {
+        "s" | "s.ms" | "s.us" | "s.ns" => 1e9,
+        "ms" => 1e6,
+        "us" => 1e3,
+        _ => 1.0,
+    };
+    match v {
+        Value::Number(n) if n.is_u64() => Ok(n.as_u64().expect("u64") * per as u64),
+        Value::Number(n) => {
+            n.as_f64().filter(|f| *f >= 0.0).map(|f| (f * per) as u64).ok_or(format!("{n} is negative"))
+        }
+        Value::String(s) => {
+            let (int, frac) = s.trim().split_once('.').unwrap_or((s.trim(), ""));
+            let i: u64 = int.parse().map_err(|_| format!("{s:?} is not an epoch timestamp"))?;
+            if frac.is_empty() {
+                return Ok(i * per as u64);
+            }
+            if !unit.starts_with("s.") || frac.len() > 9 || !frac.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(format!("{s:?} is not a {unit} epoch timestamp"));
+            }
+            let nanos: u64 = format!("{frac:0<9}").parse().expect("digits");
+            Ok(i * 1_000_000_000 + nanos)
+        }
+        other => Err(format!("{other} is not an epoch timestamp")),
+    }
+}
+
+impl TimeParser {
+    /// Errors are `(key path inside the block, message)`.
+    pub fn build(c: &TimeConfig) -> Result<TimeParser, (String, String)> {
+        let err = |k: &str, m: String| (k.to_owned(), m);
+        let parse_from = Field::parse(c.parse_from.as_deref().ok_or(err("parse_from", "is required".into()))?)
+            .map_err(|e| err("parse_from", e))?;
+        let layout_text = c.layout.as_deref().ok_or(err("layout", "is required".into()))?;
+        let layout = match c.layout_type.as_deref().unwrap_or("strptime") {
+            "strptime" => Layout::Text(strptime(layout_text).map_err(|e| err("layout", e))?),
+            "gotime" => Layout::Text(gotime(layout_text)),
+            "epoch" => match layout_text {
+                "s" | "ms" | "us" | "ns" | "s.ms" | "s.us" | "s.ns" => Layout::Epoch(
+                    ["s", "ms", "us", "ns", "s.ms", "s.us", "s.ns"]
+                        .into_iter()
+                        .find(|u| *u == layout_text)
+                        .expect("listed"),
+                ),
+                other => {
+                    return Err(err(
+                        "layout",
+                        format!("{other:?} is not an epoch layout; use s, ms, us, ns, s.ms, s.us or s.ns"),
+                    ))
+                }
+            },
+            other => {
+                return Err(err(
+                    "layout_type",
+                    format!("{other:?} is not a layout type; use strptime, gotime or epoch"),
+                ))
+            }
+        };
+        let utc = match c.location.as_deref().unwrap_or("Local") {
+            "Local" | "" => false,
+            "UTC" | "Etc/UTC" | "GMT" | "Etc/GMT" => true,
+            other => {
+                return Err(err(
+                    "location",
+                    format!("{other:?} is not supported here: only Local and UTC are; put the offset in the layout (%z) or run the collector with TZ={other}"),
+                ))
+            }
+        };
+        Ok(TimeParser { parse_from, layout, utc })
+    }
+
+    pub fn parse(&self, e: &mut Entry) -> Result<(), String> {
+        let v = self.parse_from.get(e).ok_or_else(|| format!("the entry has no {}", self.parse_from))?;
+        let ns = match &self.layout {
+            Layout::Epoch(unit) => parse_epoch(unit, v)?,
+            Layout::Text(pieces) => match v {
+                Value::String(s) => parse_text(pieces, s, self.utc)?,
+                other => return Err(format!("{other} is not a string to parse as a time")),
+            },
+        };
+        e.timestamp = Some(ns);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+#[path = "time_tests.rs"]
+mod tests;
