@@ -72,6 +72,7 @@ pub fn match_paths(
 ) -> Vec<Tracked> {
     let mut prev = known;
     let mut current: Vec<Tracked> = Vec::new();
+    let mut continuing: Vec<Tracked> = Vec::new();
     for path in paths {
         let Ok(file) = File::open(path) else { continue };
         let size = file.metadata().map(|m| m.len()).unwrap_or(0);
@@ -81,7 +82,8 @@ pub fn match_paths(
             continue;
         }
         // the same file through a second path (a link) is read once
-        if current.iter().any(|c| fp.starts_with(&c.fingerprint) || c.fingerprint.starts_with(&fp)) {
+        let seen = |c: &Tracked| fp.starts_with(&c.fingerprint) || c.fingerprint.starts_with(&fp);
+        if current.iter().chain(&continuing).any(seen) {
             continue;
         }
         let best = prev
@@ -100,7 +102,7 @@ pub fn match_paths(
             t.file = Some(file);
             t.path = path.clone();
             t.unmatched_polls = 0;
-            current.push(t);
+            continuing.push(t);
         } else if prev.iter().any(|t| t.fingerprint.starts_with(&fp)) {
             // shorter than a known file's first bytes: a copy in progress
             // (copytruncate) or a rewrite; wait until it is told apart
@@ -110,8 +112,8 @@ pub fn match_paths(
             current.push(Tracked::new(fp, offset, path.clone(), Some(file)));
         }
     }
-    // files that left the match come first: a rotated file's last lines
-    // are older than the new file's first ones
+    // older lines first: files that left the match, then files read
+    // before (a rotated copy's tail), then new files
     let mut out: Vec<Tracked> = prev
         .into_iter()
         .filter_map(|mut t| {
@@ -119,6 +121,7 @@ pub fn match_paths(
             (t.file.is_some() || t.unmatched_polls <= REMEMBER_POLLS).then_some(t)
         })
         .collect();
+    out.extend(continuing);
     out.extend(current);
     out
 }
