@@ -24,13 +24,15 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from conftest import Ports, otlp_exporter, pipeline
-from otlp_util import attrs, py_value, to_yaml
+import requests
+from conftest import GrpcSink, Ports, free_port, otlp_exporter, pipeline
+from otlp_util import attrs, parse_prometheus, py_value, sample_value, to_yaml
 
 LOGROTATE = "/usr/sbin/logrotate"
 
 
-def filelog_config(ports: Ports, sink_port: int, settings: dict, storage: Path | None = None) -> str:
+def filelog_config(ports: Ports, sink_port: int, settings: dict, storage: Path | None = None,
+                   exporter: dict | None = None) -> str:
     extensions = {"health_check": {"endpoint": f"127.0.0.1:{ports.health}"}}
     receiver = {"poll_interval": "50ms", **settings}
     if storage is not None:
@@ -38,7 +40,7 @@ def filelog_config(ports: Ports, sink_port: int, settings: dict, storage: Path |
         receiver["storage"] = "file_storage"
     cfg = {
         "receivers": {"filelog": receiver},
-        "exporters": {"otlp": otlp_exporter(sink_port, sending_queue={"enabled": False})},
+        "exporters": {"otlp": otlp_exporter(sink_port, sending_queue={"enabled": False}, **(exporter or {}))},
         "extensions": extensions,
         "service": {"extensions": list(extensions),
                     "pipelines": {"logs": pipeline(["otlp"], receivers=("filelog",))},
@@ -306,3 +308,30 @@ def test_airflow_task_log_parsed_by_regex_time_and_severity(tmp_path, collector,
         assert attrs(lr.attributes) == {"log.file.name": "attempt=1.log", "source": source.split(":")[0],
                                         "lineno": source.split(":")[1], "level": level}
     assert py_value(recs[3][1].body).endswith("ValueError: bad row")
+
+
+def test_a_refusing_pipeline_keeps_the_lines_until_it_takes_them(tmp_path, collector):
+    """The exporter cannot reach its destination and, without queue or
+    retries, refuses each batch: the receiver keeps its offset and sends the
+    same lines again until the destination comes up; nothing is dropped."""
+    log = tmp_path / "app.log"
+    log.write_text("".join(f"line-{i:06d}\n" for i in range(100)))
+    ports, sink_port = Ports.new(), free_port()
+    settings = {"include": [str(log)], "start_at": "beginning",
+                "retry_on_failure": {"initial_interval": "100ms", "max_interval": "200ms"}}
+    collector(filelog_config(ports, sink_port, settings, exporter={"retry_on_failure": {"enabled": False}}))
+
+    def refused() -> float:
+        text = requests.get(f"http://127.0.0.1:{ports.metrics}/metrics", timeout=5).text
+        return sample_value(parse_prometheus(text), "otelcol_receiver_refused_log_records_total", receiver="filelog") or 0
+
+    deadline = time.monotonic() + 30
+    while refused() < 200 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert refused() >= 200, "the batch was refused at least twice"
+    sink = GrpcSink(sink_port)
+    try:
+        assert wait_bodies(sink, 100, timeout=60) == expected(100)
+        sink.assert_quiet("logs", 0.5, 100)
+    finally:
+        sink.stop()

@@ -5,6 +5,7 @@
 //! `send` (default) passes the entry on unchanged, `drop` drops it; the
 //! `_quiet` forms log at debug level.
 
+mod layout;
 mod operator;
 mod parsers;
 pub mod severity;
