@@ -224,9 +224,12 @@ fn parse_epoch(unit: &str, v: &Value) -> Result<u64, String> {
     };
     match v {
         Value::Number(n) if n.is_u64() => Ok(n.as_u64().expect("u64") * per as u64),
-        Value::Number(n) => {
-            n.as_f64().filter(|f| *f >= 0.0).map(|f| (f * per) as u64).ok_or(format!("{n} is negative"))
-        }
+        // a whole-unit layout drops the fraction, as upstream does
+        Value::Number(n) => n
+            .as_f64()
+            .filter(|f| *f >= 0.0)
+            .map(|f| if unit.starts_with("s.") { (f * per) as u64 } else { f.trunc() as u64 * per as u64 })
+            .ok_or(format!("{n} is negative")),
         Value::String(s) => {
             let (int, frac) = s.trim().split_once('.').unwrap_or((s.trim(), ""));
             let i: u64 = int.parse().map_err(|_| format!("{s:?} is not an epoch timestamp"))?;

@@ -44,6 +44,9 @@ fn epoch_layouts() {
     assert_eq!(parse("epoch", "ns", json!("1136214245123456789")), Ok(1136214245123456789));
     assert_eq!(parse("epoch", "s.ms", json!("1136214245.123")), Ok(1136214245 * S + 123_000_000));
     assert_eq!(parse("epoch", "s.ns", json!("1136214245.123456789")), Ok(1136214245123456789));
+    // compared with otelcol-contrib 0.135 (tests/integration/test_filelog_upstream.py)
+    assert_eq!(parse("epoch", "s", json!(1136214245.75)), Ok(1136214245 * S));
+    assert_eq!(parse("epoch", "s.ms", json!(1136214245.5)), Ok(1136214245 * S + S / 2));
     assert!(parse("epoch", "s", json!("soon")).is_err());
     assert!(parse("epoch", "minutes", json!(1)).unwrap_err().contains("not an epoch layout"));
 }
