@@ -128,3 +128,36 @@ def test_json_lines_as_upstream_reads_them(tmp_path, collector, grpc_sink, http_
         ],
     }
     run_both(tmp_path, collector, grpc_sink, http_sink, upstream, receiver, 5)
+
+
+# nifi-app.log as NiFi's logback.xml writes it: "%date %level [%thread] %logger{40} %msg%n"
+NIFI_LOG = """\
+2024-05-01 12:00:00,123 INFO [main] org.apache.nifi.NiFi Controller initialization took 2106 ms
+2024-05-01 12:00:01,456 WARN [Timer-Driven Process Thread-3] o.a.n.p.standard.InvokeHTTP InvokeHTTP[id=3f2a] Slow response [took=2300ms]
+2024-05-01 12:00:02,789 ERROR [Timer-Driven Process Thread-1] o.a.n.p.standard.PutSQL PutSQL[id=9b1c] Failed to update database
+java.sql.SQLTransientConnectionException: HikariPool-1 - Connection is not available
+\tat com.zaxxer.hikari.pool.HikariPool.createTimeoutException(HikariPool.java:696)
+\tat org.apache.nifi.processors.standard.PutSQL.onTrigger(PutSQL.java:512)
+2024-05-01 12:00:03,000 NOTICE [main] org.apache.nifi.NiFi level nothing maps
+"""
+
+
+def test_nifi_log_as_upstream_reads_it(tmp_path, collector, grpc_sink, http_sink, upstream):
+    log = tmp_path / "nifi-app.log"
+    log.write_text(NIFI_LOG)
+    receiver = {
+        "include": [f"{tmp_path}/nifi-*.log"], "start_at": "beginning", "poll_interval": "50ms",
+        "force_flush_period": "100ms",
+        "multiline": {"line_start_pattern": r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2},\d{3} "},
+        "operators": [
+            {"type": "regex_parser", "parse_to": "body",
+             "regex": r"^(?P<time>\S+ \S+) (?P<level>[A-Z]+) \[(?P<thread>[^\]]+)\] (?P<logger>\S+) "
+                      r"(?P<msg>(?s:.*?))(?: \[(?P<ctx>[^\]]*)\])?$",
+             "timestamp": {"parse_from": "body.time", "layout_type": "gotime",
+                           "layout": "2006-01-02 15:04:05,000", "location": "UTC"},
+             "severity": {"parse_from": "body.level", "overwrite_text": True}},
+            {"type": "move", "from": "body.thread", "to": "attributes[\"thread.name\"]"},
+            {"type": "move", "id": "logger", "from": "body.logger", "to": "resource[\"nifi.logger\"]"},
+        ],
+    }
+    run_both(tmp_path, collector, grpc_sink, http_sink, upstream, receiver, 4)

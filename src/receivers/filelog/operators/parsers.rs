@@ -167,10 +167,10 @@ impl Operator for RegexParser {
             let Value::String(s) = v else { return Err(format!("type {} cannot be parsed with a regex", kind(v))) };
             let caps = self.regex.captures(s).ok_or("the regex pattern does not match")?;
             let mut out = Map::new();
+            // a group that took no part in the match is an empty string, as upstream
             for name in self.regex.capture_names().flatten() {
-                if let Some(m) = caps.name(name) {
-                    out.insert(name.to_owned(), Value::String(m.as_str().to_owned()));
-                }
+                let text = caps.name(name).map(|m| m.as_str()).unwrap_or_default();
+                out.insert(name.to_owned(), Value::String(text.to_owned()));
             }
             Ok(Value::Object(out))
         })

@@ -129,7 +129,8 @@ impl SeverityParser {
         };
         let sev = self.mapping.get(&text.to_lowercase()).copied().unwrap_or(0);
         e.severity = sev;
-        e.severity_text = if self.overwrite_text { short_name(sev) } else { text };
+        // an unmapped value keeps its own text even with overwrite_text, as upstream
+        e.severity_text = if self.overwrite_text && sev != 0 { short_name(sev) } else { text };
         Ok(())
     }
 }
@@ -184,6 +185,11 @@ mod tests {
         let p = parser(json!({"parse_from": "attributes.lvl"}));
         p.parse(&mut e).unwrap();
         assert_eq!(e.severity_text, "Warning");
+        // compared with otelcol-contrib 0.135: nothing maps NOTICE, its text stays
+        let p = parser(json!({"parse_from": "attributes.lvl", "overwrite_text": true}));
+        e.attributes.insert("lvl".into(), json!("NOTICE"));
+        p.parse(&mut e).unwrap();
+        assert_eq!((e.severity, e.severity_text.as_str()), (0, "NOTICE"));
         assert_eq!((short_name(18), short_name(1), short_name(0)), ("ERROR2".into(), "TRACE".into(), String::new()));
     }
 

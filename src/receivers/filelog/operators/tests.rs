@@ -58,6 +58,9 @@ fn regex_parser_named_groups() {
         "regex": "^Host=(?P<host>[^,]+), Type=(?P<type>.*)$"}]));
     let e = p.process(entry(json!({"message": "Host=127.0.0.1, Type=HTTP"}))).unwrap();
     assert_eq!(attrs(&e), json!({"host": "127.0.0.1", "type": "HTTP"}));
+    // an optional group that did not match is "", as otelcol-contrib 0.135 sends it
+    let p = pipeline(json!([{"type": "regex_parser", "regex": "^(?P<a>\\w+)(?: \\[(?P<ctx>[^\\]]*)\\])?$"}]));
+    assert_eq!(attrs(&p.process(entry(json!("word"))).unwrap()), json!({"a": "word", "ctx": ""}));
 }
 
 /// receiver/filelogreceiver/README.md, "Example - Tailing a plaintext file".
