@@ -141,6 +141,16 @@ mod tests {
     }
 
     #[test]
+    fn exclude_older_than_skips_files_not_modified_lately() {
+        let d = tree();
+        let old = std::fs::File::options().write(true).open(d.join("b.log")).unwrap();
+        old.set_modified(SystemTime::now() - Duration::from_secs(7200)).unwrap();
+        let f = Finder::new(&[format!("{}/*.log", d.display())], &[], Some(Duration::from_secs(3600))).unwrap();
+        assert_eq!(f.find(), [d.join("a.log")]);
+        std::fs::remove_dir_all(d).unwrap();
+    }
+
+    #[test]
     fn a_bad_pattern_is_refused() {
         assert!(check_pattern("/var/log/[a.log").unwrap_err().contains("not a glob pattern"));
     }

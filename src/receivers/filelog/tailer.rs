@@ -14,7 +14,7 @@ use opentelemetry_proto::tonic::resource::v1::Resource;
 use serde_json::{Map, Value};
 use tokio_util::sync::CancellationToken;
 
-use super::checkpoint::Checkpoints;
+use super::checkpoint::{Checkpoints, Known};
 use super::config::{FileLogConfig, RetryOnFailure};
 use super::entry::{key_values, Entry};
 use super::files::{match_paths, Tracked};
@@ -43,6 +43,8 @@ pub struct Tailer {
     /// where the next batch of files starts when more than `max_concurrent_files` match
     cursor: usize,
     checkpoints: Option<Checkpoints>,
+    /// what the checkpoint file holds now
+    saved: Vec<Known>,
     consumer: Arc<dyn Consumer>,
     metrics: ReceiverMetrics,
 }
@@ -63,10 +65,11 @@ impl Tailer {
             Finder::new(&cfg.include, &cfg.exclude, cfg.exclude_older_than.map(|d| d.0)).map_err(anyhow::Error::msg)?;
         let splitter = Splitter::new(cfg).map_err(anyhow::Error::msg)?;
         let pipeline = Pipeline::build(&cfg.operators).map_err(|e| anyhow::anyhow!("{}: {}", e.path, e.message))?;
-        let known = match &checkpoints {
-            Some(c) => c.load()?.iter().filter_map(Tracked::from_known).collect(),
+        let saved = match &checkpoints {
+            Some(c) => c.load()?,
             None => Vec::new(),
         };
+        let known = saved.iter().filter_map(Tracked::from_known).collect();
         Ok(Tailer {
             id,
             finder,
@@ -77,6 +80,7 @@ impl Tailer {
             first_poll: true,
             cursor: 0,
             checkpoints,
+            saved,
             consumer,
             metrics,
         })
@@ -215,11 +219,18 @@ impl Tailer {
         deliver(&*self.consumer, batch, &self.cfg.retry_on_failure, &self.metrics, &self.id, stop).await
     }
 
-    /// Writes where every known file was read to (nothing without `storage`).
-    pub fn save(&self) {
-        if let Some(c) = &self.checkpoints {
-            if let Err(e) = c.save(self.known.iter().map(Tracked::to_known).collect()) {
-                tracing::warn!(receiver = %self.id, file = %c.path().display(), error = %e, "cannot write the filelog checkpoint");
+    /// Writes where every known file was read to, when that changed
+    /// (nothing without `storage`).
+    pub fn save(&mut self) {
+        let Some(c) = &self.checkpoints else { return };
+        let now: Vec<Known> = self.known.iter().map(Tracked::to_known).collect();
+        if now == self.saved {
+            return;
+        }
+        match c.save(now.clone()) {
+            Ok(()) => self.saved = now,
+            Err(e) => {
+                tracing::warn!(receiver = %self.id, file = %c.path().display(), error = %e, "cannot write the filelog checkpoint")
             }
         }
     }
