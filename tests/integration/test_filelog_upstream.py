@@ -154,7 +154,7 @@ def test_nifi_log_as_upstream_reads_it(tmp_path, collector, grpc_sink, http_sink
              "regex": r"^(?P<time>\S+ \S+) (?P<level>[A-Z]+) \[(?P<thread>[^\]]+)\] (?P<logger>\S+) "
                       r"(?P<msg>(?s:.*?))(?: \[(?P<ctx>[^\]]*)\])?$",
              "timestamp": {"parse_from": "body.time", "layout_type": "gotime",
-                           "layout": "2006-01-02 15:04:05,000", "location": "UTC"},
+                           "layout": "2006-01-02 15:04:05,000", "location": "Asia/Seoul"},
              "severity": {"parse_from": "body.level", "overwrite_text": True}},
             {"type": "move", "from": "body.thread", "to": "attributes[\"thread.name\"]"},
             {"type": "move", "id": "logger", "from": "body.logger", "to": "resource[\"nifi.logger\"]"},

@@ -11,6 +11,7 @@ mod parsers;
 pub mod severity;
 pub mod time;
 mod transform;
+mod tz;
 
 #[cfg(test)]
 mod tests;

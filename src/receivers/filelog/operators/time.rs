@@ -2,15 +2,16 @@
 //! (the directives of pkg/stanza/docs/types/timestamp.md), Go reference
 //! layouts (`gotime`) and `epoch` numbers. Both text flavours compile to
 //! one list of items; a layout without a zone is read in `location`
-//! (`Local` or `UTC`), and one without a year gets the current year, as
-//! stanza's `setTimestampYear` does.
+//! (`Local`, `UTC` or an IANA name, see `tz.rs`), and one without a year
+//! gets the current year, as stanza's `setTimestampYear` does.
 
 use serde::Deserialize;
 use serde_json::Value;
 
 use super::super::entry::Entry;
 use super::super::field::Field;
-use super::layout::{gotime, strptime, Item, Piece};
+use super::layout::{civil_from_days, days_from_civil, gotime, strptime, Item, Piece};
+use super::tz::Zone;
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -28,25 +29,43 @@ enum Layout {
     Epoch(&'static str),
 }
 
+/// Where a time without an offset is read.
+#[derive(Debug)]
+enum Location {
+    Local,
+    Utc,
+    Zone(Zone),
+}
+
+impl Location {
+    /// UTC seconds of a wall-clock time (the offset looked up twice, so a
+    /// time near a change gets the offset in force then).
+    fn to_utc(&self, naive: i64) -> i64 {
+        let off = |t: i64| match self {
+            Location::Local => local_offset(t),
+            Location::Utc => 0,
+            Location::Zone(z) => z.offset_at(t),
+        };
+        naive - off(naive - off(naive))
+    }
+
+    fn abbreviation(&self, name: &str) -> Option<i64> {
+        match self {
+            Location::Zone(z) => z.abbreviations.get(name).copied(),
+            _ => None,
+        }
+    }
+}
+
 #[derive(Debug)]
 pub struct TimeParser {
     parse_from: Field,
     layout: Layout,
-    utc: bool,
+    location: Location,
 }
 
 const MONTHS: [&str; 12] = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"];
 const DAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-pub fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = if y >= 0 { y } else { y - 399 } / 400;
-    let yoe = y - era * 400;
-    let doy = (153 * (m + if m > 2 { -3 } else { 9 }) + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146097 + doe - 719468
-}
 
 fn local_offset(utc_secs: i64) -> i64 {
     let t = utc_secs as libc::time_t;
@@ -83,7 +102,7 @@ impl Reader<'_> {
     }
 }
 
-fn parse_text(pieces: &[Piece], value: &str, utc: bool) -> Result<u64, String> {
+fn parse_text(pieces: &[Piece], value: &str, loc: &Location) -> Result<u64, String> {
     let mut r = Reader { s: value };
     let (mut year, mut month, mut day, mut hour, mut min, mut sec, mut nanos) = (None, 1, 1, 0, 0, 0, 0i64);
     let (mut pm, mut offset) = (None, None);
@@ -139,11 +158,16 @@ fn parse_text(pieces: &[Piece], value: &str, utc: bool) -> Result<u64, String> {
                 }
                 Item::AmPm => pm = Some(r.word() == "pm"),
                 Item::ZoneName => {
-                    let w = r.word();
-                    if matches!(w.as_str(), "utc" | "gmt" | "z") {
+                    let n = r.s.bytes().take_while(u8::is_ascii_alphabetic).count();
+                    let w = &r.s[..n];
+                    r.s = &r.s[n..];
+                    if matches!(w, "UTC" | "GMT" | "Z") {
                         offset = Some(0);
                     } else if w.is_empty() {
                         return Err(format!("expected a time zone name at {:?}", r.s));
+                    } else {
+                        // the location's own abbreviations; an unknown one reads as UTC, as Go does
+                        offset = Some(loc.abbreviation(w).unwrap_or(0));
                     }
                 }
                 Item::Offset => {
@@ -188,21 +212,17 @@ fn parse_text(pieces: &[Piece], value: &str, utc: bool) -> Result<u64, String> {
     let naive = |y: i64| days_from_civil(y, month, day) * 86400 + hour * 3600 + min * 60 + sec;
     let to_utc = |n: i64| match offset {
         Some(o) => n - o,
-        None if utc => n,
-        None => n - local_offset(n - local_offset(n)),
+        None => loc.to_utc(n),
     };
     let secs = match year {
         Some(y) => to_utc(naive(y)),
         None => {
             let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-            let this_year = 1970 + (now.as_secs() as i64) / 31_556_952;
-            let this_year = (this_year - 1..=this_year + 1)
-                .rev()
-                .find(|y| days_from_civil(*y, 1, 1) * 86400 <= now.as_secs() as i64)
-                .unwrap_or(this_year);
+            let now = now.as_secs() as i64;
+            let (this_year, _, _) = civil_from_days(now.div_euclid(86400));
             let t = to_utc(naive(this_year));
             // more than a week ahead: last year's, as stanza's setTimestampYear
-            if t > now.as_secs() as i64 + 7 * 86400 {
+            if t > now + 7 * 86400 {
                 to_utc(naive(this_year - 1))
             } else {
                 t
@@ -277,17 +297,12 @@ impl TimeParser {
                 ))
             }
         };
-        let utc = match c.location.as_deref().unwrap_or("Local") {
-            "Local" | "" => false,
-            "UTC" | "Etc/UTC" | "GMT" | "Etc/GMT" => true,
-            other => {
-                return Err(err(
-                    "location",
-                    format!("{other:?} is not supported here: only Local and UTC are; put the offset in the layout (%z) or run the collector with TZ={other}"),
-                ))
-            }
+        let location = match c.location.as_deref().unwrap_or("Local") {
+            "Local" | "" => Location::Local,
+            "UTC" | "Etc/UTC" => Location::Utc,
+            other => Location::Zone(Zone::load(other).map_err(|e| err("location", e))?),
         };
-        Ok(TimeParser { parse_from, layout, utc })
+        Ok(TimeParser { parse_from, layout, location })
     }
 
     pub fn parse(&self, e: &mut Entry) -> Result<(), String> {
@@ -295,7 +310,7 @@ impl TimeParser {
         let ns = match &self.layout {
             Layout::Epoch(unit) => parse_epoch(unit, v)?,
             Layout::Text(pieces) => match v {
-                Value::String(s) => parse_text(pieces, s, self.utc)?,
+                Value::String(s) => parse_text(pieces, s, &self.location)?,
                 other => return Err(format!("{other} is not a string to parse as a time")),
             },
         };

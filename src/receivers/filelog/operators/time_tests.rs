@@ -1,4 +1,5 @@
 use super::*;
+use crate::receivers::filelog::operators::layout::{civil_from_days, days_from_civil};
 use serde_json::json;
 
 fn parse(layout_type: &str, layout: &str, value: Value) -> Result<u64, String> {
@@ -85,17 +86,44 @@ fn a_layout_without_a_year_gets_a_recent_year() {
     assert!(got <= now + 7 * 86400 && got + 366 * 86400 > now, "{got} vs {now}");
 }
 
+fn parse_in(location: &str, layout: &str, value: &str) -> Result<u64, String> {
+    let c = TimeConfig {
+        parse_from: Some("body".into()),
+        layout: Some(layout.into()),
+        location: Some(location.into()),
+        ..Default::default()
+    };
+    let p = TimeParser::build(&c).map_err(|e| e.1)?;
+    let mut e = Entry { body: json!(value), ..Default::default() };
+    p.parse(&mut e)?;
+    Ok(e.timestamp.unwrap() / S)
+}
+
+/// timestamp.md's `time_zone_locations` example: IST read in Asia/Kolkata.
 #[test]
-fn locations_other_than_local_and_utc_are_refused() {
+fn iana_locations() {
+    assert_eq!(parse_in("Asia/Kolkata", "%a %b %d %H:%M:%S %Z %Y", "Wed Aug 27 15:08:58 IST 2025"), Ok(1756287538));
+    assert_eq!(parse_in("Asia/Seoul", "%Y-%m-%d %H:%M:%S", "2024-05-01 21:00:00"), Ok(1714564800));
+    // New York on both sides of the 2024-11-03 change
+    assert_eq!(parse_in("America/New_York", "%Y-%m-%d %H:%M", "2024-07-01 08:00"), Ok(1719835200));
+    assert_eq!(parse_in("America/New_York", "%Y-%m-%d %H:%M", "2024-12-01 07:00"), Ok(1733054400));
+    assert_eq!(parse_in("America/New_York", "%Y-%m-%d %H:%M %Z", "2024-12-01 07:00 EDT"), Ok(1733050800));
+    assert_eq!(parse_in("America/New_York", "%Y-%m-%d %H:%M %z", "2024-12-01 07:00 +0000"), Ok(1733036400));
     let c = TimeConfig {
         parse_from: Some("body".into()),
         layout: Some("%Y".into()),
-        location: Some("Asia/Seoul".into()),
+        location: Some("Asia/Nowhere".into()),
         ..Default::default()
     };
-    let (key, msg) = TimeParser::build(&c).unwrap_err();
-    assert_eq!(key, "location");
-    assert!(msg.contains("TZ=Asia/Seoul"), "{msg}");
+    assert_eq!(TimeParser::build(&c).unwrap_err().0, "location");
+}
+
+#[test]
+fn civil_round_trip() {
+    for d in [-1, 0, 11017, 19782, 20000, 2932896] {
+        let (y, m, dd) = civil_from_days(d);
+        assert_eq!(days_from_civil(y, m, dd), d);
+    }
 }
 
 #[test]
