@@ -105,6 +105,8 @@ JSON_LINES = """\
 {"ts": 1714564800, "lvl": "crit", "msg": "disk full", "code": 507, "tags": {"host": "a", "n": 2}}
 {"ts": 1714564801.25, "lvl": "Warning", "msg": "slow", "code": 200}
 {"ts": "1714564802", "lvl": 3, "msg": "three", "code": 404}
+
+   \t
 not json at all
 {"ts": 1714564803, "lvl": "info", "msg": "fine", "code": 302, "when": "01/May/2024:12:00:03 +0900"}
 """

@@ -119,9 +119,13 @@ impl Tailer {
             let Some(file) = &t.file else { return Ok(()) };
             let orphan = t.unmatched_polls > 0;
             let size = file.metadata().map(|m| m.len()).unwrap_or(0);
-            if size < t.offset && orphan {
-                t.file = None;
-                return Ok(());
+            if size < t.offset {
+                if orphan {
+                    t.file = None;
+                    return Ok(());
+                }
+                // truncated since this poll matched it: the content is new
+                t.offset = 0;
             }
             if size != t.last_size {
                 t.last_size = size;
