@@ -144,7 +144,7 @@ impl FileLogConfig {
         }
         for (key, list) in [("include", &self.include), ("exclude", &self.exclude)] {
             for (i, p) in list.iter().enumerate() {
-                super::finder::check_pattern(p).map_err(|e| Invalid::at(format!("{key}[{i}]"), e))?;
+                super::finder::check_pattern(p).map_err(|e| Invalid::at(format!("{key}.{i}"), e))?;
             }
         }
         if !matches!(self.encoding.to_ascii_lowercase().as_str(), "utf-8" | "utf8" | "") {
@@ -244,7 +244,7 @@ mod tests {
             path(json!({"include": ["a"], "multiline": {"line_start_pattern": "("}})),
             "multiline.line_start_pattern"
         );
-        assert_eq!(path(json!({"include": ["a"], "exclude": ["[z"]})), "exclude[0]");
+        assert_eq!(path(json!({"include": ["a"], "exclude": ["[z"]})), "exclude.0");
         assert!(cfg(json!({"include": ["a"], "start_at": "middle"})).is_err());
         assert!(cfg(json!({"include": ["a"], "poll_intervall": "1s"})).unwrap_err().contains("poll_intervall"));
     }

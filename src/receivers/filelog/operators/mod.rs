@@ -133,10 +133,9 @@ impl Operator for SeverityOp {
 
 impl Pipeline {
     /// Builds the chain from the config's `operators` list; errors carry the
-    /// key path under the receiver (`operators[1].regex`).
+    /// key path under the receiver (`operators.1.regex`, which validation turns into a line and column).
     pub fn build(list: &[Value]) -> Result<Pipeline, Invalid> {
-        let at =
-            |i: usize, k: &str| if k.is_empty() { format!("operators[{i}]") } else { format!("operators[{i}].{k}") };
+        let at = |i: usize, k: &str| if k.is_empty() { format!("operators.{i}") } else { format!("operators.{i}.{k}") };
         let mut built: Vec<(Step, Option<String>)> = Vec::new();
         for (i, v) in list.iter().enumerate() {
             let Some(obj) = v.as_object() else {

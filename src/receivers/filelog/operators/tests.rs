@@ -149,29 +149,29 @@ fn outputs_decide_the_order() {
 #[test]
 fn refusals_carry_the_key_path() {
     let e = err(json!([{"type": "json_parser"}, {"type": "csv_parser"}]));
-    assert_eq!(e.path, "operators[1].type");
+    assert_eq!(e.path, "operators.1.type");
     assert!(e.message.contains("not supported by this collector"), "{}", e.message);
     assert!(err(json!([{"type": "jsno_parser"}])).message.contains("unknown operator type \"jsno_parser\""));
-    assert_eq!(err(json!([{"type": "regex_parser", "regex": "(a)"}])).path, "operators[0].regex");
-    assert_eq!(err(json!([{"type": "regex_parser", "regex": "(?P<a>x)", "regexx": 1}])).path, "operators[0].regexx");
+    assert_eq!(err(json!([{"type": "regex_parser", "regex": "(a)"}])).path, "operators.0.regex");
+    assert_eq!(err(json!([{"type": "regex_parser", "regex": "(?P<a>x)", "regexx": 1}])).path, "operators.0.regexx");
     assert_eq!(
         err(json!([{"type": "json_parser", "timestamp": {"parse_from": "body.t", "layout": "%Q"}}])).path,
-        "operators[0].timestamp.layout"
+        "operators.0.timestamp.layout"
     );
     assert_eq!(
         err(json!([{"type": "json_parser", "severity": {"parse_from": "body", "mapping": {"loud": 1}}}])).path,
-        "operators[0].severity.mapping.loud"
+        "operators.0.severity.mapping.loud"
     );
     assert_eq!(
         err(json!([{"type": "add", "field": "body.a", "value": 1}, {"type": "add", "field": "body.b", "value": 1}]))
             .path,
-        "operators[1].id"
+        "operators.1.id"
     );
-    assert_eq!(err(json!([{"type": "noop", "output": ["a", "b"]}])).path, "operators[0].output");
-    assert_eq!(err(json!([{"type": "noop", "output": "nowhere"}])).path, "operators[0].output");
-    assert_eq!(err(json!([{"type": "noop", "id": "x", "output": "x"}])).path, "operators[0].output");
-    assert_eq!(err(json!([{"type": "noop", "on_error": "explode"}])).path, "operators[0].on_error");
-    assert_eq!(err(json!([{"type": "noop", "if": "body == 'x'"}])).path, "operators[0].if");
-    assert_eq!(err(json!([{"type": "move", "from": "body.a"}])).path, "operators[0].to");
-    assert_eq!(err(json!(["json_parser"])).path, "operators[0]");
+    assert_eq!(err(json!([{"type": "noop", "output": ["a", "b"]}])).path, "operators.0.output");
+    assert_eq!(err(json!([{"type": "noop", "output": "nowhere"}])).path, "operators.0.output");
+    assert_eq!(err(json!([{"type": "noop", "id": "x", "output": "x"}])).path, "operators.0.output");
+    assert_eq!(err(json!([{"type": "noop", "on_error": "explode"}])).path, "operators.0.on_error");
+    assert_eq!(err(json!([{"type": "noop", "if": "body == 'x'"}])).path, "operators.0.if");
+    assert_eq!(err(json!([{"type": "move", "from": "body.a"}])).path, "operators.0.to");
+    assert_eq!(err(json!(["json_parser"])).path, "operators.0");
 }
