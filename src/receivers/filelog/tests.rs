@@ -148,3 +148,53 @@ async fn multiline_entries_and_operators_and_resource() {
     assert_eq!(sev, [17, 9]);
     std::fs::remove_dir_all(d).unwrap();
 }
+
+#[tokio::test]
+async fn more_files_than_max_concurrent_files_are_read_in_batches() {
+    let d = dir();
+    for n in ["a", "b", "c"] {
+        append(&d.join(format!("{n}.log")), &format!("from {n}\n"));
+    }
+    let sink = Arc::new(CollectSink::default());
+    let cfg =
+        json!({"include": [format!("{}/*.log", d.display())], "start_at": "beginning", "max_concurrent_files": 2});
+    let mut t = tailer(cfg, sink.clone(), None);
+    let stop = CancellationToken::new();
+    t.poll(&stop).await.ok();
+    assert_eq!(strs(&bodies(&sink)), ["from a", "from b"]);
+    t.poll(&stop).await.ok();
+    assert_eq!(strs(&bodies(&sink)), ["from a", "from b", "from c"]);
+    std::fs::remove_dir_all(d).unwrap();
+}
+
+#[tokio::test]
+async fn resolved_names_follow_symlinks() {
+    let d = dir();
+    let real = d.join("real-2024.log");
+    append(&real, "x\n");
+    std::os::unix::fs::symlink(&real, d.join("current.log")).unwrap();
+    let sink = Arc::new(CollectSink::default());
+    let cfg = json!({"include": [d.join("current.log").display().to_string()], "start_at": "beginning",
+        "include_file_path": true, "include_file_name_resolved": true, "include_file_path_resolved": true});
+    tailer(cfg, sink.clone(), None).poll(&CancellationToken::new()).await.ok();
+    let Decoded::Logs(rl) = sink.batches.lock().unwrap()[0].decoded().unwrap() else { panic!() };
+    let attrs: Vec<(String, String)> = rl[0].scope_logs[0].log_records[0]
+        .attributes
+        .iter()
+        .map(|a| match a.value.clone().unwrap().value.unwrap() {
+            any_value::Value::StringValue(s) => (a.key.clone(), s),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    let real = std::fs::canonicalize(&real).unwrap();
+    assert_eq!(
+        attrs,
+        [
+            ("log.file.name".to_owned(), "current.log".to_owned()),
+            ("log.file.name_resolved".to_owned(), "real-2024.log".to_owned()),
+            ("log.file.path".to_owned(), d.join("current.log").display().to_string()),
+            ("log.file.path_resolved".to_owned(), real.display().to_string()),
+        ]
+    );
+    std::fs::remove_dir_all(d).unwrap();
+}
