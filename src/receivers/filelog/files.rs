@@ -3,7 +3,8 @@
 //! by fingerprint, so a renamed (rotated) file keeps its offset and a new
 //! file at the old path is read from its start. A file that left the match
 //! (renamed away, deleted) is still read through its open handle until it
-//! stops growing, so the lines written just before rotation are not lost.
+//! has not grown for `force_flush_period`, so the lines written just before
+//! rotation, and until the application reopens its log, are not lost.
 
 use std::fs::File;
 use std::os::unix::fs::FileExt;

@@ -110,7 +110,6 @@ impl Tailer {
 
     async fn read(&mut self, i: usize, stop: &CancellationToken) -> Result<(), Stopped> {
         let force_flush = self.cfg.force_flush_period.0;
-        let mut grew = false;
         loop {
             if stop.is_cancelled() {
                 return Err(Stopped);
@@ -130,7 +129,6 @@ impl Tailer {
             if size != t.last_size {
                 t.last_size = size;
                 t.last_growth = Instant::now();
-                grew = true;
             }
             let want = (size - t.offset).min(CHUNK.max(self.cfg.max_log_size.0 + 1));
             let mut buf = vec![0; want as usize];
@@ -143,11 +141,13 @@ impl Tailer {
             }
             buf.truncate(got);
             let at_end = t.offset + got as u64 >= size;
-            // a file that left the match is flushed once it stops growing
-            let quiet = t.last_growth.elapsed() >= force_flush || (orphan && !grew);
+            let quiet = t.last_growth.elapsed() >= force_flush;
             let split = self.splitter.split(&buf, at_end && quiet);
             if split.consumed == 0 {
-                if orphan && !grew {
+                // a file that left the match is closed once it has been
+                // quiet for force_flush_period: an application may still
+                // write to it until it reopens its log
+                if orphan && quiet {
                     self.known[i].file = None;
                 }
                 return Ok(());

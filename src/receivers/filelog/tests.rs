@@ -198,3 +198,24 @@ async fn resolved_names_follow_symlinks() {
     );
     std::fs::remove_dir_all(d).unwrap();
 }
+
+#[tokio::test]
+async fn a_renamed_file_is_followed_until_it_has_been_quiet_for_force_flush_period() {
+    let d = dir();
+    let (log, old) = (d.join("app.log"), d.join("app.log.1"));
+    append(&log, "a\n");
+    let sink = Arc::new(CollectSink::default());
+    let cfg = json!({"include": [log.display().to_string()], "start_at": "beginning", "force_flush_period": "1h"});
+    let mut t = tailer(cfg, sink.clone(), None);
+    let stop = CancellationToken::new();
+    t.poll(&stop).await.ok();
+    std::fs::rename(&log, &old).unwrap();
+    t.poll(&stop).await.ok();
+    t.poll(&stop).await.ok();
+    // the application has not reopened its log yet
+    append(&old, "late\n");
+    append(&log, "new\n");
+    t.poll(&stop).await.ok();
+    assert_eq!(strs(&bodies(&sink)), ["a", "late", "new"]);
+    std::fs::remove_dir_all(d).unwrap();
+}
