@@ -19,6 +19,7 @@ pub fn registry() -> Registry {
             receivers::prometheus::factory(),
             receivers::zipkin::factory(),
             receivers::hostmetrics::factory(),
+            receivers::filelog::factory(),
         ],
         processors: vec![
             processors::memory_limiter::factory(),
