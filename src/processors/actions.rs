@@ -24,6 +24,12 @@ pub enum ActionKind {
     Convert,
 }
 
+/// Why `from_context` is refused: the value would come from the request's
+/// client metadata (headers, auth), which otelstack's receivers do not keep.
+pub const FROM_CONTEXT: &str = "is not supported: client metadata (request headers, authenticated \
+     identity) is not carried through the pipeline here, as include_metadata is not supported; \
+     set the value with value or from_attribute instead";
+
 /// One entry of `actions:` (or the resource processor's `attributes:`).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -32,7 +38,7 @@ pub struct ActionConfig {
     pub action: ActionKind,
     pub value: Option<Value>,
     pub from_attribute: Option<String>,
-    /// accepted for compatibility; request metadata is not available here
+    /// refused: request metadata is not carried through the pipeline here
     pub from_context: Option<String>,
     pub pattern: Option<String>,
     pub converted_type: Option<String>,
@@ -59,6 +65,9 @@ enum ConvertTo {
 /// Checks one action's settings; the error names the problem in plain words.
 pub fn compile(cfg: &ActionConfig) -> Result<Action, String> {
     use ActionKind::*;
+    if let Some(from) = &cfg.from_context {
+        return Err(format!("from_context {from:?} {FROM_CONTEXT}"));
+    }
     let pattern = match &cfg.pattern {
         Some(p) => Some(Regex::new(p).map_err(|e| format!("invalid pattern {p:?}: {e}"))?),
         None => None,
@@ -69,9 +78,9 @@ pub fn compile(cfg: &ActionConfig) -> Result<Action, String> {
     }
     match cfg.action {
         Insert | Update | Upsert => {
-            if cfg.value.is_none() && cfg.from_attribute.is_none() && cfg.from_context.is_none() {
+            if cfg.value.is_none() && cfg.from_attribute.is_none() {
                 return Err(format!(
-                    "action {:?} on {:?} needs one of value, from_attribute or from_context",
+                    "action {:?} on {:?} needs value or from_attribute",
                     cfg.action,
                     cfg.key.as_deref().unwrap_or_default()
                 ));

@@ -65,7 +65,13 @@ fn delete_hash_extract_convert() {
 #[test]
 fn invalid_actions_say_what_is_missing() {
     let err = |v: serde_json::Value| compile(&serde_json::from_value::<ActionConfig>(v).unwrap()).unwrap_err();
-    assert!(err(serde_json::json!({"key": "a", "action": "insert"})).contains("needs one of value, from_attribute"));
+    assert!(err(serde_json::json!({"key": "a", "action": "insert"})).contains("needs value or from_attribute"));
+    let from_context = err(serde_json::json!({"key": "tenant", "action": "upsert", "from_context": "auth.tenant"}));
+    assert!(
+        from_context.starts_with("from_context \"auth.tenant\" is not supported: client metadata"),
+        "{from_context}"
+    );
+    assert!(from_context.contains("set the value with value or from_attribute"), "{from_context}");
     assert!(err(serde_json::json!({"action": "upsert", "value": 1})).contains("needs a key"));
     assert!(err(serde_json::json!({"key": "a", "action": "extract", "pattern": "no groups"})).contains("named groups"));
     assert!(
