@@ -58,6 +58,46 @@ impl Converted {
         super::proto::WriteRequest { timeseries, metadata }
     }
 
+    /// The request cut into requests of at most `max_bytes` (each series's
+    /// encoded size counted, as otelcol's `batchTimeSeries`), series first,
+    /// then the metadata in requests of their own. One request when it fits.
+    pub fn into_requests(self, send_metadata: bool, max_bytes: usize) -> Vec<super::proto::WriteRequest> {
+        use prost::Message;
+        let whole = self.into_request(send_metadata);
+        if whole.encoded_len() <= max_bytes {
+            return vec![whole];
+        }
+        let mut out = Vec::new();
+        let mut current = super::proto::WriteRequest::default();
+        let mut size = 0;
+        for ts in whole.timeseries {
+            let len = ts.encoded_len();
+            if size + len >= max_bytes && !current.timeseries.is_empty() {
+                out.push(std::mem::take(&mut current));
+                size = 0;
+            }
+            size += len;
+            current.timeseries.push(ts);
+        }
+        if !current.timeseries.is_empty() {
+            out.push(std::mem::take(&mut current));
+        }
+        size = 0;
+        for m in whole.metadata {
+            let len = m.encoded_len();
+            if size + len >= max_bytes && !current.metadata.is_empty() {
+                out.push(std::mem::take(&mut current));
+                size = 0;
+            }
+            size += len;
+            current.metadata.push(m);
+        }
+        if !current.metadata.is_empty() {
+            out.push(current);
+        }
+        out
+    }
+
     /// Adds a sample and the exemplars that belong to this series.
     fn push(&mut self, labels: Vec<Label>, value: f64, ts: i64, exemplars: impl Iterator<Item = points::Exemplar>) {
         self.add_exemplars(&labels, exemplars);

@@ -72,8 +72,10 @@ pub struct RemoteWriteConfig {
     pub retry_on_failure: RetryConfig,
     #[serde(deserialize_with = "crate::config::types::null_default")]
     pub remote_write_queue: RemoteWriteQueue,
+    /// a batch's series go out in requests of at most this many bytes
     pub max_batch_size_bytes: usize,
     pub target_info: Option<TargetInfo>,
+    /// refused when enabled: `_created` series are not produced
     pub export_created_metric: Option<Value>,
     pub wal: Option<Value>,
     pub compression: Option<String>,
@@ -122,6 +124,16 @@ impl Validate for RemoteWriteConfig {
         }
         reqwest::Url::parse(&self.endpoint)
             .map_err(|e| Invalid::at("endpoint", format!("{:?} is not a URL: {e}", self.endpoint)))?;
+        if self.max_batch_size_bytes == 0 {
+            return Err(Invalid::at("max_batch_size_bytes", "must be greater than 0"));
+        }
+        if self.export_created_metric.as_ref().and_then(|v| v.get("enabled")).and_then(Value::as_bool) == Some(true) {
+            return Err(Invalid::at(
+                "export_created_metric.enabled",
+                "is not supported: no _created series are sent (Prometheus reads a counter's start from its \
+                 resets); remove export_created_metric",
+            ));
+        }
         if self.wal.is_some() {
             return Err(Invalid::at(
                 "wal",
@@ -162,6 +174,7 @@ impl ExporterConfig for RemoteWriteConfig {
             url: self.endpoint.clone(),
             shape,
             send_metadata: self.send_metadata,
+            max_bytes: self.max_batch_size_bytes,
         };
         let q = &self.remote_write_queue;
         let settings = HelperSettings {
@@ -188,11 +201,12 @@ struct RemoteWrite {
     url: String,
     shape: convert::Shape,
     send_metadata: bool,
+    max_bytes: usize,
 }
 
 impl RemoteWrite {
-    /// The snappy-compressed `WriteRequest` for a batch.
-    fn body(&self, batch: &Batch) -> Result<Vec<u8>, ExportError> {
+    /// The snappy-compressed `WriteRequest`s for a batch, cut at `max_bytes`.
+    fn bodies(&self, batch: &Batch) -> Result<Vec<Vec<u8>>, ExportError> {
         let Decoded::Metrics(resources) = batch.decoded().map_err(|e| ExportError::Permanent(e.to_string()))? else {
             return Err(ExportError::Permanent("remote write takes metrics only".into()));
         };
@@ -200,17 +214,32 @@ impl RemoteWrite {
         for error in &converted.errors {
             tracing::warn!(exporter = %self.name, "point not sent: {error}");
         }
-        let request = converted.into_request(self.send_metadata);
-        snap::raw::Encoder::new()
-            .compress_vec(&request.encode_to_vec())
-            .map_err(|e| ExportError::Permanent(e.to_string()))
+        let requests = converted.into_requests(self.send_metadata, self.max_bytes);
+        requests
+            .iter()
+            .map(|r| {
+                snap::raw::Encoder::new()
+                    .compress_vec(&r.encode_to_vec())
+                    .map_err(|e| ExportError::Permanent(e.to_string()))
+            })
+            .collect()
     }
 }
 
 impl Export for RemoteWrite {
     fn export(&self, batch: Batch) -> BoxFuture<'_, Result<PartialSuccess, ExportError>> {
         Box::pin(async move {
-            let body = self.body(&batch)?;
+            for body in self.bodies(&batch)? {
+                self.post(body).await?;
+            }
+            Ok(PartialSuccess::default())
+        })
+    }
+}
+
+impl RemoteWrite {
+    async fn post(&self, body: Vec<u8>) -> Result<(), ExportError> {
+        {
             let resp = self
                 .client
                 .post(&self.url)
@@ -223,7 +252,7 @@ impl Export for RemoteWrite {
                 .map_err(|e| ExportError::retryable(format!("{}: {e}", self.url)))?;
             let status = resp.status();
             if status.is_success() {
-                return Ok(PartialSuccess::default());
+                return Ok(());
             }
             let retry_after =
                 resp.headers().get("retry-after").and_then(|v| v.to_str().ok()).and_then(parse_retry_after);
@@ -245,7 +274,7 @@ impl Export for RemoteWrite {
             } else {
                 ExportError::Permanent(message)
             })
-        })
+        }
     }
 }
 
