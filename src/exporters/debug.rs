@@ -4,7 +4,8 @@
 //! With `use_internal_logger` (the default) output goes to the log stream
 //! (stderr) sampled as otelcol's logger samples it: per second, the first
 //! `sampling_initial` batches, then every `sampling_thereafter`-th; without
-//! it every batch goes to stdout.
+//! it every batch goes to each of `output_paths` (stdout, stderr or files;
+//! stdout by default).
 
 use std::fmt::Write as _;
 use std::io::Write as _;
@@ -45,8 +46,8 @@ pub struct DebugConfig {
     pub use_internal_logger: bool,
     /// refused: otelcol's attribute filters for the output
     pub output: Option<serde_json::Value>,
-    /// refused: not a debug exporter key upstream
-    pub output_paths: Option<serde_json::Value>,
+    /// with `use_internal_logger: false`: stdout, stderr or files
+    pub output_paths: Option<Vec<String>>,
 }
 
 impl Default for DebugConfig {
@@ -69,12 +70,18 @@ pub fn factory(type_name: &'static str, deprecated: Option<&'static str>) -> Fac
 
 impl Validate for DebugConfig {
     fn validate(&self) -> Result<(), Invalid> {
-        if self.output_paths.is_some() {
-            return Err(Invalid::at(
-                "output_paths",
-                "is not a debug exporter setting (otelcol has none); the output goes to the collector's log \
-                 (stderr), or to stdout with use_internal_logger: false; redirect that stream instead",
-            ));
+        match &self.output_paths {
+            Some(_) if self.use_internal_logger => {
+                return Err(Invalid::at(
+                    "output_paths",
+                    "applies only with use_internal_logger: false; set that, or leave the output in the \
+                     collector's log (service.telemetry.logs.output_paths)",
+                ))
+            }
+            Some(paths) if paths.is_empty() || paths.iter().any(String::is_empty) => {
+                return Err(Invalid::at("output_paths", "needs stdout, stderr or file paths, none of them empty"))
+            }
+            _ => {}
         }
         if self.output.is_some() {
             return Err(Invalid::at(
@@ -113,7 +120,9 @@ impl ExporterConfig for DebugConfig {
                 seen: 0,
             })
         });
-        let export = DebugExport { name: name.clone(), verbosity, sampler };
+        let paths = self.output_paths.clone().unwrap_or_else(|| vec!["stdout".into()]);
+        let outputs = paths.iter().map(|p| Output::open(p)).collect::<anyhow::Result<Vec<_>>>()?;
+        let export = DebugExport { name: name.clone(), verbosity, sampler, outputs };
         // Printing is local: no queue or retries needed.
         let settings = HelperSettings {
             timeout: Duration::from_secs(30),
@@ -127,8 +136,40 @@ impl ExporterConfig for DebugConfig {
 struct DebugExport {
     name: String,
     verbosity: Verbosity,
-    /// `None`: every batch to stdout (`use_internal_logger: false`)
+    /// `None`: every batch to `outputs` (`use_internal_logger: false`)
     sampler: Option<std::sync::Mutex<Sampler>>,
+    outputs: Vec<Output>,
+}
+
+/// One of `output_paths`.
+enum Output {
+    Stdout,
+    Stderr,
+    File(std::sync::Mutex<std::fs::File>),
+}
+
+impl Output {
+    fn open(path: &str) -> anyhow::Result<Output> {
+        Ok(match path {
+            "stdout" => Output::Stdout,
+            "stderr" => Output::Stderr,
+            _ => Output::File(std::sync::Mutex::new(
+                std::fs::OpenOptions::new().create(true).append(true).open(path).map_err(|e| {
+                    anyhow::anyhow!(
+                        "output_paths: cannot open {path:?}: {e}; create its directory or pick another path"
+                    )
+                })?,
+            )),
+        })
+    }
+
+    fn write(&self, text: &[u8]) -> std::io::Result<()> {
+        match self {
+            Output::Stdout => std::io::stdout().lock().write_all(text),
+            Output::Stderr => std::io::stderr().lock().write_all(text),
+            Output::File(f) => f.lock().unwrap_or_else(|e| e.into_inner()).write_all(text),
+        }
+    }
 }
 
 /// zap's sampler as otelcol configures it for this exporter: per second,
@@ -168,10 +209,16 @@ impl Export for DebugExport {
                 render(&mut out, &decoded, self.verbosity == Verbosity::Detailed);
                 out
             };
-            let _ = match self.sampler {
-                Some(_) => std::io::stderr().lock().write_all(text.as_bytes()),
-                None => std::io::stdout().lock().write_all(text.as_bytes()),
-            };
+            match self.sampler {
+                Some(_) => {
+                    let _ = std::io::stderr().lock().write_all(text.as_bytes());
+                }
+                None => {
+                    for out in &self.outputs {
+                        let _ = out.write(text.as_bytes());
+                    }
+                }
+            }
             Ok(PartialSuccess::default())
         })
     }
@@ -403,6 +450,33 @@ fn metric_points(data: Option<&Data>) -> (&'static str, Vec<String>) {
 mod tests {
     use super::*;
 
+    #[tokio::test]
+    async fn without_the_internal_logger_every_batch_goes_to_each_output_path() {
+        let dir = std::env::temp_dir().join(format!("otelstack-debug-{}-{}", std::process::id(), fastrand::u64(..)));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (a, b) = (dir.join("a.log"), dir.join("b.log"));
+        let cfg = parse_section::<DebugConfig>(serde_json::json!({
+            "use_internal_logger": false, "output_paths": [a.to_str().unwrap(), b.to_str().unwrap()]
+        }))
+        .unwrap();
+        let ctx = BuildContext::new(crate::component::ComponentId::parse("debug").unwrap(), Default::default());
+        let built = cfg.build(ctx, Signal::Traces).unwrap();
+        for _ in 0..2 {
+            let batch = crate::testkit::traces_batch(vec![crate::testkit::spans("svc", "op", 2)]);
+            built.consumer.consume(batch).await.unwrap();
+        }
+        built.running.shutdown(tokio::time::Instant::now() + Duration::from_secs(5)).await;
+        for path in [&a, &b] {
+            let text = std::fs::read_to_string(path).unwrap();
+            assert_eq!(text.matches("\"spans\": 2}").count(), 2, "{text}");
+        }
+        let bad = parse_section::<DebugConfig>(
+            serde_json::json!({"use_internal_logger": false, "output_paths": ["/nonexistent/d/x.log"]}),
+        );
+        let ctx = BuildContext::new(crate::component::ComponentId::parse("debug").unwrap(), Default::default());
+        assert!(bad.unwrap().build(ctx, Signal::Traces).err().unwrap().to_string().contains("/nonexistent/d/x.log"));
+    }
+
     #[test]
     fn samples_per_second_as_otelcols_logger_and_refuses_keys_it_lacks() {
         let mut s = Sampler { initial: 2, thereafter: 3, second: 0, seen: 0 };
@@ -411,6 +485,10 @@ mod tests {
         assert!(s.admit(8), "a new second starts over");
         let cfg = |v| parse_section::<DebugConfig>(v).unwrap().validate().unwrap_err().path;
         assert_eq!(cfg(serde_json::json!({"output_paths": ["stdout"]})), "output_paths");
+        assert_eq!(cfg(serde_json::json!({"use_internal_logger": false, "output_paths": [""]})), "output_paths");
+        let ok =
+            parse_section::<DebugConfig>(serde_json::json!({"use_internal_logger": false, "output_paths": ["stderr"]}));
+        assert!(ok.unwrap().validate().is_ok());
         assert_eq!(cfg(serde_json::json!({"output": {"record": {"include": ["a"]}}})), "output");
         assert_eq!(cfg(serde_json::json!({"sampling_thereafter": 0})), "sampling_thereafter");
     }
