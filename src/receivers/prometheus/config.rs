@@ -27,6 +27,11 @@ pub struct PrometheusReceiverConfig {
     pub start_time_metric_regex: Option<String>,
     /// refused: needs the OpenTelemetry Operator's target allocator
     pub target_allocator: Option<Value>,
+    /// refused when true (see `validate`)
+    pub report_extra_scrape_metrics: bool,
+    pub enable_protobuf_negotiation: bool,
+    pub enable_prometheus_ui_server: bool,
+    pub api_server: Option<Value>,
 }
 
 /// The embedded Prometheus configuration.
@@ -273,6 +278,29 @@ impl Validate for PrometheusReceiverConfig {
                 "is not supported: otelstack does not talk to the OpenTelemetry Operator's target allocator; \
                  give each collector its targets with static_configs or file_sd_configs",
             ));
+        }
+        for (key, on, why) in [
+            (
+                "report_extra_scrape_metrics",
+                self.report_extra_scrape_metrics,
+                "the extra scrape_* series (sample limit, timeout, series added) are not produced; up, \
+                 scrape_duration_seconds and scrape_samples_scraped are",
+            ),
+            (
+                "enable_protobuf_negotiation",
+                self.enable_protobuf_negotiation,
+                "targets are scraped in the text formats (Prometheus text and OpenMetrics) only",
+            ),
+            (
+                "enable_prometheus_ui_server",
+                self.enable_prometheus_ui_server,
+                "there is no Prometheus UI or API in the receiver",
+            ),
+            ("api_server", self.api_server.is_some(), "there is no Prometheus UI or API in the receiver"),
+        ] {
+            if on {
+                return Err(Invalid::at(key, format!("is not supported: {why}; remove {key}")));
+            }
         }
         if let Some(re) = &self.start_time_metric_regex {
             regex::Regex::new(re).map_err(|e| {
