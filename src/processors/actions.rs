@@ -40,6 +40,9 @@ pub struct ActionConfig {
     pub from_attribute: Option<String>,
     /// refused: request metadata is not carried through the pipeline here
     pub from_context: Option<String>,
+    /// used when `value` is an empty string (an unset `${env}`) or the
+    /// `from_attribute` source is missing, as otelcol-contrib's attraction
+    pub default_value: Option<Value>,
     pub pattern: Option<String>,
     pub converted_type: Option<String>,
 }
@@ -51,6 +54,7 @@ pub struct Action {
     kind: ActionKind,
     value: Option<AnyValue>,
     from_attribute: Option<String>,
+    default_value: Option<AnyValue>,
     pattern: Option<Regex>,
     converted_type: Option<ConvertTo>,
 }
@@ -106,6 +110,7 @@ pub fn compile(cfg: &ActionConfig) -> Result<Action, String> {
         kind: cfg.action,
         value: cfg.value.as_ref().map(json_to_any),
         from_attribute: cfg.from_attribute.clone(),
+        default_value: cfg.default_value.as_ref().map(json_to_any),
         pattern,
         converted_type,
     })
@@ -166,14 +171,16 @@ impl Action {
         let key = self.key.as_deref().unwrap_or_default();
         match self.kind {
             ActionKind::Insert | ActionKind::Update | ActionKind::Upsert => {
+                let empty = |v: &AnyValue| matches!(&v.value, Some(AnyValueKind::StringValue(s)) if s.is_empty());
                 let value = match (&self.value, &self.from_attribute) {
-                    (Some(v), _) => v.clone(),
-                    (None, Some(from)) => match find(attrs, from).and_then(|i| attrs[i].value.clone()) {
-                        Some(v) => v,
-                        None => return,
-                    },
-                    (None, None) => return,
+                    (Some(v), _) if empty(v) && self.default_value.is_some() => self.default_value.clone(),
+                    (Some(v), _) => Some(v.clone()),
+                    (None, Some(from)) => {
+                        find(attrs, from).and_then(|i| attrs[i].value.clone()).or_else(|| self.default_value.clone())
+                    }
+                    (None, None) => None,
                 };
+                let Some(value) = value else { return };
                 let exists = find(attrs, key).is_some();
                 let go = match self.kind {
                     ActionKind::Insert => !exists,

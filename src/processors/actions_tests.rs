@@ -79,3 +79,23 @@ fn invalid_actions_say_what_is_missing() {
     );
     assert!(err(serde_json::json!({"key": "a", "action": "delete", "pattern": "("})).contains("invalid pattern"));
 }
+
+#[test]
+fn default_value_fills_an_empty_value_or_a_missing_source() {
+    let mut a = vec![kv("namespace", s("shop"))];
+    action(serde_json::json!({"key": "env", "value": "", "default_value": "development", "action": "upsert"}))
+        .apply(&mut a);
+    assert_eq!(get(&a, "env"), Some(s("development")));
+    action(serde_json::json!({"key": "env", "value": "prod", "default_value": "development", "action": "upsert"}))
+        .apply(&mut a);
+    assert_eq!(get(&a, "env"), Some(s("prod")));
+    let from = |src: &str| serde_json::json!({"key": "ns", "from_attribute": src, "default_value": "default", "action": "insert"});
+    action(from("namespace")).apply(&mut a);
+    assert_eq!(get(&a, "ns"), Some(s("shop")));
+    let mut b = Vec::new();
+    action(from("missing")).apply(&mut b);
+    assert_eq!(get(&b, "ns"), Some(s("default")));
+    // without a default, an empty value is set as it is
+    action(serde_json::json!({"key": "e", "value": "", "action": "upsert"})).apply(&mut b);
+    assert_eq!(get(&b, "e"), Some(s("")));
+}
