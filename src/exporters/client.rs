@@ -190,6 +190,20 @@ impl rustls::client::danger::ServerCertVerifier for NoVerify {
 /// by the config loader.
 pub type Headers = BTreeMap<String, String>;
 
+/// The confighttp client keys the HTTP exporters refuse, `(key, set)`:
+/// the client keeps its own connection pool (idle connections reused,
+/// closed after 90 s) and its own buffers, so these cannot be honoured.
+pub fn refuse_connection_tuning(keys: &[(&str, bool)]) -> Result<(), Invalid> {
+    match keys.iter().find(|(_, set)| *set) {
+        Some((key, _)) => Err(Invalid::at(
+            *key,
+            "is not supported: the HTTP client keeps its own connection pool (idle connections reused, \
+             closed after 90s) and buffers; remove it",
+        )),
+        None => Ok(()),
+    }
+}
+
 /// Parses a `Retry-After` value: delay seconds or an HTTP date.
 /// The HTTP client of an exporter that speaks HTTP: its `tls` settings (ALPN
 /// `alpn`), static `headers` on every request, and otelstack's User-Agent.

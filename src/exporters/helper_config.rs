@@ -74,6 +74,11 @@ impl Default for QueueConfig {
     }
 }
 
+/// Why the exporters refuse `batcher`: otelcol deprecated it for
+/// `sending_queue.batch`, which otelstack implements.
+pub const BATCHER: &str = "is not supported under this name: otelcol moved the exporter-side batcher to \
+     sending_queue.batch (flush_timeout, min_size, max_size, sizer); move these settings there";
+
 impl QueueConfig {
     /// `sending_queue.storage`, when the queue is kept in a storage extension.
     pub fn storage_ref(&self) -> Option<ExtensionRef> {

@@ -46,6 +46,8 @@ pub struct OtlpGrpcConfig {
     pub read_buffer_size: Option<u64>,
     pub write_buffer_size: Option<u64>,
     pub auth: Option<AuthSettings>,
+    /// refused: the older place of sending_queue.batch
+    pub batcher: Option<serde_json::Value>,
 }
 
 impl Default for OtlpGrpcConfig {
@@ -65,6 +67,7 @@ impl Default for OtlpGrpcConfig {
             read_buffer_size: None,
             write_buffer_size: None,
             auth: None,
+            batcher: None,
         }
     }
 }
@@ -108,6 +111,9 @@ impl OtlpGrpcConfig {
                 "balancer_name",
                 format!("{b:?} is not a gRPC balancer; use pick_first or round_robin"),
             ));
+        }
+        if self.batcher.is_some() {
+            return Err(Invalid::at("batcher", super::helper::BATCHER));
         }
         self.tls.validate()?;
         self.client_options().validate()?;

@@ -30,11 +30,13 @@ pub struct RemoteWriteQueue {
     pub enabled: bool,
     pub queue_size: usize,
     pub num_consumers: usize,
+    /// refused: batching by request metadata needs client metadata
+    pub include_metadata_keys: Option<Vec<String>>,
 }
 
 impl Default for RemoteWriteQueue {
     fn default() -> Self {
-        RemoteWriteQueue { enabled: true, queue_size: 10_000, num_consumers: 5 }
+        RemoteWriteQueue { enabled: true, queue_size: 10_000, num_consumers: 5, include_metadata_keys: None }
     }
 }
 
@@ -79,6 +81,19 @@ pub struct RemoteWriteConfig {
     pub export_created_metric: Option<Value>,
     pub wal: Option<Value>,
     pub compression: Option<String>,
+    /// how many of a batch's requests (cut at max_batch_size_bytes) are in
+    /// flight at once; remote_write_queue.num_consumers when unset, as upstream
+    pub max_batch_request_parallelism: Option<usize>,
+    /// remote write 1.0 only: `prometheus.WriteRequest`
+    pub protobuf_message: Option<String>,
+    /// only the default, `UnderscoreEscapingWithSuffixes`
+    pub translation_strategy: Option<String>,
+    /// refused, as on the other HTTP exporters
+    pub read_buffer_size: Option<u64>,
+    pub write_buffer_size: Option<u64>,
+    pub max_idle_conns: Option<u64>,
+    pub idle_conn_timeout: Option<GoDuration>,
+    pub disable_keep_alives: bool,
 }
 
 impl Default for RemoteWriteConfig {
@@ -100,13 +115,23 @@ impl Default for RemoteWriteConfig {
             export_created_metric: None,
             wal: None,
             compression: None,
+            max_batch_request_parallelism: None,
+            protobuf_message: None,
+            translation_strategy: None,
+            read_buffer_size: None,
+            write_buffer_size: None,
+            max_idle_conns: None,
+            idle_conn_timeout: None,
+            disable_keep_alives: false,
         }
     }
 }
 
-pub fn factory() -> Factory<dyn ExporterConfig> {
+/// `prometheusremotewrite`, and `prometheus_remote_write`, the name newer
+/// otelcol-contrib releases give it.
+pub fn factory(type_name: &'static str) -> Factory<dyn ExporterConfig> {
     Factory {
-        type_name: "prometheusremotewrite",
+        type_name,
         signals: &[Signal::Metrics],
         deprecated: None,
         parse: |v| Ok(Box::new(parse_section::<RemoteWriteConfig>(v)?)),
@@ -124,6 +149,53 @@ impl Validate for RemoteWriteConfig {
         }
         reqwest::Url::parse(&self.endpoint)
             .map_err(|e| Invalid::at("endpoint", format!("{:?} is not a URL: {e}", self.endpoint)))?;
+        if self.max_batch_request_parallelism == Some(0) {
+            return Err(Invalid::at("max_batch_request_parallelism", "must be at least 1"));
+        }
+        match self.protobuf_message.as_deref() {
+            None | Some("prometheus.WriteRequest") => {}
+            Some("io.prometheus.write.v2.Request") => {
+                return Err(Invalid::at(
+                    "protobuf_message",
+                    "remote write 2.0 is not supported: requests are remote write 1.0; remove protobuf_message \
+                     or set it to prometheus.WriteRequest",
+                ))
+            }
+            Some(other) => {
+                return Err(Invalid::at(
+                    "protobuf_message",
+                    format!("{other:?} is not a remote write message; use prometheus.WriteRequest"),
+                ))
+            }
+        }
+        match self.translation_strategy.as_deref() {
+            None | Some("UnderscoreEscapingWithSuffixes") => {}
+            Some(s @ ("UnderscoreEscapingWithoutSuffixes" | "NoUTF8EscapingWithSuffixes" | "NoTranslation")) => {
+                return Err(Invalid::at(
+                    "translation_strategy",
+                    format!(
+                        "{s:?} is not supported: names are translated as UnderscoreEscapingWithSuffixes \
+                         (add_metric_suffixes: false drops the suffixes); remove translation_strategy"
+                    ),
+                ))
+            }
+            Some(other) => {
+                return Err(Invalid::at("translation_strategy", format!("{other:?} is not a translation strategy")))
+            }
+        }
+        if self.remote_write_queue.include_metadata_keys.is_some() {
+            return Err(Invalid::at(
+                "remote_write_queue.include_metadata_keys",
+                "is not supported: client metadata is not carried through the pipeline here; remove it",
+            ));
+        }
+        crate::exporters::client::refuse_connection_tuning(&[
+            ("read_buffer_size", self.read_buffer_size.is_some()),
+            ("write_buffer_size", self.write_buffer_size.is_some()),
+            ("max_idle_conns", self.max_idle_conns.is_some()),
+            ("idle_conn_timeout", self.idle_conn_timeout.is_some()),
+            ("disable_keep_alives", self.disable_keep_alives),
+        ])?;
         if self.max_batch_size_bytes == 0 {
             return Err(Invalid::at("max_batch_size_bytes", "must be greater than 0"));
         }
@@ -175,6 +247,7 @@ impl ExporterConfig for RemoteWriteConfig {
             shape,
             send_metadata: self.send_metadata,
             max_bytes: self.max_batch_size_bytes,
+            parallelism: self.max_batch_request_parallelism.unwrap_or(self.remote_write_queue.num_consumers).max(1),
         };
         let q = &self.remote_write_queue;
         let settings = HelperSettings {
@@ -202,6 +275,7 @@ struct RemoteWrite {
     shape: convert::Shape,
     send_metadata: bool,
     max_bytes: usize,
+    parallelism: usize,
 }
 
 impl RemoteWrite {
@@ -229,9 +303,12 @@ impl RemoteWrite {
 impl Export for RemoteWrite {
     fn export(&self, batch: Batch) -> BoxFuture<'_, Result<PartialSuccess, ExportError>> {
         Box::pin(async move {
-            for body in self.bodies(&batch)? {
-                self.post(body).await?;
-            }
+            use futures::{StreamExt, TryStreamExt};
+            futures::stream::iter(self.bodies(&batch)?)
+                .map(|body| self.post(body))
+                .buffer_unordered(self.parallelism)
+                .try_collect::<Vec<()>>()
+                .await?;
             Ok(PartialSuccess::default())
         })
     }
