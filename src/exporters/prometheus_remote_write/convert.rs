@@ -67,35 +67,12 @@ impl Converted {
         if whole.encoded_len() <= max_bytes {
             return vec![whole];
         }
-        let mut out = Vec::new();
-        let mut current = super::proto::WriteRequest::default();
-        let mut size = 0;
-        for ts in whole.timeseries {
-            let len = ts.encoded_len();
-            if size + len >= max_bytes && !current.timeseries.is_empty() {
-                out.push(std::mem::take(&mut current));
-                size = 0;
-            }
-            size += len;
-            current.timeseries.push(ts);
-        }
-        if !current.timeseries.is_empty() {
-            out.push(std::mem::take(&mut current));
-        }
-        size = 0;
-        for m in whole.metadata {
-            let len = m.encoded_len();
-            if size + len >= max_bytes && !current.metadata.is_empty() {
-                out.push(std::mem::take(&mut current));
-                size = 0;
-            }
-            size += len;
-            current.metadata.push(m);
-        }
-        if !current.metadata.is_empty() {
-            out.push(current);
-        }
-        out
+        let series = chunks(whole.timeseries, max_bytes).into_iter();
+        let metadata = chunks(whole.metadata, max_bytes).into_iter();
+        series
+            .map(|timeseries| super::proto::WriteRequest { timeseries, metadata: Vec::new() })
+            .chain(metadata.map(|metadata| super::proto::WriteRequest { timeseries: Vec::new(), metadata }))
+            .collect()
     }
 
     /// Adds a sample and the exemplars that belong to this series.
@@ -294,4 +271,23 @@ fn convert_metric(out: &mut Converted, m: &Metric, resource: &ResourceLabels, sh
         None => {}
     }
     latest
+}
+
+/// `items` in runs whose encoded sizes add up to less than `max_bytes` (a
+/// single larger item goes alone), as otelcol's `batchTimeSeries` cuts them.
+fn chunks<T: prost::Message>(items: Vec<T>, max_bytes: usize) -> Vec<Vec<T>> {
+    let mut out: Vec<Vec<T>> = Vec::new();
+    let mut size = 0;
+    for item in items {
+        let len = item.encoded_len();
+        match out.last_mut() {
+            Some(run) if size + len < max_bytes => run.push(item),
+            _ => {
+                out.push(vec![item]);
+                size = 0;
+            }
+        }
+        size += len;
+    }
+    out
 }
