@@ -197,7 +197,7 @@ impl Sampler {
             *entry = (now, 0);
         }
         entry.1 += 1;
-        entry.1 <= self.initial || (entry.1 - self.initial) % self.thereafter == 0
+        entry.1 <= self.initial || (entry.1 - self.initial).is_multiple_of(self.thereafter)
     }
 }
 

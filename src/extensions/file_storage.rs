@@ -112,10 +112,8 @@ impl Validate for FileStorageConfig {
             return Err(Invalid::at("directory_permissions", "must be an octal mode such as \"0750\""));
         }
         let c = &self.compaction;
-        if c.on_start || c.on_rebound {
-            if c.directory.as_deref().is_some_and(str::is_empty) {
-                return Err(Invalid::at("compaction.directory", "must not be empty"));
-            }
+        if (c.on_start || c.on_rebound) && c.directory.as_deref().is_some_and(str::is_empty) {
+            return Err(Invalid::at("compaction.directory", "must not be empty"));
         }
         if c.on_rebound && c.check_interval.is_zero() {
             return Err(Invalid::at(
