@@ -198,3 +198,14 @@ fn the_jaeger_exporter_reads_the_otlp_settings_with_its_own_default_compression(
     let errs = errors(&exporter("otlp", "    endpoint: tempo:4317\n    balancer_name: random\n"));
     assert!(errs[0].starts_with("exporters.otlp.balancer_name: \"random\" is not a gRPC balancer"), "{errs:?}");
 }
+
+#[test]
+fn the_grpc_exporters_refuse_to_limit_the_tls_version() {
+    let errs = errors(&exporter("otlp", "    endpoint: https://tempo:4317\n    tls: {min_version: \"1.3\"}\n"));
+    assert!(
+        errs[0].starts_with("exporters.otlp.tls.min_version: limiting the TLS version is not supported"),
+        "{errs:?}"
+    );
+    load_str(&exporter("otlp", "    endpoint: https://tempo:4317\n    tls: {min_version: \"1.2\"}\n"), &registry())
+        .unwrap();
+}

@@ -115,6 +115,13 @@ impl OtlpGrpcConfig {
         if self.batcher.is_some() {
             return Err(Invalid::at("batcher", super::helper::BATCHER));
         }
+        if self.tls.versions().len() < 2 {
+            return Err(Invalid::at(
+                "tls.min_version",
+                "limiting the TLS version is not supported by the gRPC exporters (they negotiate 1.2 or 1.3 as \
+                 the server offers); remove min_version and max_version",
+            ));
+        }
         self.tls.validate()?;
         self.client_options().validate()?;
         self.retry_on_failure.validate()?;
