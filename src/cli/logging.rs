@@ -6,7 +6,6 @@
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::fs::File;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -20,6 +19,7 @@ use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::Layer;
 
 use crate::config::{LogSampling, LogsTelemetry};
+use crate::runtime::Output;
 
 /// Installs the global subscriber. `OTELSTACK_LOG` overrides the level
 /// (an `EnvFilter` directive). Fails when an output file cannot be opened.
@@ -101,45 +101,13 @@ where
     }
 }
 
-enum Output {
-    Stdout,
-    Stderr,
-    File(String, Mutex<File>),
-}
-
-impl Output {
-    fn open(path: &str) -> Result<Output, String> {
-        Ok(match path {
-            "stdout" => Output::Stdout,
-            "stderr" => Output::Stderr,
-            _ => {
-                let file = std::fs::OpenOptions::new().create(true).append(true).open(path).map_err(|e| {
-                    format!(
-                        "service.telemetry.logs: cannot open the log output {path:?}: {e}; create its directory \
-                         or pick another path"
-                    )
-                })?;
-                Output::File(path.to_owned(), Mutex::new(file))
-            }
-        })
-    }
-
-    fn write_all(&self, buf: &[u8]) -> std::io::Result<()> {
-        match self {
-            Output::Stdout => std::io::stdout().lock().write_all(buf),
-            Output::Stderr => std::io::stderr().lock().write_all(buf),
-            Output::File(_, f) => f.lock().unwrap_or_else(|e| e.into_inner()).write_all(buf),
-        }
-    }
-}
-
 /// Every output path, and where the logger's own failures go.
 #[derive(Clone)]
 pub struct Outputs(Arc<(Vec<Output>, Vec<Output>)>);
 
 impl Outputs {
     pub fn open(paths: &[String], error_paths: &[String]) -> Result<Outputs, String> {
-        let open = |ps: &[String]| ps.iter().map(|p| Output::open(p)).collect::<Result<Vec<_>, _>>();
+        let open = |ps| Output::open_all(ps).map_err(|e| format!("service.telemetry.logs: {e}"));
         Ok(Outputs(Arc::new((open(paths)?, open(error_paths)?))))
     }
 }
@@ -149,12 +117,7 @@ impl Write for &Outputs {
         let (outputs, errors) = &*self.0;
         for out in outputs {
             if let Err(e) = out.write_all(buf) {
-                let name = match out {
-                    Output::File(p, _) => p.as_str(),
-                    Output::Stdout => "stdout",
-                    Output::Stderr => "stderr",
-                };
-                let msg = format!("log output {name}: cannot write: {e}\n");
+                let msg = format!("log output {}: cannot write: {e}\n", out.name());
                 for err in errors {
                     let _ = err.write_all(msg.as_bytes());
                 }

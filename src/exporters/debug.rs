@@ -24,6 +24,7 @@ use crate::component::{
 };
 use crate::otlp::data::Decoded;
 use crate::otlp::PartialSuccess;
+use crate::runtime::Output;
 use crate::signal::{Batch, Signal};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
@@ -121,7 +122,7 @@ impl ExporterConfig for DebugConfig {
             })
         });
         let paths = self.output_paths.clone().unwrap_or_else(|| vec!["stdout".into()]);
-        let outputs = paths.iter().map(|p| Output::open(p)).collect::<anyhow::Result<Vec<_>>>()?;
+        let outputs = Output::open_all(&paths).map_err(|e| anyhow::anyhow!("output_paths: {e}"))?;
         let export = DebugExport { name: name.clone(), verbosity, sampler, outputs };
         // Printing is local: no queue or retries needed.
         let settings = HelperSettings {
@@ -139,37 +140,6 @@ struct DebugExport {
     /// `None`: every batch to `outputs` (`use_internal_logger: false`)
     sampler: Option<std::sync::Mutex<Sampler>>,
     outputs: Vec<Output>,
-}
-
-/// One of `output_paths`.
-enum Output {
-    Stdout,
-    Stderr,
-    File(std::sync::Mutex<std::fs::File>),
-}
-
-impl Output {
-    fn open(path: &str) -> anyhow::Result<Output> {
-        Ok(match path {
-            "stdout" => Output::Stdout,
-            "stderr" => Output::Stderr,
-            _ => Output::File(std::sync::Mutex::new(
-                std::fs::OpenOptions::new().create(true).append(true).open(path).map_err(|e| {
-                    anyhow::anyhow!(
-                        "output_paths: cannot open {path:?}: {e}; create its directory or pick another path"
-                    )
-                })?,
-            )),
-        })
-    }
-
-    fn write(&self, text: &[u8]) -> std::io::Result<()> {
-        match self {
-            Output::Stdout => std::io::stdout().lock().write_all(text),
-            Output::Stderr => std::io::stderr().lock().write_all(text),
-            Output::File(f) => f.lock().unwrap_or_else(|e| e.into_inner()).write_all(text),
-        }
-    }
 }
 
 /// zap's sampler as otelcol configures it for this exporter: per second,
@@ -215,7 +185,7 @@ impl Export for DebugExport {
                 }
                 None => {
                     for out in &self.outputs {
-                        let _ = out.write(text.as_bytes());
+                        let _ = out.write_all(text.as_bytes());
                     }
                 }
             }
@@ -447,49 +417,5 @@ fn metric_points(data: Option<&Data>) -> (&'static str, Vec<String>) {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test]
-    async fn without_the_internal_logger_every_batch_goes_to_each_output_path() {
-        let dir = std::env::temp_dir().join(format!("otelstack-debug-{}-{}", std::process::id(), fastrand::u64(..)));
-        std::fs::create_dir_all(&dir).unwrap();
-        let (a, b) = (dir.join("a.log"), dir.join("b.log"));
-        let cfg = parse_section::<DebugConfig>(serde_json::json!({
-            "use_internal_logger": false, "output_paths": [a.to_str().unwrap(), b.to_str().unwrap()]
-        }))
-        .unwrap();
-        let ctx = BuildContext::new(crate::component::ComponentId::parse("debug").unwrap(), Default::default());
-        let built = cfg.build(ctx, Signal::Traces).unwrap();
-        for _ in 0..2 {
-            let batch = crate::testkit::traces_batch(vec![crate::testkit::spans("svc", "op", 2)]);
-            built.consumer.consume(batch).await.unwrap();
-        }
-        built.running.shutdown(tokio::time::Instant::now() + Duration::from_secs(5)).await;
-        for path in [&a, &b] {
-            let text = std::fs::read_to_string(path).unwrap();
-            assert_eq!(text.matches("\"spans\": 2}").count(), 2, "{text}");
-        }
-        let bad = parse_section::<DebugConfig>(
-            serde_json::json!({"use_internal_logger": false, "output_paths": ["/nonexistent/d/x.log"]}),
-        );
-        let ctx = BuildContext::new(crate::component::ComponentId::parse("debug").unwrap(), Default::default());
-        assert!(bad.unwrap().build(ctx, Signal::Traces).err().unwrap().to_string().contains("/nonexistent/d/x.log"));
-    }
-
-    #[test]
-    fn samples_per_second_as_otelcols_logger_and_refuses_keys_it_lacks() {
-        let mut s = Sampler { initial: 2, thereafter: 3, second: 0, seen: 0 };
-        let admitted: Vec<bool> = (0..8).map(|_| s.admit(7)).collect();
-        assert_eq!(admitted, [true, true, false, false, true, false, false, true]);
-        assert!(s.admit(8), "a new second starts over");
-        let cfg = |v| parse_section::<DebugConfig>(v).unwrap().validate().unwrap_err().path;
-        assert_eq!(cfg(serde_json::json!({"output_paths": ["stdout"]})), "output_paths");
-        assert_eq!(cfg(serde_json::json!({"use_internal_logger": false, "output_paths": [""]})), "output_paths");
-        let ok =
-            parse_section::<DebugConfig>(serde_json::json!({"use_internal_logger": false, "output_paths": ["stderr"]}));
-        assert!(ok.unwrap().validate().is_ok());
-        assert_eq!(cfg(serde_json::json!({"output": {"record": {"include": ["a"]}}})), "output");
-        assert_eq!(cfg(serde_json::json!({"sampling_thereafter": 0})), "sampling_thereafter");
-    }
-}
+#[path = "debug_tests.rs"]
+mod tests;
