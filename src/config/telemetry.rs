@@ -171,6 +171,14 @@ impl TelemetryConfig {
             refuse("metrics.views", "is not supported: self metrics keep otelcol's names and buckets; remove views");
         }
         for (i, r) in self.metrics.readers.iter().enumerate() {
+            let prometheus = r.pointer("/pull/exporter/prometheus").and_then(Value::as_object);
+            for key in prometheus.into_iter().flat_map(|p| p.keys()).filter(|k| !matches!(k.as_str(), "host" | "port"))
+            {
+                refuse(
+                    &format!("metrics.readers.{i}.pull.exporter.prometheus.{key}"),
+                    "is not supported: the self metrics keep otelcol's names and labels; only host and port are read",
+                );
+            }
             if r.pointer("/pull/exporter/prometheus").is_none() {
                 refuse(
                     &format!("metrics.readers.{i}"),
@@ -235,6 +243,12 @@ mod tests {
         let push = serde_json::json!([{"periodic": {"exporter": {"otlp": {"endpoint": "x:4317"}}}}]);
         assert_eq!(refused(serde_json::json!({"metrics": {"readers": push}})), ["metrics.readers.0"]);
         assert_eq!(refused(serde_json::json!({"metrics": {"views": [{"selector": {}}]}})), ["metrics.views"]);
+        let pull =
+            serde_json::json!([{"pull": {"exporter": {"prometheus": {"host": "0.0.0.0", "without_units": true}}}}]);
+        assert_eq!(
+            refused(serde_json::json!({"metrics": {"readers": pull}})),
+            ["metrics.readers.0.pull.exporter.prometheus.without_units"]
+        );
         assert_eq!(refused(serde_json::json!({"resource": {"service.name": "c"}})), ["resource"]);
         assert!(crate::component::parse_section::<TelemetryConfig>(
             serde_json::json!({"logs": {"sampling": {"tik": 1}}})
