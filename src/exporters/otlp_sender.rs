@@ -46,6 +46,8 @@ pub struct OtlpGrpcConfig {
     pub read_buffer_size: Option<u64>,
     pub write_buffer_size: Option<u64>,
     pub auth: Option<AuthSettings>,
+    /// refused: the older place of sending_queue.batch
+    pub batcher: Option<serde_json::Value>,
 }
 
 impl Default for OtlpGrpcConfig {
@@ -65,6 +67,7 @@ impl Default for OtlpGrpcConfig {
             read_buffer_size: None,
             write_buffer_size: None,
             auth: None,
+            batcher: None,
         }
     }
 }
@@ -103,6 +106,22 @@ impl OtlpGrpcConfig {
         if self.compression == Compression::Zstd {
             return Err(Invalid::at("compression", "zstd is not supported by the gRPC exporter; use gzip or none"));
         }
+        if let Some(b) = self.balancer_name.as_deref().filter(|b| !matches!(*b, "pick_first" | "round_robin")) {
+            return Err(Invalid::at(
+                "balancer_name",
+                format!("{b:?} is not a gRPC balancer; use pick_first or round_robin"),
+            ));
+        }
+        if self.batcher.is_some() {
+            return Err(Invalid::at("batcher", super::helper::BATCHER));
+        }
+        if self.tls.versions().len() < 2 {
+            return Err(Invalid::at(
+                "tls.min_version",
+                "limiting the TLS version is not supported by the gRPC exporters (they negotiate 1.2 or 1.3 as \
+                 the server offers); remove min_version and max_version",
+            ));
+        }
         self.tls.validate()?;
         self.client_options().validate()?;
         self.retry_on_failure.validate()?;
@@ -129,8 +148,8 @@ impl OtlpGrpcConfig {
         }
     }
 
-    /// The export call for `signal` to this config's endpoint.
-    pub fn export(&self, signal: Signal, host: &Host) -> anyhow::Result<OtlpGrpcExport> {
+    /// `headers` as gRPC metadata.
+    pub fn header_map(&self) -> anyhow::Result<http::HeaderMap> {
         let mut headers = http::HeaderMap::new();
         for (k, v) in &self.headers {
             let name = http::HeaderName::from_str(&k.to_ascii_lowercase())?;
@@ -138,21 +157,28 @@ impl OtlpGrpcConfig {
                 http::HeaderValue::from_str(v).map_err(|_| anyhow::anyhow!("header {k} has an invalid value"))?;
             headers.insert(name, value);
         }
+        Ok(headers)
+    }
+
+    /// The export call for `signal` to this config's endpoint.
+    pub fn export(&self, signal: Signal, host: &Host) -> anyhow::Result<OtlpGrpcExport> {
         Ok(OtlpGrpcExport {
             endpoint: self.endpoint.clone(),
             channel: self.channel()?,
             path: signal.grpc_path(),
-            headers,
+            headers: self.header_map()?,
             auth: self.auth.as_ref().map(|a| host.client_auth(a)).transpose()?,
             gzip: !self.compression.is_none(),
         })
     }
 
-    fn target(&self) -> Result<String, String> {
+    /// The gRPC target the endpoint names (checked by `validate`).
+    pub fn target(&self) -> Result<String, String> {
         grpc::target(&self.endpoint, &self.tls)
     }
 
-    fn channel(&self) -> anyhow::Result<Channel> {
+    /// A channel to the endpoint with this config's TLS and client options.
+    pub fn channel(&self) -> anyhow::Result<Channel> {
         grpc::channel(&self.endpoint, &self.tls, self.client_options())
     }
 
