@@ -4,7 +4,8 @@
 # Installs Rotel into .venv (idempotent), builds the release collector, then
 # runs `cargo bench --bench pipeline`. Knobs are environment variables, see
 # docs/benchmarks.md (BENCH_RATE, BENCH_SECONDS, BENCH_FLAT_SECONDS,
-# BENCH_MODES, BENCH_ONLY, BENCH_COMPRESSION, BENCH_CONNECTIONS,
+# BENCH_MODES, BENCH_ONLY, BENCH_COMPRESSION, BENCH_CONNECTIONS, BENCH_SLOW,
+# BENCH_SINK_DELAY_MS, BENCH_SINK_CONCURRENCY,
 # OTELSTACK_COLLECTOR, ROTEL_AGENT).
 set -euo pipefail
 

@@ -8,7 +8,6 @@ use std::collections::BTreeMap;
 use std::str::FromStr;
 use std::sync::Arc;
 
-use bytes::Bytes;
 use futures::future::BoxFuture;
 use serde::Deserialize;
 use tonic::metadata::MetadataKey;
@@ -209,16 +208,18 @@ const INLINE_COMPRESS_MAX: usize = 64 * 1024;
 impl Export for OtlpGrpcExport {
     fn export(&self, batch: Batch) -> BoxFuture<'_, Result<PartialSuccess, ExportError>> {
         Box::pin(async move {
-            let mut payload = batch.encoded();
-            if self.gzip {
-                let compress = move || grpc_client::gzip_fast(&payload).map(Bytes::from);
+            let payload = batch.encoded();
+            let frame = if self.gzip {
+                let compress = move || grpc_client::Frame::gzip(&payload);
                 let compressed = if batch.encoded_len() <= INLINE_COMPRESS_MAX {
                     compress()
                 } else {
                     tokio::task::spawn_blocking(compress).await.map_err(|e| ExportError::Permanent(e.to_string()))?
                 };
-                payload = compressed.map_err(|e| ExportError::Permanent(format!("gzip: {e}")))?;
-            }
+                compressed.map_err(|e| ExportError::Permanent(format!("gzip: {e}")))?
+            } else {
+                grpc_client::Frame::plain(payload).map_err(|s| ExportError::Permanent(s.message().to_owned()))?
+            };
             let headers = match &self.auth {
                 None => Cow::Borrowed(&self.headers),
                 Some(auth) => {
@@ -228,7 +229,7 @@ impl Export for OtlpGrpcExport {
                     Cow::Owned(headers)
                 }
             };
-            match grpc_client::unary(&self.channel, self.path, &headers, payload, self.gzip).await {
+            match grpc_client::unary(&self.channel, self.path, &headers, frame).await {
                 Ok(response) => Ok(PartialSuccess::decode_response(&response).unwrap_or_default()),
                 Err(status) => Err(match classify(&status) {
                     ExportError::Retryable { message, retry_after } => {

@@ -116,20 +116,20 @@ impl Export for Jaeger {
             }
             // One PostSpans per resource, as upstream; a resource without spans sends nothing.
             for jb in batches(&resources).into_iter().filter(|b| !b.spans.is_empty()) {
-                let mut payload = Bytes::from(PostSpansRequest { batch: Some(jb) }.encode_to_vec());
-                if self.gzip {
-                    payload = grpc_client::gzip_fast(&payload)
-                        .map(Bytes::from)
-                        .map_err(|e| ExportError::Permanent(format!("gzip: {e}")))?;
-                }
-                grpc_client::unary(&self.channel, model::POST_SPANS_PATH, &headers, payload, self.gzip).await.map_err(
-                    |status| match grpc::classify(&status) {
+                let payload = Bytes::from(PostSpansRequest { batch: Some(jb) }.encode_to_vec());
+                let frame = if self.gzip {
+                    grpc_client::Frame::gzip(&payload).map_err(|e| ExportError::Permanent(format!("gzip: {e}")))?
+                } else {
+                    grpc_client::Frame::plain(payload).map_err(|s| ExportError::Permanent(s.message().to_owned()))?
+                };
+                grpc_client::unary(&self.channel, model::POST_SPANS_PATH, &headers, frame).await.map_err(|status| {
+                    match grpc::classify(&status) {
                         ExportError::Retryable { message, retry_after } => {
                             ExportError::Retryable { message: format!("{}: {message}", self.endpoint), retry_after }
                         }
                         ExportError::Permanent(m) => ExportError::Permanent(format!("{}: {m}", self.endpoint)),
-                    },
-                )?;
+                    }
+                })?;
             }
             Ok(PartialSuccess::default())
         })
