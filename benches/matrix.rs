@@ -154,7 +154,7 @@ async fn run_one(s: &Settings, kind: Kind, bin: &std::path::Path, c: &Case, tick
     let items = Arc::new(Items::new(c.signal, encoding, nonce));
     items.self_check(c.signal, encoding);
     let request_bytes = items.avg_request_bytes();
-    let sink = sink::Sink::start(nonce).await?;
+    let sink = sink::Sink::start(nonce, sink::SinkMode::Fast).await?;
     let label = format!(
         "{kind}-{}-{}-{}-{}",
         c.signal.as_str(),

@@ -13,6 +13,8 @@
 //! - `BENCH_CONNECTIONS` generator connections (4)
 //! - `BENCH_FLAT_INFLIGHT` requests outstanding per connection in flat-out mode (16)
 //! - `BENCH_REPEAT` runs of each configuration (1); ratios use the medians
+//! - `BENCH_SLOW` `1` (default) or `0`: also run fixed rate into the slow
+//!   sink (full decode, `BENCH_SINK_DELAY_MS` 30, `BENCH_SINK_CONCURRENCY` 1)
 //! - `BENCH_PERF` `1` or `callgraph`: run the collector under `perf record`,
 //!   data and a flat report in `target/bench/perf/` (perturbs the numbers)
 //! - `OTELSTACK_COLLECTOR` binary (default `target/release/otelstack-collector`)
@@ -51,6 +53,7 @@ use anyhow::{bail, Context as _};
 use collector::{Collector, Compression, Kind, PipelineSettings};
 use loadgen::{LoadConfig, Mode};
 use report::{Failure, RunResult};
+use sink::SinkMode;
 
 const BATCH_SIZE: u32 = 8192;
 const BATCH_TIMEOUT_MS: u32 = 200;
@@ -65,6 +68,8 @@ struct Settings {
     connections: usize,
     repeat: usize,
     flat_inflight: usize,
+    /// The slow-backend scenario (fixed rate into a slow sink), if run.
+    slow_sink: Option<SinkMode>,
     /// `Some(call graphs?)` to run `perf record` on the collector.
     perf: Option<bool>,
     out_dir: PathBuf,
@@ -174,6 +179,13 @@ impl Settings {
             connections: env_num("BENCH_CONNECTIONS", 4usize)?.max(1),
             repeat: env_num("BENCH_REPEAT", 1usize)?.max(1),
             flat_inflight: env_num("BENCH_FLAT_INFLIGHT", 16usize)?.max(1),
+            slow_sink: match env("BENCH_SLOW").as_deref().map(str::trim) {
+                Some("0") => None,
+                _ => Some(SinkMode::Slow {
+                    delay: Duration::from_millis(env_num("BENCH_SINK_DELAY_MS", 30u64)?),
+                    concurrency: env_num("BENCH_SINK_CONCURRENCY", 1usize)?.max(1),
+                }),
+            },
             perf: match env("BENCH_PERF").as_deref().map(str::trim) {
                 None | Some("0") => None,
                 Some("callgraph") => Some(true),
@@ -219,14 +231,19 @@ async fn run_one(
     bin: &Path,
     mode: Mode,
     compression: Compression,
+    sink_mode: SinkMode,
     ticks: f64,
 ) -> anyhow::Result<RunResult> {
     let nonce = fastrand::u16(1..);
     let payloads = Arc::new(payload::Payloads::new(nonce));
     payloads.self_check();
-    let sink = sink::Sink::start(nonce).await?;
-    let label =
-        format!("{kind}-{}-{}", compression.as_str(), if matches!(mode, Mode::FlatOut) { "flat" } else { "fixed" });
+    let sink = sink::Sink::start(nonce, sink_mode).await?;
+    let label = format!(
+        "{kind}-{}-{}{}",
+        compression.as_str(),
+        if matches!(mode, Mode::FlatOut) { "flat" } else { "fixed" },
+        if sink_mode == SinkMode::Fast { "" } else { "-slowsink" }
+    );
     let settings =
         PipelineSettings { sink: sink.addr(), compression, batch_size: BATCH_SIZE, batch_timeout_ms: BATCH_TIMEOUT_MS };
     let perf_dir = s.out_dir.join("perf");
@@ -394,9 +411,15 @@ async fn run() -> anyhow::Result<bool> {
     let load_before = loadavg();
     let mut results = Vec::new();
     let mut failures = Vec::new();
+    // (sink, mode) scenarios; the slow-backend runs are reported in a table of their own
+    let mut scenarios: Vec<(SinkMode, Mode)> = s.modes.iter().map(|&m| (SinkMode::Fast, m)).collect();
+    if let Some(slow) = s.slow_sink {
+        scenarios.push((slow, Mode::Fixed { spans_per_sec: s.rate }));
+    }
+    let mut slow_results = Vec::new();
     for rep in 0..s.repeat {
         for &compression in &s.compressions {
-            for &mode in &s.modes {
+            for &(sink_mode, mode) in &scenarios {
                 // Alternate which collector goes first so slow drift of the
                 // shared machine does not always favour the same one.
                 let mut order: Vec<&(Kind, PathBuf)> = s.collectors.iter().collect();
@@ -404,7 +427,8 @@ async fn run() -> anyhow::Result<bool> {
                     order.reverse();
                 }
                 for (kind, bin) in order {
-                    match run_one(&s, *kind, bin, mode, compression, ticks).await {
+                    match run_one(&s, *kind, bin, mode, compression, sink_mode, ticks).await {
+                        Ok(r) if sink_mode != SinkMode::Fast => slow_results.push(r),
                         Ok(r) => results.push(r),
                         Err(e) => {
                             eprintln!("!! {kind} {} {mode:?}: {e:#}", compression.as_str());
@@ -450,6 +474,17 @@ async fn run() -> anyhow::Result<bool> {
         md.push_str(&ratios);
     }
     md.push_str("\nCPU-s and RSS are the collector process only (utime+stime over the load and drain; VmHWM); harness CPU-s is the generator and sink (this process) over the same window; export bytes/span is what the collector sent the sink (gRPC message frames, compressed or not) per delivered span. Sent spans/s is the rate of spans the collector acknowledged and delivered spans/s the rate of unique spans arriving at the sink, both from 1 s after the load started to when it stopped (the sink's rate is taken between the first and last export in that window); delivered/sent compares all unique span ids at the sink after the drain with all acknowledged spans.\n\n");
+    if let (Some(slow), false) = (s.slow_sink, slow_results.is_empty()) {
+        md.push_str(&format!("\n## Slow backend: fixed rate into a {slow}\n\n"));
+        md.push_str(&report::table(&slow_results));
+        let ratios = report::ratios(&slow_results);
+        if !ratios.is_empty() {
+            md.push('\n');
+            md.push_str(&ratios);
+        }
+        md.push('\n');
+    }
+    results.extend(slow_results);
     md.push_str(&report::details(&results, &failures));
     let mut noted = Vec::new();
     for r in &results {

@@ -80,6 +80,10 @@ command -v curl >/dev/null || need_apt+=(curl)
 command -v unzip >/dev/null || need_apt+=(unzip)
 # dnsmasq-base: the DNS server for the loadbalancing exporter's DNS resolver test
 [ -x /usr/sbin/dnsmasq ] || need_apt+=(dnsmasq-base)
+# logrotate: rotates the files the filelog receiver tails (rename and copytruncate)
+[ -x /usr/sbin/logrotate ] || need_apt+=(logrotate)
+# tzdata: the zoneinfo the filelog time parsers' IANA locations are read from
+[ -e /usr/share/zoneinfo/Asia/Seoul ] || need_apt+=(tzdata)
 if [ ${#need_apt[@]} -gt 0 ]; then
     step "installing ${need_apt[*]} with apt-get"
     export DEBIAN_FRONTEND=noninteractive

@@ -19,6 +19,7 @@ pub fn registry() -> Registry {
             receivers::prometheus::factory(),
             receivers::zipkin::factory(),
             receivers::hostmetrics::factory(),
+            receivers::filelog::factory(),
         ],
         processors: vec![
             processors::memory_limiter::factory(),
@@ -33,7 +34,8 @@ pub fn registry() -> Registry {
             exporters::otlp_http::factory("otlp_http", None),
             exporters::loadbalancing::factory(),
             exporters::prometheus::factory(),
-            exporters::prometheus_remote_write::factory(),
+            exporters::prometheus_remote_write::factory("prometheusremotewrite"),
+            exporters::prometheus_remote_write::factory("prometheus_remote_write"),
             exporters::mysql::factory("mysql"),
             exporters::mysql::factory("mariadb"),
             exporters::alert::factory(),
@@ -79,5 +81,43 @@ impl Registry {
             }))
             .chain(rows("extension", &self.extensions))
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The README's table of components and their options.
+    fn component_table() -> &'static str {
+        let readme = include_str!("../README.md");
+        let start = readme.find("### Components and their options").expect("the README has the component table");
+        let table = &readme[start..];
+        &table
+            [..table.find("\n\n|").and_then(|i| table[i + 2..].find("\n\n").map(|j| i + 2 + j)).unwrap_or(table.len())]
+    }
+
+    #[test]
+    fn every_registered_component_has_a_row_in_the_readme_table() {
+        let table = component_table();
+        let headers: Vec<&str> =
+            table.lines().filter(|l| l.starts_with("| ")).filter_map(|l| l.split(" | ").next()).collect();
+        assert!(headers.len() > 25, "the table was not found whole: {headers:?}");
+        let r = registry();
+        let kinds = r
+            .receivers
+            .iter()
+            .map(|f| ("receiver", f.type_name))
+            .chain(r.processors.iter().map(|f| ("processor", f.type_name)))
+            .chain(r.exporters.iter().map(|f| ("exporter", f.type_name)))
+            .chain(r.connectors.iter().map(|f| ("connector", f.type_name)))
+            .chain(r.extensions.iter().map(|f| ("extension", f.type_name)));
+        for (kind, name) in kinds {
+            let ticked = format!("`{name}`");
+            assert!(
+                headers.iter().any(|h| h.contains(kind) && h.contains(&ticked)),
+                "README.md's component table has no row for {kind} {ticked}"
+            );
+        }
     }
 }

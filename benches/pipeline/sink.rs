@@ -1,5 +1,11 @@
 //! The sink: an OTLP/gRPC trace server that counts spans and checks each span
 //! id (which carries a sequence number) arrives exactly once.
+//!
+//! Two modes ([`SinkMode`]): *fast* walks protobuf tags to the span ids and
+//! answers at once; *slow* plays a real backend: it decodes every export fully
+//! into the OTLP types (prost), takes the span ids from the decoded spans, and
+//! answers only after a fixed delay, handling a limited number of exports at a
+//! time (the others wait their turn, as in a backend with a fixed worker pool).
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -16,11 +22,38 @@ use tonic::transport::server::TcpIncoming;
 use tonic::{Request, Response, Status};
 use tower::Service;
 
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use prost::Message;
+use tokio::sync::Semaphore;
+
 use super::payload::parse_span_id;
 use otelstack::otlp::grpc_codec::BytesCodec;
 use otelstack::signal::Signal;
 
 type BoxFuture<T, E> = Pin<Box<dyn Future<Output = Result<T, E>> + Send + 'static>>;
+
+/// How the sink handles an export.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SinkMode {
+    /// Walk to the span ids and answer at once.
+    Fast,
+    /// Decode fully, then answer after `delay`; at most `concurrency`
+    /// exports are decoded or delayed at a time.
+    Slow { delay: std::time::Duration, concurrency: usize },
+}
+
+impl std::fmt::Display for SinkMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SinkMode::Fast => f.write_str("fast sink (walks to span ids, answers at once)"),
+            SinkMode::Slow { delay, concurrency } => write!(
+                f,
+                "slow sink (full prost decode, answers {} ms later, {concurrency} export(s) at a time)",
+                delay.as_millis()
+            ),
+        }
+    }
+}
 
 const EXPORT_PATH: &str = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
 // Metrics and logs (benches/matrix.rs): their items carry ids as `signals` describes, `ids` walks them.
@@ -95,6 +128,7 @@ impl SinkState {
         Some((last.1 - first.1) as f64 / ((last.0 - first.0) as f64 / 1e9))
     }
 
+    /// Fast mode: walks the encoded request to the item ids (span ids for traces).
     fn record(&self, signal: Signal, body: &[u8]) {
         self.requests.fetch_add(1, Ordering::Relaxed);
         self.bytes.fetch_add(body.len() as u64, Ordering::Relaxed);
@@ -111,6 +145,35 @@ impl SinkState {
         if !ok {
             self.malformed_requests.fetch_add(1, Ordering::Relaxed);
         }
+        self.mark(seqs, foreign);
+    }
+
+    /// Slow mode: decodes the whole request into the OTLP types, as a
+    /// backend that stores or indexes spans must, and takes the ids from the
+    /// decoded spans.
+    fn record_decoded(&self, body: &[u8]) {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        self.bytes.fetch_add(body.len() as u64, Ordering::Relaxed);
+        let request = match ExportTraceServiceRequest::decode(body) {
+            Ok(r) => r,
+            Err(_) => {
+                self.malformed_requests.fetch_add(1, Ordering::Relaxed);
+                return;
+            }
+        };
+        let mut seqs = Vec::with_capacity(8192);
+        let mut foreign = 0u64;
+        for span in request.resource_spans.iter().flat_map(|r| &r.scope_spans).flat_map(|s| &s.spans) {
+            match parse_span_id(&span.span_id) {
+                Some((nonce, seq)) if nonce == self.nonce => seqs.push(seq),
+                _ => foreign += 1,
+            }
+        }
+        self.mark(seqs, foreign);
+    }
+
+    /// Marks span sequence numbers as seen, counting duplicates.
+    fn mark(&self, seqs: Vec<u64>, foreign: u64) {
         let total = seqs.len() as u64 + foreign;
         if total == 0 {
             return;
@@ -153,7 +216,7 @@ pub struct Sink {
 }
 
 impl Sink {
-    pub async fn start(nonce: u16) -> anyhow::Result<Sink> {
+    pub async fn start(nonce: u16, mode: SinkMode) -> anyhow::Result<Sink> {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let port = listener.local_addr()?.port();
         let state = Arc::new(SinkState {
@@ -172,7 +235,11 @@ impl Sink {
             last_ns: AtomicU64::new(0),
         });
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let svc = SinkService { state: state.clone() };
+        let slow = match mode {
+            SinkMode::Fast => None,
+            SinkMode::Slow { delay, concurrency } => Some((delay, Arc::new(Semaphore::new(concurrency.max(1))))),
+        };
+        let svc = SinkService { state: state.clone(), slow };
         let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
         let task = tokio::spawn(async move {
             let res = tonic::transport::Server::builder()
@@ -200,26 +267,44 @@ impl Sink {
     }
 }
 
+/// The slow mode's delay and the permits for exports handled at once.
+type Slow = Option<(std::time::Duration, Arc<Semaphore>)>;
+
 #[derive(Clone)]
 struct SinkService {
     state: Arc<SinkState>,
+    slow: Slow,
 }
 
-struct Export(Arc<SinkState>, Signal);
+struct Export(Arc<SinkState>, Signal, Slow);
 
 impl Service<Request<Bytes>> for Export {
     type Response = Response<Bytes>;
     type Error = Status;
-    type Future = std::future::Ready<Result<Response<Bytes>, Status>>;
+    type Future = BoxFuture<Response<Bytes>, Status>;
 
     fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Status>> {
         Poll::Ready(Ok(()))
     }
 
     fn call(&mut self, req: Request<Bytes>) -> Self::Future {
-        self.0.record(self.1, req.get_ref());
         // An empty ExportTraceServiceResponse: full success.
-        std::future::ready(Ok(Response::new(Bytes::new())))
+        // the slow mode decodes traces; metrics and logs (the matrix) take the fast path
+        let Some((delay, permits)) = self.2.clone().filter(|_| self.1 == Signal::Traces) else {
+            self.0.record(self.1, req.get_ref());
+            return Box::pin(std::future::ready(Ok(Response::new(Bytes::new()))));
+        };
+        let state = self.0.clone();
+        Box::pin(async move {
+            let _permit = permits.acquire_owned().await.map_err(|_| Status::unavailable("sink stopping"))?;
+            let body = req.into_inner();
+            // the decode is CPU work: off the runtime the generator shares
+            tokio::task::spawn_blocking(move || state.record_decoded(&body))
+                .await
+                .map_err(|e| Status::internal(e.to_string()))?;
+            tokio::time::sleep(delay).await;
+            Ok(Response::new(Bytes::new()))
+        })
     }
 }
 
@@ -233,7 +318,7 @@ impl Service<http::Request<tonic::body::Body>> for SinkService {
     }
 
     fn call(&mut self, req: http::Request<tonic::body::Body>) -> Self::Future {
-        let state = self.state.clone();
+        let (state, slow) = (self.state.clone(), self.slow.clone());
         if let Some(signal) = export_signal(req.uri().path()) {
             let encoding =
                 req.headers().get("grpc-encoding").and_then(|v| v.to_str().ok()).unwrap_or("identity").to_string();
@@ -252,7 +337,7 @@ impl Service<http::Request<tonic::body::Body>> for SinkService {
                     .accept_compressed(tonic::codec::CompressionEncoding::Gzip)
                     .accept_compressed(tonic::codec::CompressionEncoding::Zstd)
                     .max_decoding_message_size(256 << 20);
-                Ok(grpc.unary(Export(state, signal), req).await)
+                Ok(grpc.unary(Export(state, signal, slow), req).await)
             })
         } else {
             Box::pin(async move { Ok(Status::unimplemented(req.uri().path().to_string()).into_http()) })

@@ -4,5 +4,6 @@ use clap::Parser;
 static ALLOC: otelstack::alloc::CountingAlloc = otelstack::alloc::CountingAlloc;
 
 fn main() -> std::process::ExitCode {
+    otelstack::alloc::tune_system_allocator();
     otelstack::cli::collector::main(otelstack::cli::collector::Cli::parse())
 }

@@ -114,18 +114,6 @@ fn components() -> ExitCode {
     ExitCode::SUCCESS
 }
 
-fn init_logging(level: &str, json: bool) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("OTELSTACK_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level.to_ascii_lowercase()));
-    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_ansi(ansi).with_writer(std::io::stderr);
-    if json {
-        builder.json().init();
-    } else {
-        builder.init();
-    }
-}
-
 fn run(args: &[String], gate_warnings: &[String]) -> ExitCode {
     let cfg = match load(args) {
         Ok(cfg) => cfg,
@@ -138,7 +126,10 @@ fn run(args: &[String], gate_warnings: &[String]) -> ExitCode {
         }
         return ExitCode::from(1);
     }
-    init_logging(&cfg.telemetry.logs.level, cfg.telemetry.logs.encoding == "json");
+    if let Err(e) = super::logging::init(&cfg.telemetry.logs) {
+        eprintln!("error: {e}");
+        return ExitCode::from(1);
+    }
     if args.is_empty() {
         tracing::info!(
             "no --config given: running the embedded default config (OTLP on localhost:4317/4318 -> batch -> debug)"

@@ -3,4 +3,5 @@
 
 pub mod collector;
 pub mod feature_gates;
+mod logging;
 pub mod stackctl;

@@ -94,7 +94,7 @@ fn known_keys_that_would_do_nothing_are_refused_with_their_key_path() {
         ),
         (
             exporter("debug", "    output_paths: [stdout]\n"),
-            "exporters.debug.output_paths: is not a debug exporter setting",
+            "exporters.debug.output_paths: applies only with use_internal_logger: false",
         ),
         (
             receiver("        include_metadata: true\n"),
@@ -129,4 +129,83 @@ fn grpc_keepalive_and_authority_are_read_and_the_disabled_pipeline_check_is_acce
     assert!(errs[0].starts_with("exporters.otlp.authority:"), "{errs:?}");
     let receiver = "receivers:\n  otlp:\n    protocols:\n      grpc:\n        keepalive:\n          server_parameters: {time: 30s, timeout: 5s}\nexporters:\n  debug:\nextensions:\n  health_check:\n    check_collector_pipeline: {enabled: false, interval: 5m}\nservice:\n  extensions: [health_check]\n  pipelines:\n    traces:\n      receivers: [otlp]\n      exporters: [debug]\n";
     load_str(receiver, &registry()).unwrap();
+}
+
+#[test]
+fn keys_parsed_but_not_honoured_are_refused_with_key_path_and_line() {
+    let service = |telemetry: &str| {
+        format!("receivers:\n  otlp:\n    protocols:\n      grpc:\nexporters:\n  debug:\nservice:\n  telemetry:\n{telemetry}  pipelines:\n    traces:\n      receivers: [otlp]\n      exporters: [debug]\n")
+    };
+    let cases = [
+        (
+            exporter("otlp", "    endpoint: tempo:4317\n    sending_queue:\n      wait_for_result: true\n"),
+            "exporters.otlp.sending_queue.wait_for_result: is not supported",
+            "(at <inline>:9:24)",
+        ),
+        (
+            "receivers:\n  otlp:\n    protocols:\n      grpc:\n        transport: unix\n        endpoint: /tmp/otlp.sock\nexporters:\n  debug:\nservice:\n  pipelines:\n    traces:\n      receivers: [otlp]\n      exporters: [debug]\n".to_owned(),
+            "receivers.otlp.protocols.grpc.transport: \"unix\" is not supported",
+            "(at <inline>:5:20)",
+        ),
+        (
+            service("    logs:\n      development: true\n"),
+            "service.telemetry.logs.development: is not supported",
+            "(at <inline>:10:20)",
+        ),
+        (
+            service("    metrics:\n      readers:\n        - periodic: {exporter: {otlp: {endpoint: x:4317}}}\n"),
+            "service.telemetry.metrics.readers.0: is not supported",
+            "(at <inline>:11:11)",
+        ),
+        (
+            format!("{}processors:\n  attributes:\n    actions:\n      - {{key: tenant, action: upsert, from_context: auth.tenant}}\n", exporter("debug", ""))
+                .replace("      exporters: [debug]", "      processors: [attributes]\n      exporters: [debug]"),
+            "processors.attributes.actions.0: from_context \"auth.tenant\" is not supported",
+            "",
+        ),
+    ];
+    for (yaml, expected, at) in cases {
+        let errs = errors(&yaml);
+        assert!(errs.iter().any(|e| e.starts_with(expected) && e.ends_with(at)), "{expected} {at}: {errs:?}");
+    }
+}
+
+#[test]
+fn the_jaeger_exporter_reads_the_otlp_settings_with_its_own_default_compression() {
+    let parse = |settings: &str| {
+        let cfg = load_str(&exporter("jaeger", settings), &registry()).unwrap();
+        format!("{:?}", cfg.exporters.values().next().unwrap())
+    };
+    assert!(parse("    endpoint: jaeger:14250\n").contains("compression: None"));
+    assert!(parse("    endpoint: jaeger:14250\n    compression: gzip\n").contains("compression: Gzip"));
+    let otlp = load_str(&exporter("otlp", "    endpoint: tempo:4317\n"), &registry()).unwrap();
+    assert!(format!("{:?}", otlp.exporters.values().next().unwrap()).contains("compression: Gzip"));
+    for (settings, expected) in [
+        ("    endpoint: \"\"\n", "exporters.jaeger.endpoint: is required, like \"jaeger:14250\""),
+        (
+            "    endpoint: jaeger:14250\n    compression: zstd\n",
+            "exporters.jaeger.compression: zstd is not supported by the jaeger exporter",
+        ),
+        (
+            "    endpoint: jaeger:14250\n    balancer_name: random\n",
+            "exporters.jaeger.balancer_name: \"random\" is not a gRPC balancer",
+        ),
+    ] {
+        let errs = errors(&exporter("jaeger", settings));
+        assert!(errs[0].starts_with(expected), "{errs:?}");
+    }
+    // the otlp exporter checks the balancer as upstream's configgrpc does
+    let errs = errors(&exporter("otlp", "    endpoint: tempo:4317\n    balancer_name: random\n"));
+    assert!(errs[0].starts_with("exporters.otlp.balancer_name: \"random\" is not a gRPC balancer"), "{errs:?}");
+}
+
+#[test]
+fn the_grpc_exporters_refuse_to_limit_the_tls_version() {
+    let errs = errors(&exporter("otlp", "    endpoint: https://tempo:4317\n    tls: {min_version: \"1.3\"}\n"));
+    assert!(
+        errs[0].starts_with("exporters.otlp.tls.min_version: limiting the TLS version is not supported"),
+        "{errs:?}"
+    );
+    load_str(&exporter("otlp", "    endpoint: https://tempo:4317\n    tls: {min_version: \"1.2\"}\n"), &registry())
+        .unwrap();
 }

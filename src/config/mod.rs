@@ -12,6 +12,7 @@ pub mod node;
 mod pipelines;
 mod references;
 mod service;
+mod telemetry;
 pub mod types;
 mod validate;
 
@@ -19,7 +20,8 @@ pub use compiled::{Config, Pipeline};
 pub use errors::{ConfigError, ConfigErrors};
 pub use expand::expand_str;
 use node::Node;
-pub use service::{LogsTelemetry, MetricsTelemetry, PipelineId, TelemetryConfig};
+pub use service::{PipelineId, TelemetryConfig};
+pub use telemetry::{LogSampling, LogsTelemetry, MetricsTelemetry};
 
 /// The configuration the collector runs when no `--config` is given.
 pub const DEFAULT_CONFIG: &str = include_str!("default.yaml");

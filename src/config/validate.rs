@@ -81,6 +81,11 @@ impl Compiler<'_> {
                 }
             },
         };
+        for (path, why) in service.telemetry.check() {
+            let mut p = vec!["service".to_owned(), "telemetry".to_owned()];
+            p.extend(path.split('.').map(str::to_owned));
+            self.error(&p, why);
+        }
         if service.pipelines.is_empty() && self.errors.is_empty() {
             self.error(
                 &["service".into(), "pipelines".into()],

@@ -22,8 +22,10 @@ pub struct TlsClientConfig {
     pub key_pem: Option<String>,
     pub server_name_override: Option<String>,
     pub include_system_ca_certs_pool: bool,
+    /// `"1.2"` or `"1.3"`: the HTTP exporters offer only versions in range
     pub min_version: Option<String>,
     pub max_version: Option<String>,
+    /// refused (see `validate`)
     pub reload_interval: Option<GoDuration>,
     pub cipher_suites: Vec<String>,
     pub curve_preferences: Vec<String>,
@@ -64,7 +66,40 @@ impl TlsClientConfig {
                 }
             }
         }
+        if self.versions().is_empty() {
+            return Err(Invalid::at("tls.min_version", "is above max_version"));
+        }
+        for (key, set) in [
+            ("tls.cipher_suites", !self.cipher_suites.is_empty()),
+            ("tls.curve_preferences", !self.curve_preferences.is_empty()),
+        ] {
+            if set {
+                return Err(Invalid::at(
+                    key,
+                    "is not supported: the client offers rustls's safe default suites and groups; remove it",
+                ));
+            }
+        }
+        if self.reload_interval.is_some() {
+            return Err(Invalid::at(
+                "tls.reload_interval",
+                "is not supported on exporters: client certificates are read once at start; remove it",
+            ));
+        }
         Ok(())
+    }
+
+    /// The TLS versions `min_version`..`max_version` allow (1.2 and 1.3 by default).
+    pub fn versions(&self) -> Vec<&'static rustls::SupportedProtocolVersion> {
+        let allowed = |v: &str| {
+            self.min_version.as_deref().is_none_or(|min| min <= v)
+                && self.max_version.as_deref().is_none_or(|max| v <= max)
+        };
+        [("1.2", &rustls::version::TLS12), ("1.3", &rustls::version::TLS13)]
+            .into_iter()
+            .filter(|(v, _)| allowed(v))
+            .map(|(_, p)| p)
+            .collect()
     }
 
     /// The CA, certificate and key files read at start; `at` is the key path
@@ -104,7 +139,7 @@ impl TlsClientConfig {
     pub fn rustls_config(&self, alpn: &[&[u8]]) -> anyhow::Result<rustls::ClientConfig> {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let builder =
-            rustls::ClientConfig::builder_with_provider(provider.clone()).with_safe_default_protocol_versions()?;
+            rustls::ClientConfig::builder_with_provider(provider.clone()).with_protocol_versions(&self.versions())?;
         let builder = if self.insecure_skip_verify {
             builder.dangerous().with_custom_certificate_verifier(Arc::new(NoVerify(provider)))
         } else {
@@ -190,6 +225,20 @@ impl rustls::client::danger::ServerCertVerifier for NoVerify {
 /// by the config loader.
 pub type Headers = BTreeMap<String, String>;
 
+/// The confighttp client keys the HTTP exporters refuse, `(key, set)`:
+/// the client keeps its own connection pool (idle connections reused,
+/// closed after 90 s) and its own buffers, so these cannot be honoured.
+pub fn refuse_connection_tuning(keys: &[(&str, bool)]) -> Result<(), Invalid> {
+    match keys.iter().find(|(_, set)| *set) {
+        Some((key, _)) => Err(Invalid::at(
+            *key,
+            "is not supported: the HTTP client keeps its own connection pool (idle connections reused, \
+             closed after 90s) and buffers; remove it",
+        )),
+        None => Ok(()),
+    }
+}
+
 /// Parses a `Retry-After` value: delay seconds or an HTTP date.
 /// The HTTP client of an exporter that speaks HTTP: its `tls` settings (ALPN
 /// `alpn`), static `headers` on every request, and otelstack's User-Agent.
@@ -216,4 +265,43 @@ pub fn parse_retry_after(value: &str) -> Option<std::time::Duration> {
     }
     let when = httpdate::parse_http_date(v).ok()?;
     Some(when.duration_since(std::time::SystemTime::now()).unwrap_or_default())
+}
+
+#[cfg(test)]
+mod tls_option_tests {
+    use super::*;
+
+    fn tls(v: serde_json::Value) -> TlsClientConfig {
+        serde_json::from_value(v).unwrap()
+    }
+
+    #[test]
+    fn min_and_max_version_limit_what_the_http_client_offers() {
+        use rustls::ProtocolVersion::{TLSv1_2, TLSv1_3};
+        // the config the HTTP exporters build takes exactly these versions
+        let offered = |v| {
+            let t = tls(v);
+            t.rustls_config(&[b"http/1.1"]).unwrap();
+            let vs: Vec<_> = t.versions().iter().map(|p| p.version).collect();
+            (vs.contains(&TLSv1_2), vs.contains(&TLSv1_3))
+        };
+        assert_eq!(offered(serde_json::json!({})), (true, true));
+        assert_eq!(offered(serde_json::json!({"min_version": "1.3"})), (false, true));
+        assert_eq!(offered(serde_json::json!({"max_version": "1.2"})), (true, false));
+        let e = tls(serde_json::json!({"min_version": "1.3", "max_version": "1.2"})).validate().unwrap_err();
+        assert_eq!(e.path, "tls.min_version");
+    }
+
+    #[test]
+    fn suites_curves_and_reload_are_refused_with_their_key() {
+        for (v, key) in [
+            (serde_json::json!({"cipher_suites": ["TLS_AES_128_GCM_SHA256"]}), "tls.cipher_suites"),
+            (serde_json::json!({"curve_preferences": ["X25519"]}), "tls.curve_preferences"),
+            (serde_json::json!({"reload_interval": "1h"}), "tls.reload_interval"),
+        ] {
+            let e = tls(v).validate().unwrap_err();
+            assert_eq!(e.path, key);
+            assert!(e.message.starts_with("is not supported"), "{}", e.message);
+        }
+    }
 }

@@ -4,7 +4,8 @@
 //! With `use_internal_logger` (the default) output goes to the log stream
 //! (stderr) sampled as otelcol's logger samples it: per second, the first
 //! `sampling_initial` batches, then every `sampling_thereafter`-th; without
-//! it every batch goes to stdout.
+//! it every batch goes to each of `output_paths` (stdout, stderr or files;
+//! stdout by default).
 
 use std::fmt::Write as _;
 use std::io::Write as _;
@@ -23,6 +24,7 @@ use crate::component::{
 };
 use crate::otlp::data::Decoded;
 use crate::otlp::PartialSuccess;
+use crate::runtime::Output;
 use crate::signal::{Batch, Signal};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
@@ -45,8 +47,8 @@ pub struct DebugConfig {
     pub use_internal_logger: bool,
     /// refused: otelcol's attribute filters for the output
     pub output: Option<serde_json::Value>,
-    /// refused: not a debug exporter key upstream
-    pub output_paths: Option<serde_json::Value>,
+    /// with `use_internal_logger: false`: stdout, stderr or files
+    pub output_paths: Option<Vec<String>>,
 }
 
 impl Default for DebugConfig {
@@ -69,12 +71,18 @@ pub fn factory(type_name: &'static str, deprecated: Option<&'static str>) -> Fac
 
 impl Validate for DebugConfig {
     fn validate(&self) -> Result<(), Invalid> {
-        if self.output_paths.is_some() {
-            return Err(Invalid::at(
-                "output_paths",
-                "is not a debug exporter setting (otelcol has none); the output goes to the collector's log \
-                 (stderr), or to stdout with use_internal_logger: false; redirect that stream instead",
-            ));
+        match &self.output_paths {
+            Some(_) if self.use_internal_logger => {
+                return Err(Invalid::at(
+                    "output_paths",
+                    "applies only with use_internal_logger: false; set that, or leave the output in the \
+                     collector's log (service.telemetry.logs.output_paths)",
+                ))
+            }
+            Some(paths) if paths.is_empty() || paths.iter().any(String::is_empty) => {
+                return Err(Invalid::at("output_paths", "needs stdout, stderr or file paths, none of them empty"))
+            }
+            _ => {}
         }
         if self.output.is_some() {
             return Err(Invalid::at(
@@ -113,7 +121,9 @@ impl ExporterConfig for DebugConfig {
                 seen: 0,
             })
         });
-        let export = DebugExport { name: name.clone(), verbosity, sampler };
+        let paths = self.output_paths.clone().unwrap_or_else(|| vec!["stdout".into()]);
+        let outputs = Output::open_all(&paths).map_err(|e| anyhow::anyhow!("output_paths: {e}"))?;
+        let export = DebugExport { name: name.clone(), verbosity, sampler, outputs };
         // Printing is local: no queue or retries needed.
         let settings = HelperSettings {
             timeout: Duration::from_secs(30),
@@ -127,8 +137,9 @@ impl ExporterConfig for DebugConfig {
 struct DebugExport {
     name: String,
     verbosity: Verbosity,
-    /// `None`: every batch to stdout (`use_internal_logger: false`)
+    /// `None`: every batch to `outputs` (`use_internal_logger: false`)
     sampler: Option<std::sync::Mutex<Sampler>>,
+    outputs: Vec<Output>,
 }
 
 /// zap's sampler as otelcol configures it for this exporter: per second,
@@ -168,10 +179,16 @@ impl Export for DebugExport {
                 render(&mut out, &decoded, self.verbosity == Verbosity::Detailed);
                 out
             };
-            let _ = match self.sampler {
-                Some(_) => std::io::stderr().lock().write_all(text.as_bytes()),
-                None => std::io::stdout().lock().write_all(text.as_bytes()),
-            };
+            match self.sampler {
+                Some(_) => {
+                    let _ = std::io::stderr().lock().write_all(text.as_bytes());
+                }
+                None => {
+                    for out in &self.outputs {
+                        let _ = out.write_all(text.as_bytes());
+                    }
+                }
+            }
             Ok(PartialSuccess::default())
         })
     }
@@ -400,18 +417,5 @@ fn metric_points(data: Option<&Data>) -> (&'static str, Vec<String>) {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn samples_per_second_as_otelcols_logger_and_refuses_keys_it_lacks() {
-        let mut s = Sampler { initial: 2, thereafter: 3, second: 0, seen: 0 };
-        let admitted: Vec<bool> = (0..8).map(|_| s.admit(7)).collect();
-        assert_eq!(admitted, [true, true, false, false, true, false, false, true]);
-        assert!(s.admit(8), "a new second starts over");
-        let cfg = |v| parse_section::<DebugConfig>(v).unwrap().validate().unwrap_err().path;
-        assert_eq!(cfg(serde_json::json!({"output_paths": ["stdout"]})), "output_paths");
-        assert_eq!(cfg(serde_json::json!({"output": {"record": {"include": ["a"]}}})), "output");
-        assert_eq!(cfg(serde_json::json!({"sampling_thereafter": 0})), "sampling_thereafter");
-    }
-}
+#[path = "debug_tests.rs"]
+mod tests;

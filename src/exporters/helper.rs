@@ -43,7 +43,7 @@ pub trait Export: Send + Sync + 'static {
 
 #[path = "helper_config.rs"]
 mod config;
-pub use config::{QueueConfig, RetryConfig};
+pub use config::{QueueConfig, RetryConfig, BATCHER};
 
 /// The settings every exporter's config carries.
 #[derive(Debug, Clone)]

@@ -49,6 +49,7 @@ pub struct QueueConfig {
     /// older name of block_on_overflow
     pub blocking: bool,
     pub sizer: String,
+    /// refused when true: the queue answers the sender once a request is queued
     pub wait_for_result: bool,
     /// `file_storage[/name]`: keep the queue on disk in that extension's directory
     pub storage: Option<String>,
@@ -73,6 +74,11 @@ impl Default for QueueConfig {
     }
 }
 
+/// Why the exporters refuse `batcher`: otelcol deprecated it for
+/// `sending_queue.batch`, which otelstack implements.
+pub const BATCHER: &str = "is not supported under this name: otelcol moved the exporter-side batcher to \
+     sending_queue.batch (flush_timeout, min_size, max_size, sizer); move these settings there";
+
 impl QueueConfig {
     /// `sending_queue.storage`, when the queue is kept in a storage extension.
     pub fn storage_ref(&self) -> Option<ExtensionRef> {
@@ -89,6 +95,13 @@ impl QueueConfig {
         }
         if self.num_consumers == 0 {
             return Err(Invalid::at("sending_queue.num_consumers", "must be greater than 0"));
+        }
+        if self.wait_for_result {
+            return Err(Invalid::at(
+                "sending_queue.wait_for_result",
+                "is not supported: the queue answers the sender as soon as a request is queued; to make senders \
+                 wait for the export's result, turn the queue off with sending_queue.enabled: false",
+            ));
         }
         if Sizer::parse(&self.sizer).is_none() {
             return Err(Invalid::at("sending_queue.sizer", "must be \"requests\", \"items\" or \"bytes\""));

@@ -56,6 +56,8 @@ pub struct OtlpHttpConfig {
     pub disable_keep_alives: bool,
     pub proxy_url: Option<String>,
     pub auth: Option<AuthSettings>,
+    /// refused: the older place of sending_queue.batch
+    pub batcher: Option<serde_json::Value>,
 }
 
 impl Default for OtlpHttpConfig {
@@ -78,6 +80,7 @@ impl Default for OtlpHttpConfig {
             idle_conn_timeout: None,
             disable_keep_alives: false,
             proxy_url: None,
+            batcher: None,
             auth: None,
         }
     }
@@ -110,6 +113,16 @@ impl Validate for OtlpHttpConfig {
         }
         if self.proxy_url.is_some() {
             return Err(Invalid::at("proxy_url", "proxies are not supported"));
+        }
+        super::client::refuse_connection_tuning(&[
+            ("read_buffer_size", self.read_buffer_size.is_some()),
+            ("write_buffer_size", self.write_buffer_size.is_some()),
+            ("max_idle_conns", self.max_idle_conns.is_some()),
+            ("idle_conn_timeout", self.idle_conn_timeout.is_some()),
+            ("disable_keep_alives", self.disable_keep_alives),
+        ])?;
+        if self.batcher.is_some() {
+            return Err(Invalid::at("batcher", super::helper::BATCHER));
         }
         self.tls.validate()?;
         self.retry_on_failure.validate()?;

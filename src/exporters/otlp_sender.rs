@@ -8,7 +8,6 @@ use std::collections::BTreeMap;
 use std::str::FromStr;
 use std::sync::Arc;
 
-use bytes::Bytes;
 use futures::future::BoxFuture;
 use serde::Deserialize;
 use tonic::metadata::MetadataKey;
@@ -46,6 +45,8 @@ pub struct OtlpGrpcConfig {
     pub read_buffer_size: Option<u64>,
     pub write_buffer_size: Option<u64>,
     pub auth: Option<AuthSettings>,
+    /// refused: the older place of sending_queue.batch
+    pub batcher: Option<serde_json::Value>,
 }
 
 impl Default for OtlpGrpcConfig {
@@ -65,6 +66,7 @@ impl Default for OtlpGrpcConfig {
             read_buffer_size: None,
             write_buffer_size: None,
             auth: None,
+            batcher: None,
         }
     }
 }
@@ -103,6 +105,22 @@ impl OtlpGrpcConfig {
         if self.compression == Compression::Zstd {
             return Err(Invalid::at("compression", "zstd is not supported by the gRPC exporter; use gzip or none"));
         }
+        if let Some(b) = self.balancer_name.as_deref().filter(|b| !matches!(*b, "pick_first" | "round_robin")) {
+            return Err(Invalid::at(
+                "balancer_name",
+                format!("{b:?} is not a gRPC balancer; use pick_first or round_robin"),
+            ));
+        }
+        if self.batcher.is_some() {
+            return Err(Invalid::at("batcher", super::helper::BATCHER));
+        }
+        if self.tls.versions().len() < 2 {
+            return Err(Invalid::at(
+                "tls.min_version",
+                "limiting the TLS version is not supported by the gRPC exporters (they negotiate 1.2 or 1.3 as \
+                 the server offers); remove min_version and max_version",
+            ));
+        }
         self.tls.validate()?;
         self.client_options().validate()?;
         self.retry_on_failure.validate()?;
@@ -129,8 +147,8 @@ impl OtlpGrpcConfig {
         }
     }
 
-    /// The export call for `signal` to this config's endpoint.
-    pub fn export(&self, signal: Signal, host: &Host) -> anyhow::Result<OtlpGrpcExport> {
+    /// `headers` as gRPC metadata.
+    pub fn header_map(&self) -> anyhow::Result<http::HeaderMap> {
         let mut headers = http::HeaderMap::new();
         for (k, v) in &self.headers {
             let name = http::HeaderName::from_str(&k.to_ascii_lowercase())?;
@@ -138,21 +156,28 @@ impl OtlpGrpcConfig {
                 http::HeaderValue::from_str(v).map_err(|_| anyhow::anyhow!("header {k} has an invalid value"))?;
             headers.insert(name, value);
         }
+        Ok(headers)
+    }
+
+    /// The export call for `signal` to this config's endpoint.
+    pub fn export(&self, signal: Signal, host: &Host) -> anyhow::Result<OtlpGrpcExport> {
         Ok(OtlpGrpcExport {
             endpoint: self.endpoint.clone(),
             channel: self.channel()?,
             path: signal.grpc_path(),
-            headers,
+            headers: self.header_map()?,
             auth: self.auth.as_ref().map(|a| host.client_auth(a)).transpose()?,
             gzip: !self.compression.is_none(),
         })
     }
 
-    fn target(&self) -> Result<String, String> {
+    /// The gRPC target the endpoint names (checked by `validate`).
+    pub fn target(&self) -> Result<String, String> {
         grpc::target(&self.endpoint, &self.tls)
     }
 
-    fn channel(&self) -> anyhow::Result<Channel> {
+    /// A channel to the endpoint with this config's TLS and client options.
+    pub fn channel(&self) -> anyhow::Result<Channel> {
         grpc::channel(&self.endpoint, &self.tls, self.client_options())
     }
 
@@ -183,16 +208,18 @@ const INLINE_COMPRESS_MAX: usize = 64 * 1024;
 impl Export for OtlpGrpcExport {
     fn export(&self, batch: Batch) -> BoxFuture<'_, Result<PartialSuccess, ExportError>> {
         Box::pin(async move {
-            let mut payload = batch.encoded();
-            if self.gzip {
-                let compress = move || grpc_client::gzip_fast(&payload).map(Bytes::from);
+            let payload = batch.encoded();
+            let frame = if self.gzip {
+                let compress = move || grpc_client::Frame::gzip(&payload);
                 let compressed = if batch.encoded_len() <= INLINE_COMPRESS_MAX {
                     compress()
                 } else {
                     tokio::task::spawn_blocking(compress).await.map_err(|e| ExportError::Permanent(e.to_string()))?
                 };
-                payload = compressed.map_err(|e| ExportError::Permanent(format!("gzip: {e}")))?;
-            }
+                compressed.map_err(|e| ExportError::Permanent(format!("gzip: {e}")))?
+            } else {
+                grpc_client::Frame::plain(payload).map_err(|s| ExportError::Permanent(s.message().to_owned()))?
+            };
             let headers = match &self.auth {
                 None => Cow::Borrowed(&self.headers),
                 Some(auth) => {
@@ -202,7 +229,7 @@ impl Export for OtlpGrpcExport {
                     Cow::Owned(headers)
                 }
             };
-            match grpc_client::unary(&self.channel, self.path, &headers, payload, self.gzip).await {
+            match grpc_client::unary(&self.channel, self.path, &headers, frame).await {
                 Ok(response) => Ok(PartialSuccess::decode_response(&response).unwrap_or_default()),
                 Err(status) => Err(match classify(&status) {
                     ExportError::Retryable { message, retry_after } => {

@@ -29,13 +29,15 @@ pub struct FileStorageConfig {
     pub directory_permissions: String,
     /// sync every write to disk before acknowledging it
     pub fsync: bool,
-    /// accepted for compatibility: queue segments are deleted as soon as they
-    /// are delivered, so there is nothing to compact
+    /// bbolt's compaction in otelcol; validated as upstream does, and
+    /// otherwise satisfied by the queue itself: segments are deleted as soon
+    /// as they are delivered, so the space compaction reclaims is never held
+    /// (the start log says so when it is turned on)
     pub compaction: CompactionConfig,
     pub recreate: bool,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct CompactionConfig {
     pub directory: Option<String>,
@@ -44,8 +46,24 @@ pub struct CompactionConfig {
     pub rebound_needed_threshold_mib: u64,
     pub rebound_trigger_threshold_mib: u64,
     pub max_transaction_size: u64,
-    pub check_interval: Option<GoDuration>,
+    pub check_interval: GoDuration,
     pub cleanup_on_start: bool,
+}
+
+impl Default for CompactionConfig {
+    /// otelcol-contrib's defaults
+    fn default() -> Self {
+        CompactionConfig {
+            directory: None,
+            on_start: false,
+            on_rebound: false,
+            rebound_needed_threshold_mib: 100,
+            rebound_trigger_threshold_mib: 10,
+            max_transaction_size: 65536,
+            check_interval: GoDuration::secs(5),
+            cleanup_on_start: false,
+        }
+    }
 }
 
 impl Default for FileStorageConfig {
@@ -93,6 +111,16 @@ impl Validate for FileStorageConfig {
         if self.permissions().is_none() {
             return Err(Invalid::at("directory_permissions", "must be an octal mode such as \"0750\""));
         }
+        let c = &self.compaction;
+        if (c.on_start || c.on_rebound) && c.directory.as_deref().is_some_and(str::is_empty) {
+            return Err(Invalid::at("compaction.directory", "must not be empty"));
+        }
+        if c.on_rebound && c.check_interval.is_zero() {
+            return Err(Invalid::at(
+                "compaction.check_interval",
+                "must be positive when on_rebound is set (otelcol's default is 5s)",
+            ));
+        }
         if self.recreate {
             return Err(Invalid::at(
                 "recreate",
@@ -102,12 +130,18 @@ impl Validate for FileStorageConfig {
         Ok(())
     }
 
-    /// The directory must exist unless the extension may create it.
+    /// The directory must exist unless the extension may create it; the
+    /// compaction directory too when compaction is on, as otelcol checks.
     fn needed_files(&self) -> Vec<NeededFile> {
-        match &self.directory {
+        let mut out = match &self.directory {
             Some(d) if !self.create_directory => vec![NeededFile::directory("directory", d)],
             _ => Vec::new(),
+        };
+        let c = &self.compaction;
+        if let Some(d) = c.directory.as_deref().filter(|_| c.on_start || c.on_rebound) {
+            out.push(NeededFile::directory("compaction.directory", d));
         }
+        out
     }
 }
 
@@ -135,6 +169,12 @@ impl ExtensionConfig for FileStorageConfig {
                 anyhow::bail!("{} is not a directory; point directory at a directory", dir.display());
             }
             tracing::info!(directory = %dir.display(), fsync = self.fsync, "file_storage extension ready");
+            if self.compaction.on_start || self.compaction.on_rebound {
+                tracing::info!(
+                    "file_storage compaction: queue segments are deleted as soon as they are delivered, \
+                     so there is never free space to compact"
+                );
+            }
             Ok(Box::new(NothingRunning) as Box<dyn Running>)
         })
     }
@@ -166,6 +206,25 @@ mod tests {
         assert_eq!(s, StorageSettings { directory: "/tmp/q".into(), timeout: Duration::from_secs(1), fsync: false });
         assert!(!c.create_directory);
         assert!(cfg(serde_json::json!({"directory": "/tmp/q", "fsnc": true})).is_err());
+    }
+
+    #[test]
+    fn compaction_is_checked_as_otelcol_checks_it() {
+        let on = |extra: serde_json::Value| {
+            let mut v = serde_json::json!({"directory": "/tmp/q", "compaction": {"directory": "/nonexistent/c"}});
+            for (k, x) in extra.as_object().unwrap() {
+                v["compaction"][k] = x.clone();
+            }
+            cfg(v).unwrap()
+        };
+        // off: the compaction directory is not needed
+        assert_eq!(on(serde_json::json!({})).needed_files(), vec![NeededFile::directory("directory", "/tmp/q")]);
+        let c = on(serde_json::json!({"on_rebound": true}));
+        assert!(c.validate().is_ok(), "check_interval defaults to 5s");
+        assert_eq!(c.needed_files()[1], NeededFile::directory("compaction.directory", "/nonexistent/c"));
+        let c = on(serde_json::json!({"on_rebound": true, "check_interval": "0s"}));
+        assert_eq!(c.validate().unwrap_err().path, "compaction.check_interval");
+        assert!(cfg(serde_json::json!({"directory": "/tmp", "compaction": {"on_start": true, "typo": 1}})).is_err());
     }
 
     #[test]

@@ -5,40 +5,74 @@
 
 use std::io::Write;
 
-use bytes::{Buf, BufMut, Bytes, BytesMut};
+use bytes::{Buf, Bytes};
 use http::{HeaderValue, Request};
 use http_body_util::BodyExt;
 use tonic::transport::Channel;
 use tonic::{Code, Status};
 use tower::{Service, ServiceExt};
 
-/// Compresses a message body with gzip at the fastest level.
-pub fn gzip_fast(data: &[u8]) -> std::io::Result<Vec<u8>> {
-    let mut enc = flate2::write::GzEncoder::new(Vec::with_capacity(data.len() / 4 + 64), flate2::Compression::fast());
-    enc.write_all(data)?;
-    enc.finish()
+/// One length-prefixed gRPC message, ready to send: the 5-byte prefix
+/// (compressed flag, length) and the message, which stays the caller's
+/// buffer when uncompressed and is compressed straight behind the prefix
+/// otherwise, so the message is never copied into a frame.
+pub struct Frame {
+    prefix: [u8; 5],
+    /// the whole frame when compressed; the bare message otherwise
+    body: Bytes,
+    gzip: bool,
 }
 
-/// Sends one message and returns the response message. `payload` is the
-/// message bytes, already gzip-compressed when `gzip` is true.
+impl Frame {
+    /// The message as it is.
+    pub fn plain(message: Bytes) -> Result<Frame, Status> {
+        Ok(Frame { prefix: prefix(false, message.len())?, body: message, gzip: false })
+    }
+
+    /// The message gzip-compressed at the fastest level.
+    pub fn gzip(message: &[u8]) -> std::io::Result<Frame> {
+        let mut out = Vec::with_capacity(message.len() / 4 + 64);
+        out.extend_from_slice(&[0; 5]);
+        let mut enc = flate2::write::GzEncoder::new(out, flate2::Compression::fast());
+        enc.write_all(message)?;
+        let mut out = enc.finish()?;
+        let header = prefix(true, out.len() - 5).map_err(|s| std::io::Error::other(s.message().to_owned()))?;
+        out[..5].copy_from_slice(&header);
+        Ok(Frame { prefix: header, body: Bytes::from(out), gzip: true })
+    }
+
+    fn into_body(self) -> tonic::body::Body {
+        if self.gzip {
+            return tonic::body::Body::new(http_body_util::Full::new(self.body));
+        }
+        let chunks = [Bytes::copy_from_slice(&self.prefix), self.body]
+            .map(|b| Ok::<_, std::convert::Infallible>(http_body::Frame::data(b)));
+        tonic::body::Body::new(http_body_util::StreamBody::new(futures::stream::iter(chunks)))
+    }
+}
+
+fn prefix(compressed: bool, len: usize) -> Result<[u8; 5], Status> {
+    let len = u32::try_from(len).map_err(|_| Status::resource_exhausted("message larger than 4 GiB"))?;
+    let mut p = [0u8; 5];
+    p[0] = u8::from(compressed);
+    p[1..].copy_from_slice(&len.to_be_bytes());
+    Ok(p)
+}
+
+/// Sends one message and returns the response message.
 pub async fn unary(
     channel: &Channel,
     path: &'static str,
     headers: &http::HeaderMap,
-    payload: Bytes,
-    gzip: bool,
+    frame: Frame,
 ) -> Result<Bytes, Status> {
-    let len = u32::try_from(payload.len()).map_err(|_| Status::resource_exhausted("message larger than 4 GiB"))?;
-    let mut frame = BytesMut::with_capacity(payload.len() + 5);
-    frame.put_u8(u8::from(gzip));
-    frame.put_u32(len);
-    frame.put(payload);
+    let gzip = frame.gzip;
     let mut request = Request::post(path)
         .header("content-type", "application/grpc")
         .header("te", "trailers")
         .header("grpc-accept-encoding", "gzip")
         .header("user-agent", concat!("otelstack-collector/", env!("CARGO_PKG_VERSION")))
-        .body(tonic::body::Body::new(http_body_util::Full::new(frame.freeze())))
+        .body(frame.into_body())
         .map_err(|e| Status::internal(e.to_string()))?;
     if gzip {
         request.headers_mut().insert("grpc-encoding", HeaderValue::from_static("gzip"));

@@ -255,6 +255,22 @@ fn advance(buf: &[u8], pos: &mut usize, n: usize) -> Result<(), WireError> {
     Ok(())
 }
 
+/// UTF-8 check with an ASCII fast path: most OTLP strings are short ASCII
+/// names and values, for which a full validator's set-up costs more than
+/// the check (the standard one handles strings under 64 bytes itself).
+fn is_utf8(s: &[u8]) -> bool {
+    let mut chunks = s.chunks_exact(8);
+    let mut high = 0u64;
+    for c in &mut chunks {
+        high |= u64::from_le_bytes(c.try_into().expect("8 bytes"));
+    }
+    let tail = chunks.remainder().iter().fold(0u8, |acc, b| acc | b);
+    if high & 0x8080_8080_8080_8080 == 0 && tail & 0x80 == 0 {
+        return true;
+    }
+    simdutf8::basic::from_utf8(s).is_ok()
+}
+
 fn walk(schema: &Schema, buf: &[u8], depth: usize, count: &mut usize) -> Result<(), WireError> {
     if depth > MAX_DEPTH {
         return Err(WireError("message nested too deeply"));
@@ -289,7 +305,9 @@ fn walk(schema: &Schema, buf: &[u8], depth: usize, count: &mut usize) -> Result<
             }
             (Kind::Str, 2) => {
                 let range = read_len(buf, &mut pos)?;
-                simdutf8::basic::from_utf8(&buf[range]).map_err(|_| WireError("string field is not valid UTF-8"))?;
+                if !is_utf8(&buf[range]) {
+                    return Err(WireError("string field is not valid UTF-8"));
+                }
             }
             (Kind::Packed(elem), 2) => {
                 let range = read_len(buf, &mut pos)?;

@@ -157,3 +157,21 @@ fn counts_only_the_last_data_field_of_a_metric() {
         assert_eq!(inspect(Signal::Metrics, &bytes), Ok(want));
     }
 }
+
+#[test]
+fn utf8_check_agrees_with_the_standard_one_on_ascii_multibyte_and_broken_strings() {
+    let cases: Vec<Vec<u8>> = vec![
+        b"".to_vec(),
+        b"GET /api/v1/users/{id}".to_vec(),
+        b"exactly8".to_vec(),
+        "서비스 이름".as_bytes().to_vec(),
+        "an ASCII run longer than eight bytes, then é".as_bytes().to_vec(),
+        vec![b'a'; 7].into_iter().chain([0xff]).collect(),
+        vec![b'a'; 16].into_iter().chain([0xc3]).collect(), // cut in the middle of a character
+        vec![0x80; 9],
+        vec![0xed, 0xa0, 0x80], // a surrogate, never valid UTF-8
+    ];
+    for case in cases {
+        assert_eq!(is_utf8(&case), std::str::from_utf8(&case).is_ok(), "{case:?}");
+    }
+}

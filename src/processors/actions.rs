@@ -24,6 +24,12 @@ pub enum ActionKind {
     Convert,
 }
 
+/// Why `from_context` is refused: the value would come from the request's
+/// client metadata (headers, auth), which otelstack's receivers do not keep.
+pub const FROM_CONTEXT: &str = "is not supported: client metadata (request headers, authenticated \
+     identity) is not carried through the pipeline here, as include_metadata is not supported; \
+     set the value with value or from_attribute instead";
+
 /// One entry of `actions:` (or the resource processor's `attributes:`).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -32,8 +38,11 @@ pub struct ActionConfig {
     pub action: ActionKind,
     pub value: Option<Value>,
     pub from_attribute: Option<String>,
-    /// accepted for compatibility; request metadata is not available here
+    /// refused: request metadata is not carried through the pipeline here
     pub from_context: Option<String>,
+    /// used when `value` is an empty string (an unset `${env}`) or the
+    /// `from_attribute` source is missing, as otelcol-contrib's attraction
+    pub default_value: Option<Value>,
     pub pattern: Option<String>,
     pub converted_type: Option<String>,
 }
@@ -45,6 +54,7 @@ pub struct Action {
     kind: ActionKind,
     value: Option<AnyValue>,
     from_attribute: Option<String>,
+    default_value: Option<AnyValue>,
     pattern: Option<Regex>,
     converted_type: Option<ConvertTo>,
 }
@@ -59,6 +69,9 @@ enum ConvertTo {
 /// Checks one action's settings; the error names the problem in plain words.
 pub fn compile(cfg: &ActionConfig) -> Result<Action, String> {
     use ActionKind::*;
+    if let Some(from) = &cfg.from_context {
+        return Err(format!("from_context {from:?} {FROM_CONTEXT}"));
+    }
     let pattern = match &cfg.pattern {
         Some(p) => Some(Regex::new(p).map_err(|e| format!("invalid pattern {p:?}: {e}"))?),
         None => None,
@@ -69,9 +82,9 @@ pub fn compile(cfg: &ActionConfig) -> Result<Action, String> {
     }
     match cfg.action {
         Insert | Update | Upsert => {
-            if cfg.value.is_none() && cfg.from_attribute.is_none() && cfg.from_context.is_none() {
+            if cfg.value.is_none() && cfg.from_attribute.is_none() {
                 return Err(format!(
-                    "action {:?} on {:?} needs one of value, from_attribute or from_context",
+                    "action {:?} on {:?} needs value or from_attribute",
                     cfg.action,
                     cfg.key.as_deref().unwrap_or_default()
                 ));
@@ -97,6 +110,7 @@ pub fn compile(cfg: &ActionConfig) -> Result<Action, String> {
         kind: cfg.action,
         value: cfg.value.as_ref().map(json_to_any),
         from_attribute: cfg.from_attribute.clone(),
+        default_value: cfg.default_value.as_ref().map(json_to_any),
         pattern,
         converted_type,
     })
@@ -157,14 +171,16 @@ impl Action {
         let key = self.key.as_deref().unwrap_or_default();
         match self.kind {
             ActionKind::Insert | ActionKind::Update | ActionKind::Upsert => {
+                let empty = |v: &AnyValue| matches!(&v.value, Some(AnyValueKind::StringValue(s)) if s.is_empty());
                 let value = match (&self.value, &self.from_attribute) {
-                    (Some(v), _) => v.clone(),
-                    (None, Some(from)) => match find(attrs, from).and_then(|i| attrs[i].value.clone()) {
-                        Some(v) => v,
-                        None => return,
-                    },
-                    (None, None) => return,
+                    (Some(v), _) if empty(v) && self.default_value.is_some() => self.default_value.clone(),
+                    (Some(v), _) => Some(v.clone()),
+                    (None, Some(from)) => {
+                        find(attrs, from).and_then(|i| attrs[i].value.clone()).or_else(|| self.default_value.clone())
+                    }
+                    (None, None) => None,
                 };
+                let Some(value) = value else { return };
                 let exists = find(attrs, key).is_some();
                 let go = match self.kind {
                     ActionKind::Insert => !exists,

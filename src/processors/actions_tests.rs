@@ -65,11 +65,37 @@ fn delete_hash_extract_convert() {
 #[test]
 fn invalid_actions_say_what_is_missing() {
     let err = |v: serde_json::Value| compile(&serde_json::from_value::<ActionConfig>(v).unwrap()).unwrap_err();
-    assert!(err(serde_json::json!({"key": "a", "action": "insert"})).contains("needs one of value, from_attribute"));
+    assert!(err(serde_json::json!({"key": "a", "action": "insert"})).contains("needs value or from_attribute"));
+    let from_context = err(serde_json::json!({"key": "tenant", "action": "upsert", "from_context": "auth.tenant"}));
+    assert!(
+        from_context.starts_with("from_context \"auth.tenant\" is not supported: client metadata"),
+        "{from_context}"
+    );
+    assert!(from_context.contains("set the value with value or from_attribute"), "{from_context}");
     assert!(err(serde_json::json!({"action": "upsert", "value": 1})).contains("needs a key"));
     assert!(err(serde_json::json!({"key": "a", "action": "extract", "pattern": "no groups"})).contains("named groups"));
     assert!(
         err(serde_json::json!({"key": "a", "action": "convert", "converted_type": "bool"})).contains("converted_type")
     );
     assert!(err(serde_json::json!({"key": "a", "action": "delete", "pattern": "("})).contains("invalid pattern"));
+}
+
+#[test]
+fn default_value_fills_an_empty_value_or_a_missing_source() {
+    let mut a = vec![kv("namespace", s("shop"))];
+    action(serde_json::json!({"key": "env", "value": "", "default_value": "development", "action": "upsert"}))
+        .apply(&mut a);
+    assert_eq!(get(&a, "env"), Some(s("development")));
+    action(serde_json::json!({"key": "env", "value": "prod", "default_value": "development", "action": "upsert"}))
+        .apply(&mut a);
+    assert_eq!(get(&a, "env"), Some(s("prod")));
+    let from = |src: &str| serde_json::json!({"key": "ns", "from_attribute": src, "default_value": "default", "action": "insert"});
+    action(from("namespace")).apply(&mut a);
+    assert_eq!(get(&a, "ns"), Some(s("shop")));
+    let mut b = Vec::new();
+    action(from("missing")).apply(&mut b);
+    assert_eq!(get(&b, "ns"), Some(s("default")));
+    // without a default, an empty value is set as it is
+    action(serde_json::json!({"key": "e", "value": "", "action": "upsert"})).apply(&mut b);
+    assert_eq!(get(&b, "e"), Some(s("")));
 }

@@ -1,7 +1,7 @@
 //! What components share at run time, below the component contract: ids,
 //! the data path's refusal vocabulary, health state, the receivers' admission
 //! budget, start/stop helpers (task groups, listener binding, the HTTP server
-//! task), secrets, the authenticator and storage traits, and the [`Host`]
+//! task), secrets, the authenticator and storage traits, `output_paths`, and the [`Host`]
 //! through which a component finds extensions when it is built.
 //! Nothing here knows a concrete component.
 
@@ -15,6 +15,7 @@ mod id;
 mod invalid;
 mod lifecycle;
 mod net;
+mod output;
 mod storage;
 
 pub use admission::{Admission, Admitted};
@@ -27,4 +28,5 @@ pub use id::ComponentId;
 pub use invalid::{Invalid, NeededFile};
 pub use lifecycle::{NothingRunning, Running, Shutdown, TaskGroup};
 pub use net::{bind, serve_http};
+pub use output::Output;
 pub use storage::StorageSettings;

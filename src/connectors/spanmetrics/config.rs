@@ -41,6 +41,9 @@ pub struct SpanMetricsConfig {
     pub metrics_expiration: GoDuration,
     /// accepted for compatibility (delta start times are kept per series here)
     pub metric_timestamp_cache_size: Option<i64>,
+    /// the newer place of `metric_timestamp_cache_size`, checked the same way
+    #[serde(deserialize_with = "crate::config::types::null_default")]
+    pub delta_temporality: DeltaTemporality,
     #[serde(deserialize_with = "crate::config::types::null_default")]
     pub exemplars: ExemplarsConfig,
     /// 0 = no limit; above it new series go to one overflow series per resource
@@ -66,12 +69,20 @@ impl Default for SpanMetricsConfig {
             metrics_flush_interval: GoDuration::secs(60),
             metrics_expiration: GoDuration::default(),
             metric_timestamp_cache_size: None,
+            delta_temporality: DeltaTemporality::default(),
             exemplars: ExemplarsConfig::default(),
             aggregation_cardinality_limit: 0,
             add_resource_attributes: false,
             events: EventsConfig::default(),
         }
     }
+}
+
+/// `delta_temporality:` (otelcol-contrib 0.1xx moved the cache size here).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DeltaTemporality {
+    pub metric_timestamp_cache_size: Option<i64>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -215,11 +226,13 @@ impl Validate for SpanMetricsConfig {
                 "the maximum number of items in the cache should be positive",
             ));
         }
-        if self.metric_timestamp_cache_size.is_some_and(|n| n <= 0) {
-            return Err(Invalid::at(
-                "metric_timestamp_cache_size",
-                "the maximum number of items in the cache should be positive",
-            ));
+        for (key, size) in [
+            ("metric_timestamp_cache_size", self.metric_timestamp_cache_size),
+            ("delta_temporality.metric_timestamp_cache_size", self.delta_temporality.metric_timestamp_cache_size),
+        ] {
+            if size.is_some_and(|n| n <= 0) {
+                return Err(Invalid::at(key, "the maximum number of items in the cache should be positive"));
+            }
         }
         if self.resource_metrics_cache_size == 0 {
             return Err(Invalid::at("resource_metrics_cache_size", "must be positive"));

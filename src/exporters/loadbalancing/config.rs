@@ -25,6 +25,8 @@ pub struct LoadBalancingConfig {
     pub protocol: Protocol,
     #[serde(deserialize_with = "crate::config::types::null_default")]
     pub resolver: ResolverSettings,
+    /// refused with `routing_key: resourceAttr` (see `validate`)
+    pub resource_attr_key: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -187,6 +189,13 @@ impl Validate for LoadBalancingConfig {
     }
 
     fn validate(&self) -> Result<(), Invalid> {
+        if self.routing_key == "resourceAttr" || self.resource_attr_key.is_some() {
+            return Err(Invalid::at(
+                "routing_key",
+                "resourceAttr (routing by resource_attr_key) is not supported: use routing_key: service, or \
+                 resource to route by all resource attributes",
+            ));
+        }
         if !self.routing_key.is_empty() {
             RoutingKey::parse(&self.routing_key)
                 .ok_or_else(|| Invalid::at("routing_key", unknown_key(&self.routing_key)))?;

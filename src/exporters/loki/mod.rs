@@ -130,21 +130,13 @@ impl Validate for LokiConfig {
         if self.proxy_url.is_some() {
             return Err(Invalid::at("proxy_url", "proxies are not supported"));
         }
-        for (key, set) in [
+        crate::exporters::client::refuse_connection_tuning(&[
             ("read_buffer_size", self.read_buffer_size.is_some()),
             ("write_buffer_size", self.write_buffer_size.is_some()),
             ("max_idle_conns", self.max_idle_conns.is_some()),
             ("idle_conn_timeout", self.idle_conn_timeout.is_some()),
             ("disable_keep_alives", self.disable_keep_alives),
-        ] {
-            if set {
-                return Err(Invalid::at(
-                    key,
-                    "is not supported: the HTTP client keeps its own connection pool (idle connections reused, \
-                     closed after 90s); remove it",
-                ));
-            }
-        }
+        ])?;
         self.tls.validate()?;
         self.retry_on_failure.validate()?;
         self.sending_queue.validate()

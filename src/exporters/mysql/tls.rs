@@ -30,13 +30,7 @@ pub fn encrypts(opts: &OptsBuilder) -> bool {
 /// The settings mysql_async has no knob for are refused, not ignored.
 pub fn validate(tls: &TlsClientConfig) -> Result<(), Invalid> {
     tls.validate()?;
-    let unsupported = [
-        ("min_version", tls.min_version.is_some()),
-        ("max_version", tls.max_version.is_some()),
-        ("reload_interval", tls.reload_interval.is_some()),
-        ("cipher_suites", !tls.cipher_suites.is_empty()),
-        ("curve_preferences", !tls.curve_preferences.is_empty()),
-    ];
+    let unsupported = [("min_version", tls.min_version.is_some()), ("max_version", tls.max_version.is_some())];
     if let Some((key, _)) = unsupported.iter().find(|(_, set)| *set) {
         return Err(Invalid::at(
             format!("tls.{key}"),

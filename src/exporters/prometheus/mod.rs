@@ -44,6 +44,8 @@ pub struct PrometheusConfig {
     pub enable_open_metrics: bool,
     pub add_metric_suffixes: bool,
     pub tls: Option<Value>,
+    /// where the exposition is served
+    pub metrics_path: String,
 }
 
 impl Default for PrometheusConfig {
@@ -58,6 +60,7 @@ impl Default for PrometheusConfig {
             enable_open_metrics: false,
             add_metric_suffixes: true,
             tls: None,
+            metrics_path: "/metrics".into(),
         }
     }
 }
@@ -79,6 +82,9 @@ impl Validate for PrometheusConfig {
         }
         if self.tls.is_some() {
             return Err(Invalid::at("tls", "TLS on the metrics endpoint is not supported"));
+        }
+        if !self.metrics_path.starts_with('/') {
+            return Err(Invalid::at("metrics_path", "must be a path starting with /, like /metrics"));
         }
         for key in self.const_labels.keys() {
             if crate::prometheus::names::label_name(key) != *key {
@@ -113,7 +119,7 @@ impl ExporterConfig for PrometheusConfig {
         let (served, expiration, timestamps) = (store.clone(), self.metric_expiration.0, self.send_timestamps);
         let open_metrics = self.enable_open_metrics;
         let router = axum::Router::new().route(
-            "/metrics",
+            &self.metrics_path,
             axum::routing::get(move |headers: axum::http::HeaderMap| {
                 let store = served.clone();
                 async move {

@@ -285,3 +285,31 @@ fn shared_translation_rules_in_the_exposition() {
     );
     assert!(out.contains("# TYPE queue_fill gauge"), "{out}");
 }
+
+#[tokio::test]
+async fn metrics_path_moves_the_exposition() {
+    use super::PrometheusConfig;
+    use crate::component::{parse_section, BuildContext, ExporterConfig, Validate};
+    use crate::signal::{Batch, Signal};
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let cfg = parse_section::<PrometheusConfig>(
+        serde_json::json!({"endpoint": format!("127.0.0.1:{port}"), "metrics_path": "/othermetrics"}),
+    )
+    .unwrap();
+    assert!(cfg.validate().is_ok());
+    let ctx = BuildContext::new(crate::component::ComponentId::parse("prometheus").unwrap(), Default::default());
+    let built = cfg.build(ctx, Signal::Metrics).unwrap();
+    let batch = Batch::from_decoded(crate::otlp::data::Decoded::Metrics(vec![crate::testkit::metrics(
+        "svc",
+        vec![crate::testkit::gauge("queue.depth", 1)],
+    )]));
+    built.consumer.consume(batch).await.unwrap();
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let get = |path: &str| reqwest::get(format!("http://127.0.0.1:{port}{path}"));
+    let served = get("/othermetrics").await.unwrap();
+    assert_eq!(served.status(), 200);
+    assert!(served.text().await.unwrap().contains("queue_depth{"));
+    assert_eq!(get("/metrics").await.unwrap().status(), 404);
+    let bad = parse_section::<PrometheusConfig>(serde_json::json!({"metrics_path": "metrics"})).unwrap();
+    assert_eq!(bad.validate().unwrap_err().path, "metrics_path");
+}

@@ -58,6 +58,23 @@ impl Converted {
         super::proto::WriteRequest { timeseries, metadata }
     }
 
+    /// The request cut into requests of at most `max_bytes` (each series's
+    /// encoded size counted, as otelcol's `batchTimeSeries`), series first,
+    /// then the metadata in requests of their own. One request when it fits.
+    pub fn into_requests(self, send_metadata: bool, max_bytes: usize) -> Vec<super::proto::WriteRequest> {
+        use prost::Message;
+        let whole = self.into_request(send_metadata);
+        if whole.encoded_len() <= max_bytes {
+            return vec![whole];
+        }
+        let series = chunks(whole.timeseries, max_bytes).into_iter();
+        let metadata = chunks(whole.metadata, max_bytes).into_iter();
+        series
+            .map(|timeseries| super::proto::WriteRequest { timeseries, metadata: Vec::new() })
+            .chain(metadata.map(|metadata| super::proto::WriteRequest { timeseries: Vec::new(), metadata }))
+            .collect()
+    }
+
     /// Adds a sample and the exemplars that belong to this series.
     fn push(&mut self, labels: Vec<Label>, value: f64, ts: i64, exemplars: impl Iterator<Item = points::Exemplar>) {
         self.add_exemplars(&labels, exemplars);
@@ -254,4 +271,23 @@ fn convert_metric(out: &mut Converted, m: &Metric, resource: &ResourceLabels, sh
         None => {}
     }
     latest
+}
+
+/// `items` in runs whose encoded sizes add up to less than `max_bytes` (a
+/// single larger item goes alone), as otelcol's `batchTimeSeries` cuts them.
+fn chunks<T: prost::Message>(items: Vec<T>, max_bytes: usize) -> Vec<Vec<T>> {
+    let mut out: Vec<Vec<T>> = Vec::new();
+    let mut size = 0;
+    for item in items {
+        let len = item.encoded_len();
+        match out.last_mut() {
+            Some(run) if size + len < max_bytes => run.push(item),
+            _ => {
+                out.push(vec![item]);
+                size = 0;
+            }
+        }
+        size += len;
+    }
+    out
 }

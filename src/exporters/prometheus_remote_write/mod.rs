@@ -30,11 +30,13 @@ pub struct RemoteWriteQueue {
     pub enabled: bool,
     pub queue_size: usize,
     pub num_consumers: usize,
+    /// refused: batching by request metadata needs client metadata
+    pub include_metadata_keys: Option<Vec<String>>,
 }
 
 impl Default for RemoteWriteQueue {
     fn default() -> Self {
-        RemoteWriteQueue { enabled: true, queue_size: 10_000, num_consumers: 5 }
+        RemoteWriteQueue { enabled: true, queue_size: 10_000, num_consumers: 5, include_metadata_keys: None }
     }
 }
 
@@ -72,11 +74,26 @@ pub struct RemoteWriteConfig {
     pub retry_on_failure: RetryConfig,
     #[serde(deserialize_with = "crate::config::types::null_default")]
     pub remote_write_queue: RemoteWriteQueue,
+    /// a batch's series go out in requests of at most this many bytes
     pub max_batch_size_bytes: usize,
     pub target_info: Option<TargetInfo>,
+    /// refused when enabled: `_created` series are not produced
     pub export_created_metric: Option<Value>,
     pub wal: Option<Value>,
     pub compression: Option<String>,
+    /// how many of a batch's requests (cut at max_batch_size_bytes) are in
+    /// flight at once; remote_write_queue.num_consumers when unset, as upstream
+    pub max_batch_request_parallelism: Option<usize>,
+    /// remote write 1.0 only: `prometheus.WriteRequest`
+    pub protobuf_message: Option<String>,
+    /// only the default, `UnderscoreEscapingWithSuffixes`
+    pub translation_strategy: Option<String>,
+    /// refused, as on the other HTTP exporters
+    pub read_buffer_size: Option<u64>,
+    pub write_buffer_size: Option<u64>,
+    pub max_idle_conns: Option<u64>,
+    pub idle_conn_timeout: Option<GoDuration>,
+    pub disable_keep_alives: bool,
 }
 
 impl Default for RemoteWriteConfig {
@@ -98,13 +115,23 @@ impl Default for RemoteWriteConfig {
             export_created_metric: None,
             wal: None,
             compression: None,
+            max_batch_request_parallelism: None,
+            protobuf_message: None,
+            translation_strategy: None,
+            read_buffer_size: None,
+            write_buffer_size: None,
+            max_idle_conns: None,
+            idle_conn_timeout: None,
+            disable_keep_alives: false,
         }
     }
 }
 
-pub fn factory() -> Factory<dyn ExporterConfig> {
+/// `prometheusremotewrite`, and `prometheus_remote_write`, the name newer
+/// otelcol-contrib releases give it.
+pub fn factory(type_name: &'static str) -> Factory<dyn ExporterConfig> {
     Factory {
-        type_name: "prometheusremotewrite",
+        type_name,
         signals: &[Signal::Metrics],
         deprecated: None,
         parse: |v| Ok(Box::new(parse_section::<RemoteWriteConfig>(v)?)),
@@ -122,6 +149,63 @@ impl Validate for RemoteWriteConfig {
         }
         reqwest::Url::parse(&self.endpoint)
             .map_err(|e| Invalid::at("endpoint", format!("{:?} is not a URL: {e}", self.endpoint)))?;
+        if self.max_batch_request_parallelism == Some(0) {
+            return Err(Invalid::at("max_batch_request_parallelism", "must be at least 1"));
+        }
+        match self.protobuf_message.as_deref() {
+            None | Some("prometheus.WriteRequest") => {}
+            Some("io.prometheus.write.v2.Request") => {
+                return Err(Invalid::at(
+                    "protobuf_message",
+                    "remote write 2.0 is not supported: requests are remote write 1.0; remove protobuf_message \
+                     or set it to prometheus.WriteRequest",
+                ))
+            }
+            Some(other) => {
+                return Err(Invalid::at(
+                    "protobuf_message",
+                    format!("{other:?} is not a remote write message; use prometheus.WriteRequest"),
+                ))
+            }
+        }
+        match self.translation_strategy.as_deref() {
+            None | Some("UnderscoreEscapingWithSuffixes") => {}
+            Some(s @ ("UnderscoreEscapingWithoutSuffixes" | "NoUTF8EscapingWithSuffixes" | "NoTranslation")) => {
+                return Err(Invalid::at(
+                    "translation_strategy",
+                    format!(
+                        "{s:?} is not supported: names are translated as UnderscoreEscapingWithSuffixes \
+                         (add_metric_suffixes: false drops the suffixes); remove translation_strategy"
+                    ),
+                ))
+            }
+            Some(other) => {
+                return Err(Invalid::at("translation_strategy", format!("{other:?} is not a translation strategy")))
+            }
+        }
+        if self.remote_write_queue.include_metadata_keys.is_some() {
+            return Err(Invalid::at(
+                "remote_write_queue.include_metadata_keys",
+                "is not supported: client metadata is not carried through the pipeline here; remove it",
+            ));
+        }
+        crate::exporters::client::refuse_connection_tuning(&[
+            ("read_buffer_size", self.read_buffer_size.is_some()),
+            ("write_buffer_size", self.write_buffer_size.is_some()),
+            ("max_idle_conns", self.max_idle_conns.is_some()),
+            ("idle_conn_timeout", self.idle_conn_timeout.is_some()),
+            ("disable_keep_alives", self.disable_keep_alives),
+        ])?;
+        if self.max_batch_size_bytes == 0 {
+            return Err(Invalid::at("max_batch_size_bytes", "must be greater than 0"));
+        }
+        if self.export_created_metric.as_ref().and_then(|v| v.get("enabled")).and_then(Value::as_bool) == Some(true) {
+            return Err(Invalid::at(
+                "export_created_metric.enabled",
+                "is not supported: no _created series are sent (Prometheus reads a counter's start from its \
+                 resets); remove export_created_metric",
+            ));
+        }
         if self.wal.is_some() {
             return Err(Invalid::at(
                 "wal",
@@ -162,6 +246,8 @@ impl ExporterConfig for RemoteWriteConfig {
             url: self.endpoint.clone(),
             shape,
             send_metadata: self.send_metadata,
+            max_bytes: self.max_batch_size_bytes,
+            parallelism: self.max_batch_request_parallelism.unwrap_or(self.remote_write_queue.num_consumers).max(1),
         };
         let q = &self.remote_write_queue;
         let settings = HelperSettings {
@@ -188,11 +274,13 @@ struct RemoteWrite {
     url: String,
     shape: convert::Shape,
     send_metadata: bool,
+    max_bytes: usize,
+    parallelism: usize,
 }
 
 impl RemoteWrite {
-    /// The snappy-compressed `WriteRequest` for a batch.
-    fn body(&self, batch: &Batch) -> Result<Vec<u8>, ExportError> {
+    /// The snappy-compressed `WriteRequest`s for a batch, cut at `max_bytes`.
+    fn bodies(&self, batch: &Batch) -> Result<Vec<Vec<u8>>, ExportError> {
         let Decoded::Metrics(resources) = batch.decoded().map_err(|e| ExportError::Permanent(e.to_string()))? else {
             return Err(ExportError::Permanent("remote write takes metrics only".into()));
         };
@@ -200,17 +288,35 @@ impl RemoteWrite {
         for error in &converted.errors {
             tracing::warn!(exporter = %self.name, "point not sent: {error}");
         }
-        let request = converted.into_request(self.send_metadata);
-        snap::raw::Encoder::new()
-            .compress_vec(&request.encode_to_vec())
-            .map_err(|e| ExportError::Permanent(e.to_string()))
+        let requests = converted.into_requests(self.send_metadata, self.max_bytes);
+        requests
+            .iter()
+            .map(|r| {
+                snap::raw::Encoder::new()
+                    .compress_vec(&r.encode_to_vec())
+                    .map_err(|e| ExportError::Permanent(e.to_string()))
+            })
+            .collect()
     }
 }
 
 impl Export for RemoteWrite {
     fn export(&self, batch: Batch) -> BoxFuture<'_, Result<PartialSuccess, ExportError>> {
         Box::pin(async move {
-            let body = self.body(&batch)?;
+            use futures::{StreamExt, TryStreamExt};
+            futures::stream::iter(self.bodies(&batch)?)
+                .map(|body| self.post(body))
+                .buffer_unordered(self.parallelism)
+                .try_collect::<Vec<()>>()
+                .await?;
+            Ok(PartialSuccess::default())
+        })
+    }
+}
+
+impl RemoteWrite {
+    async fn post(&self, body: Vec<u8>) -> Result<(), ExportError> {
+        {
             let resp = self
                 .client
                 .post(&self.url)
@@ -223,7 +329,7 @@ impl Export for RemoteWrite {
                 .map_err(|e| ExportError::retryable(format!("{}: {e}", self.url)))?;
             let status = resp.status();
             if status.is_success() {
-                return Ok(PartialSuccess::default());
+                return Ok(());
             }
             let retry_after =
                 resp.headers().get("retry-after").and_then(|v| v.to_str().ok()).and_then(parse_retry_after);
@@ -245,7 +351,7 @@ impl Export for RemoteWrite {
             } else {
                 ExportError::Permanent(message)
             })
-        })
+        }
     }
 }
 

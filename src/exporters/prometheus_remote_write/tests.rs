@@ -201,3 +201,38 @@ fn target_info_is_on_unless_the_config_turns_it_off() {
     .unwrap();
     assert!(!off.target_info.unwrap().enabled);
 }
+
+#[test]
+fn max_batch_size_bytes_cuts_requests_by_series_size_and_sends_metadata_apart() {
+    use prost::Message;
+    let gauges: Vec<_> = (0..10).map(|i| gauge(&format!("queue.depth.{i}"), 1)).collect();
+    let converted = || convert::convert(&[metrics("svc", gauges.clone())], &convert::Shape::default());
+    let whole = converted().into_request(true);
+    let (series, meta) = (whole.timeseries.len(), whole.metadata.len());
+    assert!(series >= 10 && meta >= 10, "{series} series, {meta} metadata");
+    assert_eq!(converted().into_requests(true, whole.encoded_len()), vec![whole.clone()]);
+    let one = whole.timeseries[0].encoded_len();
+    let cut = converted().into_requests(true, 3 * one);
+    // every series and metadata entry arrives once, in order, and no request is over the limit
+    let sent: Vec<_> = cut.iter().flat_map(|r| r.timeseries.clone()).collect();
+    assert_eq!(sent, whole.timeseries);
+    let sent_meta: Vec<_> = cut.iter().flat_map(|r| r.metadata.clone()).collect();
+    assert_eq!(sent_meta, whole.metadata);
+    assert!(cut.iter().all(|r| r.timeseries.is_empty() || r.metadata.is_empty()), "metadata goes apart");
+    let series_bytes = |r: &proto::WriteRequest| r.timeseries.iter().map(|t| t.encoded_len()).sum::<usize>();
+    assert!(cut.iter().all(|r| r.timeseries.len() <= 1 || series_bytes(r) < 3 * one));
+    assert!(cut.len() > series / 3);
+}
+
+#[test]
+fn export_created_metric_is_refused_when_enabled_and_the_size_must_be_positive() {
+    let cfg = |extra: serde_json::Value| {
+        let mut v = serde_json::json!({"endpoint": "http://p:9090/api/v1/write"});
+        v.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        parse_section::<RemoteWriteConfig>(v).unwrap().validate()
+    };
+    assert!(cfg(serde_json::json!({"export_created_metric": {"enabled": false}})).is_ok());
+    let e = cfg(serde_json::json!({"export_created_metric": {"enabled": true}})).unwrap_err();
+    assert_eq!(e.path, "export_created_metric.enabled");
+    assert_eq!(cfg(serde_json::json!({"max_batch_size_bytes": 0})).unwrap_err().path, "max_batch_size_bytes");
+}

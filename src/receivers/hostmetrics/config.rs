@@ -60,6 +60,12 @@ pub struct Scrapers {
     /// refused in validation, with the reason
     #[serde(default, deserialize_with = "present")]
     pub process: Option<Value>,
+    /// refused in validation, with the reason
+    #[serde(default, deserialize_with = "present")]
+    pub uptime: Option<Value>,
+    /// refused in validation, with the reason
+    #[serde(default, deserialize_with = "present")]
+    pub system: Option<Value>,
 }
 
 fn present<'de, D: Deserializer<'de>, T: Deserialize<'de> + Default>(d: D) -> Result<Option<T>, D::Error> {
@@ -267,6 +273,16 @@ impl HostMetricsConfig {
         }
         if !self.root_path.is_empty() && !std::path::Path::new(&self.root_path).is_absolute() {
             return Err(Invalid::at("root_path", "must be an absolute path, e.g. /hostfs"));
+        }
+        for (key, set) in [("uptime", self.scrapers.uptime.is_some()), ("system", self.scrapers.system.is_some())] {
+            if set {
+                return Err(Invalid::at(
+                    format!("scrapers.{key}"),
+                    "is not supported: otelstack implements the cpu, memory, load, disk, filesystem, network, \
+                     paging and processes scrapers; remove it (the process start time is in \
+                     process_start_time_seconds of the collector's own metrics)",
+                ));
+            }
         }
         if self.scrapers.process.is_some() {
             return Err(Invalid::at(

@@ -62,6 +62,16 @@ impl GrpcConfig {
     /// The keys this receiver cannot honour, refused rather than ignored;
     /// paths are relative to `protocols.grpc`.
     pub fn validate_options(&self) -> Result<(), Invalid> {
+        if self.transport != "tcp" {
+            return Err(Invalid::at(
+                "transport",
+                format!(
+                    "{:?} is not supported: the gRPC server listens on TCP only (no unix sockets); use transport: tcp \
+                     with a host:port endpoint",
+                    self.transport
+                ),
+            ));
+        }
         if self.include_metadata {
             return Err(Invalid::at("include_metadata", http_server::INCLUDE_METADATA));
         }

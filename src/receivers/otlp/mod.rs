@@ -75,8 +75,9 @@ impl Validate for OtlpReceiverConfig {
             return Err(Invalid::at("protocols", "enable at least one protocol: grpc or http"));
         }
         if let Some(g) = &self.protocols.grpc {
-            split_host_port(&g.endpoint).map_err(|e| Invalid::at("protocols.grpc.endpoint", e))?;
+            // options first: `transport: unix` explains an endpoint that is a path
             g.validate_options().map_err(|e| Invalid::at(format!("protocols.grpc.{}", e.path), e.message))?;
+            split_host_port(&g.endpoint).map_err(|e| Invalid::at("protocols.grpc.endpoint", e))?;
             if let Some(tls) = &g.tls {
                 tls.validate("protocols.grpc.tls")?;
             }

@@ -17,11 +17,21 @@ use crate::config::types::GoDuration;
 #[serde(deny_unknown_fields, default)]
 pub struct PrometheusReceiverConfig {
     pub config: ScrapeFile,
-    /// accepted for compatibility; names are kept as scraped (counters lose `_total`)
+    /// also trim the unit suffix (`_seconds` of a family whose unit is
+    /// `seconds`), as otelcol's `TrimPromSuffixes`; counters always lose `_total`
     pub trim_metric_suffixes: bool,
+    /// take the start time of every cumulative point from the process start
+    /// metric the target exposes (seconds since the epoch)
     pub use_start_time_metric: bool,
+    /// which metric that is; otelcol's default when unset
+    pub start_time_metric_regex: Option<String>,
     /// refused: needs the OpenTelemetry Operator's target allocator
     pub target_allocator: Option<Value>,
+    /// refused when true (see `validate`)
+    pub report_extra_scrape_metrics: bool,
+    pub enable_protobuf_negotiation: bool,
+    pub enable_prometheus_ui_server: bool,
+    pub api_server: Option<Value>,
 }
 
 /// The embedded Prometheus configuration.
@@ -249,6 +259,17 @@ impl ScrapeFile {
     }
 }
 
+/// otelcol's default `start_time_metric_regex`.
+pub const START_TIME_METRIC: &str = "^(.+_)*process_start_time_seconds$";
+
+impl PrometheusReceiverConfig {
+    /// The metric start times come from, when `use_start_time_metric` is on.
+    pub fn start_time_metric(&self) -> Option<regex::Regex> {
+        let re = self.start_time_metric_regex.as_deref().unwrap_or(START_TIME_METRIC);
+        self.use_start_time_metric.then(|| regex::Regex::new(re).ok()).flatten()
+    }
+}
+
 impl Validate for PrometheusReceiverConfig {
     fn validate(&self) -> Result<(), Invalid> {
         if self.target_allocator.is_some() {
@@ -257,6 +278,34 @@ impl Validate for PrometheusReceiverConfig {
                 "is not supported: otelstack does not talk to the OpenTelemetry Operator's target allocator; \
                  give each collector its targets with static_configs or file_sd_configs",
             ));
+        }
+        for (key, on, why) in [
+            (
+                "report_extra_scrape_metrics",
+                self.report_extra_scrape_metrics,
+                "the extra scrape_* series (sample limit, timeout, series added) are not produced; up, \
+                 scrape_duration_seconds and scrape_samples_scraped are",
+            ),
+            (
+                "enable_protobuf_negotiation",
+                self.enable_protobuf_negotiation,
+                "targets are scraped in the text formats (Prometheus text and OpenMetrics) only",
+            ),
+            (
+                "enable_prometheus_ui_server",
+                self.enable_prometheus_ui_server,
+                "there is no Prometheus UI or API in the receiver",
+            ),
+            ("api_server", self.api_server.is_some(), "there is no Prometheus UI or API in the receiver"),
+        ] {
+            if on {
+                return Err(Invalid::at(key, format!("is not supported: {why}; remove {key}")));
+            }
+        }
+        if let Some(re) = &self.start_time_metric_regex {
+            regex::Regex::new(re).map_err(|e| {
+                Invalid::at("start_time_metric_regex", format!("{re:?} is not a regular expression: {e}"))
+            })?;
         }
         let all = self.config.all_scrape_configs().map_err(|e| Invalid::at("config.scrape_config_files", e))?;
         // scrape_config_files may be absent where configs are validated (CI

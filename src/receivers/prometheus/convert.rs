@@ -32,12 +32,18 @@ type SeriesKey = (String, Vec<(String, String)>);
 #[derive(Default)]
 pub struct StartTimes {
     seen: HashMap<SeriesKey, (u64, f64)>,
+    /// `use_start_time_metric`: this scrape's process start, which every
+    /// cumulative point takes as its start
+    process_start: Option<u64>,
 }
 
 impl StartTimes {
     /// The start time for a cumulative value; a value lower than last time
     /// is a reset, and the series starts again now.
     fn start(&mut self, name: &str, labels: &[KeyValue], value: f64, now: u64) -> u64 {
+        if let Some(start) = self.process_start {
+            return start;
+        }
         let key = (name.to_owned(), labels.iter().map(|kv| (kv.key.clone(), str_of(kv))).collect());
         let entry = self.seen.entry(key).or_insert((now, value));
         if value < entry.1 {
@@ -46,6 +52,39 @@ impl StartTimes {
         entry.1 = value;
         entry.0
     }
+}
+
+impl StartTimes {
+    /// For `use_start_time_metric`: finds the first family whose name
+    /// matches `re` and makes its value (seconds since the epoch) the start
+    /// of every cumulative point of this scrape. Without one, start times
+    /// fall back to first sight (otelcol drops such a scrape instead); the
+    /// error says so for the log.
+    pub fn use_process_start(&mut self, families: &[Family], re: &regex::Regex) -> Result<(), String> {
+        let found = families.iter().find(|f| re.is_match(&f.name)).and_then(|f| f.samples.first());
+        self.process_start = found.map(|s| (s.value * 1e9) as u64);
+        match found {
+            Some(_) => Ok(()),
+            None => Err(format!("no metric matches start_time_metric_regex {:?}", re.as_str())),
+        }
+    }
+}
+
+/// otelcol's `TrimPromSuffixes`: without the type suffix (`_total` of a
+/// counter) and then the unit's tokens (`_seconds` for unit `seconds`).
+pub fn trim_suffixes(name: &str, kind: MetricType, unit: &str) -> String {
+    let mut tokens: Vec<&str> = name.split('_').collect();
+    if tokens.len() == 1 {
+        return name.to_owned();
+    }
+    if kind == MetricType::Counter && tokens.len() > 1 && tokens.last() == Some(&"total") {
+        tokens.pop();
+    }
+    let unit_tokens: Vec<&str> = unit.split('_').collect();
+    if !unit.is_empty() && tokens.len() > unit_tokens.len() && tokens.ends_with(&unit_tokens) {
+        tokens.truncate(tokens.len() - unit_tokens.len());
+    }
+    tokens.join("_")
 }
 
 fn str_of(kv: &KeyValue) -> String {
@@ -85,6 +124,7 @@ pub fn to_otlp(
     starts: &mut StartTimes,
     now: u64,
     extra: Vec<Metric>,
+    trim: bool,
 ) -> ResourceMetrics {
     let time = |s: &Sample| s.timestamp_ms.map_or(now, |ms| ms as u64 * 1_000_000);
     let mut metrics = Vec::new();
@@ -120,6 +160,7 @@ pub fn to_otlp(
             }
         };
         let name = match f.kind {
+            _ if trim => trim_suffixes(&f.name, f.kind, &f.unit),
             MetricType::Counter => f.name.strip_suffix("_total").unwrap_or(&f.name).to_owned(),
             _ => f.name.clone(),
         };
@@ -247,5 +288,72 @@ pub fn synthetic(name: &str, unit: &str, value: f64, now: u64) -> Metric {
         unit: unit.to_owned(),
         data: Some(metric::Data::Gauge(Gauge { data_points: vec![gauge_point(Vec::new(), value, now)] })),
         ..Default::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TARGET: Target = Target { job: "j", instance: "h:9100", scheme: "http" };
+
+    fn names(text: &str, trim: bool) -> Vec<String> {
+        let families = super::super::parse::parse(text).unwrap();
+        let rm = to_otlp(&families, &TARGET, &mut StartTimes::default(), 1, Vec::new(), trim);
+        rm.scope_metrics[0].metrics.iter().map(|m| m.name.clone()).collect()
+    }
+
+    fn starts(rm: &ResourceMetrics) -> Vec<u64> {
+        rm.scope_metrics[0]
+            .metrics
+            .iter()
+            .filter_map(|m| match m.data.as_ref()? {
+                metric::Data::Sum(s) => Some(s.data_points[0].start_time_unix_nano),
+                metric::Data::Histogram(h) => Some(h.data_points[0].start_time_unix_nano),
+                metric::Data::Summary(s) => Some(s.data_points[0].start_time_unix_nano),
+                metric::Data::Gauge(_) => None,
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn trims_type_and_unit_suffixes_as_otelcol() {
+        assert_eq!(trim_suffixes("http_requests_total", MetricType::Counter, ""), "http_requests");
+        assert_eq!(trim_suffixes("rpc_duration_seconds_total", MetricType::Counter, "seconds"), "rpc_duration");
+        assert_eq!(trim_suffixes("rpc_duration_seconds", MetricType::Histogram, "seconds"), "rpc_duration");
+        // a gauge keeps `_total`; a unit only goes when the name ends with all its tokens
+        assert_eq!(trim_suffixes("queue_total", MetricType::Gauge, ""), "queue_total");
+        assert_eq!(trim_suffixes("size_bytes", MetricType::Gauge, "kilo_bytes"), "size_bytes");
+        assert_eq!(trim_suffixes("mem_kilo_bytes", MetricType::Gauge, "kilo_bytes"), "mem");
+        // a name that is only its suffix stays
+        assert_eq!(trim_suffixes("seconds", MetricType::Gauge, "seconds"), "seconds");
+    }
+
+    #[test]
+    fn trim_metric_suffixes_renames_families_with_a_unit() {
+        let text = "# TYPE a_seconds histogram\n# UNIT a_seconds seconds\na_seconds_bucket{le=\"+Inf\"} 1\n\
+                    a_seconds_sum 2\na_seconds_count 1\n# TYPE b_total counter\nb_total 3\n";
+        assert_eq!(names(text, false), ["a_seconds", "b"]);
+        assert_eq!(names(text, true), ["a", "b"]);
+    }
+
+    #[test]
+    fn use_start_time_metric_sets_every_cumulative_start() {
+        let text = "# TYPE process_start_time_seconds gauge\nprocess_start_time_seconds 1700000000.5\n\
+                    # TYPE c_total counter\nc_total 3\n# TYPE s summary\ns_sum 1\ns_count 2\n\
+                    # TYPE h histogram\nh_bucket{le=\"+Inf\"} 1\nh_sum 1\nh_count 1\n";
+        let families = super::super::parse::parse(text).unwrap();
+        let re = regex::Regex::new(super::super::config::START_TIME_METRIC).unwrap();
+        let mut st = StartTimes::default();
+        st.use_process_start(&families, &re).unwrap();
+        let rm = to_otlp(&families, &TARGET, &mut st, 5_000_000_000_000_000_000, Vec::new(), false);
+        assert_eq!(starts(&rm), [1_700_000_000_500_000_000; 3]);
+        // without the metric: first sight, and the caller is told
+        let mut st = StartTimes::default();
+        let missing = super::super::parse::parse("# TYPE c_total counter\nc_total 3\n").unwrap();
+        assert!(st.use_process_start(&missing, &re).unwrap_err().contains("process_start_time_seconds"));
+        let rm = to_otlp(&missing, &TARGET, &mut st, 42, Vec::new(), false);
+        assert_eq!(starts(&rm), [42]);
     }
 }

@@ -82,6 +82,8 @@ impl ReceiverConfig for PrometheusReceiverConfig {
                     client: client.clone(),
                     consumer: consumer.clone(),
                     receiver: ctx.id.to_string(),
+                    trim_suffixes: self.trim_metric_suffixes,
+                    start_time_metric: self.start_time_metric(),
                 });
                 let (tx, rx) = mpsc::channel(8);
                 let stop = group.shutdown_signal().token();

@@ -39,6 +39,10 @@ pub struct JobSettings {
     pub client: reqwest::Client,
     pub consumer: Arc<dyn Consumer>,
     pub receiver: String,
+    /// `trim_metric_suffixes`
+    pub trim_suffixes: bool,
+    /// `use_start_time_metric` with its regex
+    pub start_time_metric: Option<regex::Regex>,
 }
 
 /// `honor_labels` and `honor_timestamps`.
@@ -145,7 +149,12 @@ async fn scrape_loop(s: Arc<JobSettings>, t: TargetSpec, stop: CancellationToken
             convert::synthetic("scrape_samples_scraped", "", samples, now),
         ];
         let target = convert::Target { job: &job, instance: &instance, scheme: &t.scheme };
-        let resource = convert::to_otlp(&families, &target, &mut starts, now, extra);
+        if let Some(re) = &s.start_time_metric {
+            if let Err(e) = starts.use_process_start(&families, re) {
+                tracing::warn!(receiver = %s.receiver, target = %t.url, "use_start_time_metric: {e}; start times fall back to when each series was first seen");
+            }
+        }
+        let resource = convert::to_otlp(&families, &target, &mut starts, now, extra, s.trim_suffixes);
         let batch = Batch::from_decoded(Decoded::Metrics(vec![resource]));
         if let Err(e) = s.consumer.consume(batch).await {
             tracing::warn!(receiver = %s.receiver, target = %t.url, error = %e, "the pipeline refused a scrape");

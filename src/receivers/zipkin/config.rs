@@ -43,6 +43,27 @@ impl Default for ZipkinReceiverConfig {
     }
 }
 
+/// Newer otelcol-contrib releases put the server settings under
+/// `protocols.http`, keeping the top-level keys as a deprecated form. Both
+/// are read: `protocols.http`'s keys are laid over the top-level ones (they
+/// win where both are set, as upstream's unmarshal does). Anything else
+/// under `protocols` is left in place for the parser to refuse.
+pub fn lift_protocols(mut v: serde_json::Value) -> serde_json::Value {
+    let Some(obj) = v.as_object_mut() else { return v };
+    let Some(protocols) = obj.get("protocols").and_then(|p| p.as_object()) else { return v };
+    if protocols.keys().any(|k| k != "http") {
+        return v;
+    }
+    let http = protocols.get("http").cloned().unwrap_or_default();
+    obj.remove("protocols");
+    if let Some(http) = http.as_object() {
+        for (k, val) in http {
+            obj.insert(k.clone(), val.clone());
+        }
+    }
+    v
+}
+
 impl Validate for ZipkinReceiverConfig {
     fn needed_files(&self) -> Vec<NeededFile> {
         self.tls.as_ref().map(|t| t.needed_files("tls")).unwrap_or_default()
@@ -78,6 +99,20 @@ mod tests {
         assert!(!c.parse_string_tags);
         assert_eq!(c.max_request_body_size, 20 * 1024 * 1024);
         assert!(c.validate().is_ok());
+    }
+
+    #[test]
+    fn protocols_http_is_read_and_wins_over_the_deprecated_top_level_keys() {
+        let parse = |v| parse_section::<ZipkinReceiverConfig>(lift_protocols(v));
+        let c = parse(serde_json::json!({"protocols": {"http": {"endpoint": "localhost:8765"}}})).unwrap();
+        assert_eq!(c.endpoint, "localhost:8765");
+        let c = parse(serde_json::json!({"endpoint": "localhost:8766", "parse_string_tags": true,
+                                         "protocols": {"http": {"endpoint": "localhost:8765"}}}))
+        .unwrap();
+        assert_eq!((c.endpoint.as_str(), c.parse_string_tags), ("localhost:8765", true));
+        assert_eq!(parse(serde_json::json!({"protocols": {"http": null}})).unwrap().endpoint, "localhost:9411");
+        let err = parse(serde_json::json!({"protocols": {"grpc": {}}})).unwrap_err();
+        assert!(err.to_string().contains("protocols"), "{err}");
     }
 
     #[test]

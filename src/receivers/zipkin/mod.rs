@@ -28,7 +28,7 @@ pub fn factory() -> Factory<dyn ReceiverConfig> {
         type_name: "zipkin",
         signals: &[Signal::Traces],
         deprecated: None,
-        parse: |v| Ok(Box::new(parse_section::<ZipkinReceiverConfig>(v)?)),
+        parse: |v| Ok(Box::new(parse_section::<ZipkinReceiverConfig>(config::lift_protocols(v))?)),
     }
 }
 
