@@ -25,6 +25,8 @@
 
 #[path = "pipeline/collector.rs"]
 mod collector;
+#[path = "pipeline/ids.rs"]
+mod ids;
 #[path = "pipeline/loadgen.rs"]
 mod loadgen;
 #[path = "pipeline/payload.rs"]
@@ -35,6 +37,9 @@ mod procstat;
 mod profile;
 #[path = "pipeline/report.rs"]
 mod report;
+#[path = "pipeline/signals.rs"]
+#[allow(dead_code)] // the metrics and logs payloads are benches/matrix.rs's
+mod signals;
 #[path = "pipeline/sink.rs"]
 mod sink;
 

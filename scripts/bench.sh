@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
 # Benchmarks: the prometheus exporter scrape and spanmetrics per-span cost,
-# the loadbalancing exporter against the plain otlp exporter, then the side-by-side pipeline benchmark: otelstack-collector vs Rotel.
+# the loadbalancing exporter against the plain otlp exporter, cold start,
+# cardinality, the stack's own pipeline stage by stage, the signal x
+# transport matrix against Rotel, then the side-by-side pipeline benchmark:
+# otelstack-collector vs Rotel.
 # Installs Rotel into .venv (idempotent), builds the release collector, then
 # runs `cargo bench --bench pipeline`. Knobs are environment variables, see
 # docs/benchmarks.md (BENCH_RATE, BENCH_SECONDS, BENCH_FLAT_SECONDS,
 # BENCH_MODES, BENCH_ONLY, BENCH_COMPRESSION, BENCH_CONNECTIONS, BENCH_SLOW,
 # BENCH_SINK_DELAY_MS, BENCH_SINK_CONCURRENCY,
-# OTELSTACK_COLLECTOR, ROTEL_AGENT).
+# OTELSTACK_COLLECTOR, ROTEL_AGENT; the matrix's BENCH_SIGNALS,
+# BENCH_TRANSPORTS, BENCH_MATRIX_SECONDS; BENCH_STACK_*, BENCH_CARD_*,
+# BENCH_COLDSTART_RUNS).
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -23,7 +28,8 @@ if [[ -z "${ROTEL_AGENT:-}" && "${BENCH_ONLY:-}" != otelstack ]]; then
 fi
 
 if [[ -z "${OTELSTACK_COLLECTOR:-}" && "${BENCH_ONLY:-}" != rotel ]]; then
-    cargo build --release --bin otelstack-collector
+    # stackctl too: the stack bench generates its config with it
+    cargo build --release --bin otelstack-collector --bin stackctl
 fi
 
 # the prometheus exporter (a scrape with 100k series held) and the
@@ -38,5 +44,17 @@ fi
 if [[ "${BENCH_ONLY:-}" != rotel ]]; then
     .venv/bin/python scripts/bench_loadbalancing.py
 fi
+
+# cold start to healthy, cardinality (spanmetrics -> prometheus at 100k and
+# 1M series, and the aggregation_cardinality_limit bound), and the collector
+# config `stackctl init` writes, stage by stage (docs/benchmarks.md)
+if [[ "${BENCH_ONLY:-}" != rotel ]]; then
+    .venv/bin/python scripts/bench_coldstart.py
+    .venv/bin/python scripts/bench_cardinality.py
+    .venv/bin/python scripts/bench_stack.py
+fi
+
+# every signal and transport, side by side with Rotel
+cargo bench --bench matrix
 
 exec cargo bench --bench pipeline

@@ -283,7 +283,7 @@ fn span_body(rng: &mut fastrand::Rng, pos: usize, service: &str) -> (String, Spa
     }
 }
 
-fn build_request(rng: &mut fastrand::Rng, idx: usize, now_ns: u64) -> ExportTraceServiceRequest {
+pub fn build_request(rng: &mut fastrand::Rng, idx: usize, now_ns: u64) -> ExportTraceServiceRequest {
     let service = SERVICES[idx % SERVICES.len()];
     let resource = Resource {
         attributes: vec![

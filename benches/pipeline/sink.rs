@@ -28,6 +28,7 @@ use tokio::sync::Semaphore;
 
 use super::payload::parse_span_id;
 use otelstack::otlp::grpc_codec::BytesCodec;
+use otelstack::signal::Signal;
 
 type BoxFuture<T, E> = Pin<Box<dyn Future<Output = Result<T, E>> + Send + 'static>>;
 
@@ -55,6 +56,18 @@ impl std::fmt::Display for SinkMode {
 }
 
 const EXPORT_PATH: &str = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
+// Metrics and logs (benches/matrix.rs): their items carry ids as `signals` describes, `ids` walks them.
+const METRICS_EXPORT_PATH: &str = "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export";
+const LOGS_EXPORT_PATH: &str = "/opentelemetry.proto.collector.logs.v1.LogsService/Export";
+
+fn export_signal(path: &str) -> Option<Signal> {
+    match path {
+        EXPORT_PATH => Some(Signal::Traces),
+        METRICS_EXPORT_PATH => Some(Signal::Metrics),
+        LOGS_EXPORT_PATH => Some(Signal::Logs),
+        _ => None,
+    }
+}
 
 #[derive(Default)]
 struct Seen {
@@ -115,16 +128,20 @@ impl SinkState {
         Some((last.1 - first.1) as f64 / ((last.0 - first.0) as f64 / 1e9))
     }
 
-    /// Fast mode: walks the encoded request to the span ids.
-    fn record(&self, body: &[u8]) {
+    /// Fast mode: walks the encoded request to the item ids (span ids for traces).
+    fn record(&self, signal: Signal, body: &[u8]) {
         self.requests.fetch_add(1, Ordering::Relaxed);
         self.bytes.fetch_add(body.len() as u64, Ordering::Relaxed);
         let mut seqs = Vec::with_capacity(8192);
         let mut foreign = 0u64;
-        let ok = walk_span_ids(body, |id| match parse_span_id(id) {
+        let mut on_id = |id: &[u8]| match parse_span_id(id) {
             Some((nonce, seq)) if nonce == self.nonce => seqs.push(seq),
             _ => foreign += 1,
-        });
+        };
+        let ok = match signal {
+            Signal::Traces => walk_span_ids(body, on_id),
+            _ => super::ids::walk_item_ids(signal, body, &mut on_id),
+        };
         if !ok {
             self.malformed_requests.fetch_add(1, Ordering::Relaxed);
         }
@@ -259,7 +276,7 @@ struct SinkService {
     slow: Slow,
 }
 
-struct Export(Arc<SinkState>, Slow);
+struct Export(Arc<SinkState>, Signal, Slow);
 
 impl Service<Request<Bytes>> for Export {
     type Response = Response<Bytes>;
@@ -272,8 +289,9 @@ impl Service<Request<Bytes>> for Export {
 
     fn call(&mut self, req: Request<Bytes>) -> Self::Future {
         // An empty ExportTraceServiceResponse: full success.
-        let Some((delay, permits)) = self.1.clone() else {
-            self.0.record(req.get_ref());
+        // the slow mode decodes traces; metrics and logs (the matrix) take the fast path
+        let Some((delay, permits)) = self.2.clone().filter(|_| self.1 == Signal::Traces) else {
+            self.0.record(self.1, req.get_ref());
             return Box::pin(std::future::ready(Ok(Response::new(Bytes::new()))));
         };
         let state = self.0.clone();
@@ -301,7 +319,7 @@ impl Service<http::Request<tonic::body::Body>> for SinkService {
 
     fn call(&mut self, req: http::Request<tonic::body::Body>) -> Self::Future {
         let (state, slow) = (self.state.clone(), self.slow.clone());
-        if req.uri().path() == EXPORT_PATH {
+        if let Some(signal) = export_signal(req.uri().path()) {
             let encoding =
                 req.headers().get("grpc-encoding").and_then(|v| v.to_str().ok()).unwrap_or("identity").to_string();
             *state.encodings.lock().unwrap().entry(encoding).or_default() += 1;
@@ -319,7 +337,7 @@ impl Service<http::Request<tonic::body::Body>> for SinkService {
                     .accept_compressed(tonic::codec::CompressionEncoding::Gzip)
                     .accept_compressed(tonic::codec::CompressionEncoding::Zstd)
                     .max_decoding_message_size(256 << 20);
-                Ok(grpc.unary(Export(state, slow), req).await)
+                Ok(grpc.unary(Export(state, signal, slow), req).await)
             })
         } else {
             Box::pin(async move { Ok(Status::unimplemented(req.uri().path().to_string()).into_http()) })
