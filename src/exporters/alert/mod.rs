@@ -23,107 +23,32 @@
 //! and `{{service}}` replaced, e.g. Jaeger's
 //! `http://localhost:16686/trace/{{trace_id}}`.
 
+mod config;
 pub mod groups;
 pub mod notify;
+#[cfg(test)]
+mod tests;
 
-use std::collections::BTreeMap;
+pub use config::{AlertConfig, Format, Target};
+
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use futures::future::BoxFuture;
-use serde::Deserialize;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::client::TlsClientConfig;
-use super::failure::{self, LogsOptions, Severity};
-use super::helper::RetryConfig;
+use super::failure::{self, Severity};
 use crate::component::{
-    parse_section, BuildContext, BuildResult, BuiltExporter, ConsumeError, Consumer, ExporterConfig, Factory, Invalid,
-    NeededFile, Validate,
+    parse_section, BuildContext, BuildResult, BuiltExporter, ConsumeError, Consumer, ExporterConfig, Factory,
 };
-use crate::config::types::GoDuration;
 use crate::otlp::data::Decoded;
 use crate::runtime::TaskGroup;
 use crate::signal::{Batch, Signal};
 use crate::telemetry::ExporterMetrics;
 use groups::{Failure, GroupKey, Groups, Timing};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Target {
-    #[default]
-    Alertmanager,
-    Webhook,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Format {
-    #[default]
-    Json,
-    Slack,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct AlertConfig {
-    pub target: Target,
-    /// Alertmanager's base URL (`http://alertmanager:9093`) or the webhook URL
-    pub endpoint: String,
-    /// webhook body: `json` (documented) or `slack`
-    pub format: Format,
-    #[serde(deserialize_with = "crate::config::types::null_default")]
-    pub headers: BTreeMap<String, String>,
-    #[serde(deserialize_with = "crate::config::types::null_default")]
-    pub tls: TlsClientConfig,
-    pub group_wait: GoDuration,
-    pub group_interval: GoDuration,
-    pub repeat_interval: GoDuration,
-    pub resolve_timeout: GoDuration,
-    pub alert_name: String,
-    /// static labels added to every alert (e.g. `severity: page`)
-    #[serde(deserialize_with = "crate::config::types::null_default")]
-    pub labels: BTreeMap<String, String>,
-    pub trace_url_template: String,
-    #[serde(deserialize_with = "crate::config::types::null_default")]
-    pub logs: LogsOptions,
-    pub max_groups: usize,
-    pub queue_size: usize,
-    pub timeout: GoDuration,
-    #[serde(deserialize_with = "crate::config::types::null_default")]
-    pub retry_on_failure: RetryConfig,
-}
-
-impl Default for AlertConfig {
-    fn default() -> Self {
-        AlertConfig {
-            target: Target::Alertmanager,
-            endpoint: String::new(),
-            format: Format::Json,
-            headers: BTreeMap::new(),
-            tls: TlsClientConfig::default(),
-            // Alertmanager's route and global defaults
-            group_wait: GoDuration::secs(30),
-            group_interval: GoDuration::secs(300),
-            repeat_interval: GoDuration::secs(4 * 3600),
-            resolve_timeout: GoDuration::secs(300),
-            alert_name: "FailedOperation".into(),
-            labels: BTreeMap::new(),
-            trace_url_template: "http://localhost:16686/trace/{{trace_id}}".into(),
-            logs: LogsOptions::default(),
-            max_groups: 1000,
-            queue_size: 1000,
-            timeout: GoDuration::secs(5),
-            retry_on_failure: RetryConfig {
-                initial_interval: GoDuration(Duration::from_secs(1)),
-                ..RetryConfig::default()
-            },
-        }
-    }
-}
 
 pub fn factory() -> Factory<dyn ExporterConfig> {
     Factory {
@@ -131,59 +56,6 @@ pub fn factory() -> Factory<dyn ExporterConfig> {
         signals: &[Signal::Traces, Signal::Logs],
         deprecated: None,
         parse: |v| Ok(Box::new(parse_section::<AlertConfig>(v)?)),
-    }
-}
-
-impl AlertConfig {
-    fn url(&self) -> String {
-        let base = self.endpoint.trim_end_matches('/');
-        match self.target {
-            Target::Alertmanager if !base.ends_with("/api/v2/alerts") => format!("{base}/api/v2/alerts"),
-            _ => base.to_owned(),
-        }
-    }
-}
-
-impl Validate for AlertConfig {
-    fn needed_files(&self) -> Vec<NeededFile> {
-        self.tls.needed_files("tls")
-    }
-
-    fn validate(&self) -> Result<(), Invalid> {
-        if self.endpoint.trim().is_empty() {
-            let example = match self.target {
-                Target::Alertmanager => "\"http://alertmanager:9093\"",
-                Target::Webhook => "\"https://hooks.example.com/...\"",
-            };
-            return Err(Invalid::at("endpoint", format!("is required, like {example}")));
-        }
-        reqwest::Url::parse(&self.url())
-            .map_err(|e| Invalid::at("endpoint", format!("{:?} is not a URL: {e}", self.endpoint)))?;
-        if self.target == Target::Alertmanager && self.format == Format::Slack {
-            return Err(Invalid::at("format", "slack is a webhook format; use target: webhook"));
-        }
-        let intervals = [
-            ("group_interval", &self.group_interval),
-            ("repeat_interval", &self.repeat_interval),
-            ("resolve_timeout", &self.resolve_timeout),
-        ];
-        if let Some((key, _)) = intervals.iter().find(|(_, d)| d.0.is_zero()) {
-            return Err(Invalid::at(*key, "must be greater than 0"));
-        }
-        if self.max_groups == 0 || self.queue_size == 0 {
-            let key = if self.max_groups == 0 { "max_groups" } else { "queue_size" };
-            return Err(Invalid::at(key, "must be greater than 0"));
-        }
-        for reserved in ["alertname", "service", "operation", "error_type"] {
-            if self.labels.contains_key(reserved) {
-                return Err(Invalid::at(
-                    format!("labels.{reserved}"),
-                    "is set by the exporter; pick another label name",
-                ));
-            }
-        }
-        self.tls.validate()?;
-        self.retry_on_failure.validate()
     }
 }
 
@@ -419,50 +291,5 @@ async fn send(
                 }
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::component::ComponentId;
-    use crate::testkit::{spans, traces_batch};
-
-    #[tokio::test]
-    async fn a_full_queue_drops_and_counts_without_waiting() {
-        // the endpoint is never reached: group_wait is an hour
-        let cfg = parse(serde_json::json!({"endpoint": "http://127.0.0.1:9", "queue_size": 1, "group_wait": "1h"}));
-        let telemetry = Arc::new(crate::telemetry::Telemetry::new());
-        let ctx = BuildContext::new(ComponentId::parse("alert").unwrap(), telemetry.clone());
-        let built = cfg.build(ctx, Signal::Traces).unwrap();
-        // the ingest task has not run yet (current-thread runtime): the
-        // second and third batches find the queue full
-        for _ in 0..3 {
-            assert!(built.consumer.consume(traces_batch(vec![spans("svc", "op", 4)])).await.is_ok());
-        }
-        let metrics = telemetry.encode();
-        let line = metrics.lines().find(|l| l.starts_with("otelcol_exporter_enqueue_failed_spans")).unwrap();
-        assert!(line.ends_with(" 8"), "{line}");
-        built.running.shutdown(tokio::time::Instant::now()).await;
-    }
-
-    fn parse(v: serde_json::Value) -> AlertConfig {
-        parse_section::<AlertConfig>(v).unwrap()
-    }
-
-    #[test]
-    fn alertmanager_url_and_validation() {
-        let c = parse(serde_json::json!({"endpoint": "http://127.0.0.1:9093/"}));
-        assert_eq!(c.url(), "http://127.0.0.1:9093/api/v2/alerts");
-        assert!(c.validate().is_ok());
-        assert_eq!(parse(serde_json::json!({})).validate().unwrap_err().path, "endpoint");
-        let c = parse(serde_json::json!({"endpoint": "http://h:9093", "format": "slack"}));
-        assert_eq!(c.validate().unwrap_err().path, "format");
-        let c = parse(serde_json::json!({"target": "webhook", "endpoint": "http://h/x", "format": "slack"}));
-        assert_eq!(c.url(), "http://h/x");
-        assert!(c.validate().is_ok());
-        let c = parse(serde_json::json!({"endpoint": "http://h", "labels": {"service": "x"}}));
-        assert_eq!(c.validate().unwrap_err().path, "labels.service");
-        assert!(parse_section::<AlertConfig>(serde_json::json!({"endpoint": "http://h", "target": "pager"})).is_err());
     }
 }
