@@ -35,6 +35,19 @@ pub struct FileLogConfig {
     pub operators: Vec<Value>,
     pub storage: Option<String>,
     pub retry_on_failure: RetryOnFailure,
+    // upstream's keys that otelstack does not implement: read (not rejected
+    // as unknown) so that `check_refused` can say why and what to do instead
+    pub compression: Option<Value>,
+    pub header: Option<Value>,
+    pub delete_after_read: Option<Value>,
+    pub ordering_criteria: Option<Value>,
+    pub include_file_record_number: Option<Value>,
+    pub include_file_record_offset: Option<Value>,
+    pub include_file_owner_name: Option<Value>,
+    pub include_file_owner_group_name: Option<Value>,
+    pub max_batches: Option<Value>,
+    pub acquire_fs_lock: Option<Value>,
+    pub polls_to_archive: Option<Value>,
 }
 
 impl Default for FileLogConfig {
@@ -62,7 +75,82 @@ impl Default for FileLogConfig {
             operators: Vec::new(),
             storage: None,
             retry_on_failure: RetryOnFailure::default(),
+            compression: None,
+            header: None,
+            delete_after_read: None,
+            ordering_criteria: None,
+            include_file_record_number: None,
+            include_file_record_offset: None,
+            include_file_owner_name: None,
+            include_file_owner_group_name: None,
+            max_batches: None,
+            acquire_fs_lock: None,
+            polls_to_archive: None,
         }
+    }
+}
+
+impl FileLogConfig {
+    fn check_refused(&self) -> Result<(), Invalid> {
+        let r = self;
+        for (key, value, why) in [
+            (
+                "compression",
+                &r.compression,
+                "gzip-compressed files are not read; tail the uncompressed log, or decompress the files first",
+            ),
+            (
+                "header",
+                &r.header,
+                "header metadata parsing is not implemented; parse the lines with regex_parser instead",
+            ),
+            (
+                "delete_after_read",
+                &r.delete_after_read,
+                "files are never deleted; remove them with logrotate's maxage or rotate",
+            ),
+            (
+                "ordering_criteria",
+                &r.ordering_criteria,
+                "every matching file is read; narrow include/exclude or use exclude_older_than",
+            ),
+            ("include_file_record_number", &r.include_file_record_number, "record numbers are not tracked"),
+            ("include_file_record_offset", &r.include_file_record_offset, "record offsets are not tracked"),
+            (
+                "include_file_owner_name",
+                &r.include_file_owner_name,
+                "file owners are not looked up; add a static attribute with the add operator",
+            ),
+            (
+                "include_file_owner_group_name",
+                &r.include_file_owner_group_name,
+                "file groups are not looked up; add a static attribute with the add operator",
+            ),
+            ("max_batches", &r.max_batches, "every poll reads all matched files in batches of max_concurrent_files"),
+            ("acquire_fs_lock", &r.acquire_fs_lock, "files are read without taking a lock"),
+            (
+                "polls_to_archive",
+                &r.polls_to_archive,
+                "no archive of old fingerprints is kept beyond the checkpoint file",
+            ),
+        ] {
+            if value.as_ref().is_some_and(is_set) {
+                return Err(Invalid::at(key, format!("is not supported: {why}; remove the key")));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A key left at upstream's default (`false`, `0`, empty) changes nothing and is accepted.
+fn is_set(v: &Value) -> bool {
+    match v {
+        Value::Null => false,
+        Value::Bool(b) => *b,
+        Value::Number(n) => n.as_f64() != Some(0.0),
+        Value::String(s) => !s.is_empty(),
+        Value::Array(a) => !a.is_empty(),
+        Value::Object(o) => !o.is_empty(),
     }
 }
 
@@ -139,6 +227,7 @@ impl<'de> Deserialize<'de> for ByteSize {
 
 impl FileLogConfig {
     pub fn check(&self) -> Result<(), Invalid> {
+        self.check_refused()?;
         if self.include.is_empty() {
             return Err(Invalid::at("include", "is required: list the files to read, e.g. [/var/log/app/*.log]"));
         }
@@ -205,6 +294,27 @@ mod tests {
 
     fn cfg(v: Value) -> Result<FileLogConfig, String> {
         parse_section::<FileLogConfig>(v).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn upstream_keys_left_at_their_defaults_pass_and_set_ones_are_refused_with_a_reason() {
+        let base = |k: &str, v: Value| {
+            let mut m = json!({"include": ["/var/log/*.log"]});
+            m[k] = v;
+            cfg(m).unwrap().check()
+        };
+        assert!(base("delete_after_read", json!(false)).is_ok());
+        assert!(base("max_batches", json!(0)).is_ok());
+        assert!(base("include_file_record_number", json!(false)).is_ok());
+        let e = base("compression", json!("gzip")).unwrap_err();
+        assert_eq!(e.path, "compression");
+        assert!(e.message.contains("is not supported: gzip-compressed files"), "{}", e.message);
+        let e = base("ordering_criteria", json!({"top_n": 1, "sort_by": [{"sort_type": "mtime"}]})).unwrap_err();
+        assert_eq!(e.path, "ordering_criteria");
+        assert_eq!(base("delete_after_read", json!(true)).unwrap_err().path, "delete_after_read");
+        assert_eq!(base("max_batches", json!(4)).unwrap_err().path, "max_batches");
+        // still an unknown key, with serde's message
+        assert!(cfg(json!({"include": ["/x"], "no_such_key": 1})).is_err());
     }
 
     #[test]
