@@ -11,6 +11,9 @@
 //!   `BENCH_MODES` (`fixed,flat`), `BENCH_ONLY` (`otelstack` or `rotel`)
 //! - `BENCH_RATE` items/s in fixed-rate mode (50000), `BENCH_MATRIX_SECONDS`
 //!   per run (10), `BENCH_REPEAT` runs of each row (1, order alternated)
+//! - `BENCH_QUEUE_SIZER`, `BENCH_QUEUE_SIZE`: otelstack's exporter
+//!   `sending_queue.sizer` / `queue_size` (otelcol's defaults when unset);
+//!   `BENCH_MEMORY_LIMIT_MIB`: a `memory_limiter` with that `limit_mib`
 //! - `OTELSTACK_COLLECTOR`, `ROTEL_AGENT` binaries
 //!
 //! Prints the table and writes it to `target/bench/matrix.md`; exits non-zero

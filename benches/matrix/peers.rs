@@ -30,12 +30,24 @@ fn localhost(port: u16) -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], port))
 }
 
-/// otelcol's batch defaults (8192 items, 200 ms) in both collectors.
+/// otelcol's batch defaults (8192 items, 200 ms) in both collectors;
+/// `BENCH_MEMORY_LIMIT_MIB` puts a `memory_limiter` (spike 20%) in front.
 pub fn otelstack_config(grpc: u16, http: u16, health: u16, metrics: u16, sink: SocketAddr, c: Compression) -> String {
+    let limit = std::env::var("BENCH_MEMORY_LIMIT_MIB").ok().and_then(|v| v.trim().parse::<u64>().ok());
+    let (limiter, processors) = match limit {
+        Some(mib) => (
+            format!(
+                "  memory_limiter:\n    check_interval: 100ms\n    limit_mib: {mib}\n    spike_limit_mib: {}\n",
+                mib / 5
+            ),
+            "[memory_limiter, batch]",
+        ),
+        None => (String::new(), "[batch]"),
+    };
     let mut pipelines = String::new();
     for signal in ["traces", "metrics", "logs"] {
         pipelines.push_str(&format!(
-            "    {signal}:\n      receivers: [otlp]\n      processors: [batch]\n      exporters: [otlp]\n"
+            "    {signal}:\n      receivers: [otlp]\n      processors: {processors}\n      exporters: [otlp]\n"
         ));
     }
     format!(
@@ -47,7 +59,7 @@ pub fn otelstack_config(grpc: u16, http: u16, health: u16, metrics: u16, sink: S
       http:
         endpoint: 127.0.0.1:{http}
 processors:
-  batch: {{}}
+{limiter}  batch: {{}}
 exporters:
   otlp:
     endpoint: {sink}
@@ -55,7 +67,7 @@ exporters:
       insecure: true
     compression: {compression}
     sending_queue:
-      block_on_overflow: true
+      block_on_overflow: true{queue}
 extensions:
   health_check:
     endpoint: 127.0.0.1:{health}
@@ -67,7 +79,21 @@ service:
   pipelines:
 {pipelines}",
         compression = c.as_str(),
+        queue = queue_override(),
     )
+}
+
+/// `BENCH_QUEUE_SIZER` / `BENCH_QUEUE_SIZE` override otelcol's sending_queue
+/// defaults (`requests`, 1000) in otelstack's config, e.g. `bytes` and
+/// `67108864` to bound the queue by what it holds rather than by batch count.
+fn queue_override() -> String {
+    let mut s = String::new();
+    for (var, key) in [("BENCH_QUEUE_SIZER", "sizer"), ("BENCH_QUEUE_SIZE", "queue_size")] {
+        if let Some(v) = std::env::var(var).ok().filter(|v| !v.trim().is_empty()) {
+            s.push_str(&format!("\n      {key}: {}", v.trim()));
+        }
+    }
+    s
 }
 
 impl Peer {

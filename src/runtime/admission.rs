@@ -36,6 +36,14 @@ impl Admission {
             retry_after: Some(Duration::from_secs(1)),
         })
     }
+
+    /// Swaps the charge for a request's wire body for the charge for its
+    /// decoded form, once the body is gone: an uncompressed protobuf batch
+    /// shares the body's bytes, so charging both would count them twice.
+    pub fn readmit(&self, wire: Admitted, decoded_bytes: usize) -> Result<Admitted, ConsumeError> {
+        drop(wire);
+        self.admit(decoded_bytes)
+    }
 }
 
 #[cfg(test)]
@@ -50,5 +58,15 @@ mod tests {
         drop(first);
         assert!(a.admit(6 * 1024).is_ok());
         assert!(Admission::new(None).admit(usize::MAX).is_ok(), "no limiter, no cap");
+    }
+
+    #[test]
+    fn readmit_releases_the_wire_charge_before_charging_the_decoded_form() {
+        let a = Admission::new(Some(10 * 1024));
+        let wire = a.admit(6 * 1024).unwrap();
+        let decoded = a.readmit(wire, 8 * 1024).expect("6 KiB released before 8 KiB are charged");
+        assert!(a.admit(4 * 1024).is_err(), "the decoded 8 KiB stay charged");
+        drop(decoded);
+        assert!(a.admit(10 * 1024).is_ok(), "everything released");
     }
 }

@@ -132,7 +132,7 @@ async fn handle(State(route): State<Route>, headers: HeaderMap, body: Body) -> R
     // the declared body size is admitted before reading, the decoded size after
     let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
     let json_request = headers.get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
-    let _wire = match route.ingest.admission.admit(declared.unwrap_or(0).min(route.max_body)) {
+    let wire = match route.ingest.admission.admit(declared.unwrap_or(0).min(route.max_body)) {
         Ok(permit) => permit,
         Err(refused) => return refused_response(refused, json_request),
     };
@@ -140,7 +140,8 @@ async fn handle(State(route): State<Route>, headers: HeaderMap, body: Body) -> R
         Ok(decoded) => decoded,
         Err(refused) => return refused,
     };
-    let _decoded = match route.ingest.admission.admit(batch.encoded_len()) {
+    // the body (and any inflated or JSON copy) is gone: only the batch is held
+    let _decoded = match route.ingest.admission.readmit(wire, batch.encoded_len()) {
         Ok(permit) => permit,
         Err(refused) => return refused_response(refused, json),
     };
