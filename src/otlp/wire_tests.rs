@@ -175,3 +175,34 @@ fn utf8_check_agrees_with_the_standard_one_on_ascii_multibyte_and_broken_strings
         assert_eq!(is_utf8(&case), std::str::from_utf8(&case).is_ok(), "{case:?}");
     }
 }
+
+/// The one- and two-byte fast paths read what prost writes, stop where it
+/// stops, and leave truncated and non-minimal forms to the general case.
+#[test]
+fn varints_of_every_length_read_as_prost_writes_them() {
+    let mut values: Vec<u64> = vec![0, 1, 127, 128, 255, 300, 16_383, 16_384, 16_385, 2_097_151, 2_097_152];
+    values.extend((0..64).map(|b| 1u64 << b));
+    values.extend((1..64).map(|b| (1u64 << b) - 1));
+    values.push(u64::MAX);
+    for v in values {
+        let mut buf = Vec::new();
+        prost::encoding::encode_varint(v, &mut buf);
+        let len = buf.len();
+        buf.push(0x55); // the next field's first byte must stay unread
+        let mut pos = 0;
+        assert_eq!(read_varint(&buf, &mut pos), Ok(v), "value {v}");
+        assert_eq!(pos, len, "value {v}");
+        let mut pos = 0;
+        assert_eq!(read_varint(&buf[..len - 1], &mut pos), Err(WireError("truncated varint")), "value {v} cut short");
+    }
+    // a non-minimal two-byte zero is still a valid varint, as in prost
+    let mut pos = 0;
+    assert_eq!(read_varint(&[0x80, 0x00], &mut pos), Ok(0));
+    assert_eq!(pos, 2);
+    // reading from an offset
+    let mut pos = 1;
+    assert_eq!(read_varint(&[0xff, 0xac, 0x02, 0x01], &mut pos), Ok(300));
+    assert_eq!(pos, 3);
+    let mut pos = 4;
+    assert_eq!(read_varint(&[0xff, 0xac, 0x02, 0x01], &mut pos), Err(WireError("truncated varint")));
+}
