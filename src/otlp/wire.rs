@@ -43,8 +43,14 @@ struct Schema {
 }
 
 impl Schema {
+    #[inline]
     fn kind(&self, num: u32) -> Option<Kind> {
-        self.fields.iter().find(|(n, _)| *n == num).map(|(_, k)| *k)
+        // Most schemas list fields 1, 2, 3, ... in order (spans, attributes,
+        // values): field n is then at index n - 1, no scan needed.
+        match self.fields.get((num as usize).wrapping_sub(1)) {
+            Some(&(n, kind)) if n == num => Some(kind),
+            _ => self.fields.iter().find(|(n, _)| *n == num).map(|(_, k)| *k),
+        }
     }
 }
 

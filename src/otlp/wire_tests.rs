@@ -206,3 +206,66 @@ fn varints_of_every_length_read_as_prost_writes_them() {
     let mut pos = 4;
     assert_eq!(read_varint(&[0xff, 0xac, 0x02, 0x01], &mut pos), Err(WireError("truncated varint")));
 }
+
+/// The in-order shortcut of `Schema::kind` finds every field of every schema,
+/// listed in order or not, and nothing for numbers a schema does not have.
+#[test]
+fn every_schema_field_is_found_by_its_number() {
+    fn same(a: Kind, b: Kind) -> bool {
+        match (a, b) {
+            (Kind::Msg(x), Kind::Msg(y)) => std::ptr::eq(x, y),
+            (Kind::Id(x), Kind::Id(y)) => x == y,
+            (Kind::Packed(x), Kind::Packed(y)) => x == y,
+            (x, y) => std::mem::discriminant(&x) == std::mem::discriminant(&y),
+        }
+    }
+    let schemas: &[&Schema] = &[
+        &ANY_VALUE,
+        &ARRAY_VALUE,
+        &KV_LIST,
+        &KEY_VALUE,
+        &SCOPE,
+        &ENTITY_REF,
+        &RESOURCE,
+        &STATUS,
+        &EVENT,
+        &LINK,
+        &SPAN,
+        &SCOPE_SPANS,
+        &RESOURCE_SPANS,
+        &TRACES_REQUEST,
+        &LOG_RECORD,
+        &SCOPE_LOGS,
+        &RESOURCE_LOGS,
+        &LOGS_REQUEST,
+        &EXEMPLAR,
+        &NUMBER_DP,
+        &HISTOGRAM_DP,
+        &BUCKETS,
+        &EXP_HISTOGRAM_DP,
+        &QUANTILE,
+        &SUMMARY_DP,
+        &GAUGE,
+        &SUM,
+        &HISTOGRAM,
+        &EXP_HISTOGRAM,
+        &SUMMARY,
+        &METRIC,
+        &SCOPE_METRICS,
+        &RESOURCE_METRICS,
+        &METRICS_REQUEST,
+    ];
+    for schema in schemas {
+        for &(num, kind) in schema.fields {
+            assert!(schema.kind(num).is_some_and(|k| same(k, kind)), "field {num}");
+        }
+        for num in [0, 17, 99, u32::MAX >> 3] {
+            assert!(schema.fields.iter().any(|(n, _)| *n == num) || schema.kind(num).is_none(), "field {num}");
+        }
+    }
+    // out of order: EXEMPLAR lists 7 first, LOG_RECORD lists 11 second
+    assert!(matches!(EXEMPLAR.kind(7), Some(Kind::Msg(_))));
+    assert!(EXEMPLAR.kind(1).is_none());
+    assert!(matches!(LOG_RECORD.kind(11), Some(Kind::Fixed64)));
+    assert!(LOG_RECORD.kind(4).is_none());
+}
