@@ -15,6 +15,8 @@
 //! - `BENCH_REPEAT` runs of each configuration (1); ratios use the medians
 //! - `BENCH_SLOW` `1` (default) or `0`: also run fixed rate into the slow
 //!   sink (full decode, `BENCH_SINK_DELAY_MS` 30, `BENCH_SINK_CONCURRENCY` 1)
+//! - `BENCH_SINK_STALL_MS` (1500; `0` turns it off): with `BENCH_SLOW`, also
+//!   run the slow sink holding every export of its first N ms unanswered
 //! - `BENCH_PERF` `1` or `callgraph`: run the collector under `perf record`,
 //!   data and a flat report in `target/bench/perf/` (perturbs the numbers)
 //! - `OTELSTACK_COLLECTOR` binary (default `target/release/otelstack-collector`)
@@ -70,6 +72,8 @@ struct Settings {
     flat_inflight: usize,
     /// The slow-backend scenario (fixed rate into a slow sink), if run.
     slow_sink: Option<SinkMode>,
+    /// The same slow sink stalling at first, if run.
+    stall_sink: Option<SinkMode>,
     /// `Some(call graphs?)` to run `perf record` on the collector.
     perf: Option<bool>,
     out_dir: PathBuf,
@@ -169,6 +173,20 @@ impl Settings {
             }
             collectors.push((kind, bin));
         }
+        let slow_sink = match env("BENCH_SLOW").as_deref().map(str::trim) {
+            Some("0") => None,
+            _ => Some(SinkMode::Slow {
+                delay: Duration::from_millis(env_num("BENCH_SINK_DELAY_MS", 30u64)?),
+                concurrency: env_num("BENCH_SINK_CONCURRENCY", 1usize)?.max(1),
+                stall: Duration::ZERO,
+            }),
+        };
+        let stall_sink = match (slow_sink, env_num("BENCH_SINK_STALL_MS", 1500u64)?) {
+            (Some(SinkMode::Slow { delay, concurrency, .. }), ms) if ms > 0 => {
+                Some(SinkMode::Slow { delay, concurrency, stall: Duration::from_millis(ms) })
+            }
+            _ => None,
+        };
         Ok(Settings {
             rate,
             fixed_seconds,
@@ -179,13 +197,8 @@ impl Settings {
             connections: env_num("BENCH_CONNECTIONS", 4usize)?.max(1),
             repeat: env_num("BENCH_REPEAT", 1usize)?.max(1),
             flat_inflight: env_num("BENCH_FLAT_INFLIGHT", 16usize)?.max(1),
-            slow_sink: match env("BENCH_SLOW").as_deref().map(str::trim) {
-                Some("0") => None,
-                _ => Some(SinkMode::Slow {
-                    delay: Duration::from_millis(env_num("BENCH_SINK_DELAY_MS", 30u64)?),
-                    concurrency: env_num("BENCH_SINK_CONCURRENCY", 1usize)?.max(1),
-                }),
-            },
+            slow_sink,
+            stall_sink,
             perf: match env("BENCH_PERF").as_deref().map(str::trim) {
                 None | Some("0") => None,
                 Some("callgraph") => Some(true),
@@ -242,7 +255,11 @@ async fn run_one(
         "{kind}-{}-{}{}",
         compression.as_str(),
         if matches!(mode, Mode::FlatOut) { "flat" } else { "fixed" },
-        if sink_mode == SinkMode::Fast { "" } else { "-slowsink" }
+        match sink_mode {
+            SinkMode::Fast => "",
+            SinkMode::Slow { stall, .. } if stall.is_zero() => "-slowsink",
+            SinkMode::Slow { .. } => "-stallsink",
+        }
     );
     let settings =
         PipelineSettings { sink: sink.addr(), compression, batch_size: BATCH_SIZE, batch_timeout_ms: BATCH_TIMEOUT_MS };
@@ -344,6 +361,10 @@ async fn run_one(
     }
     let (cpu1, peak) = (cpu1?, peak?);
     let delivered = st.unique();
+    let stalled = st.stalled.load(Ordering::Relaxed);
+    if stalled > 0 {
+        eprintln!("   the sink held {stalled} export(s) in its stall window; peak RSS {peak} KiB");
+    }
     let load_end = load_start + duration;
     let delivered_rate = st.rate_between(load_start + warm_up, load_end).unwrap_or_else(|| {
         st.last_delivery()
@@ -416,7 +437,11 @@ async fn run() -> anyhow::Result<bool> {
     if let Some(slow) = s.slow_sink {
         scenarios.push((slow, Mode::Fixed { spans_per_sec: s.rate }));
     }
+    if let Some(stall) = s.stall_sink {
+        scenarios.push((stall, Mode::Fixed { spans_per_sec: s.rate }));
+    }
     let mut slow_results = Vec::new();
+    let mut stall_results = Vec::new();
     for rep in 0..s.repeat {
         for &compression in &s.compressions {
             for &(sink_mode, mode) in &scenarios {
@@ -428,6 +453,7 @@ async fn run() -> anyhow::Result<bool> {
                 }
                 for (kind, bin) in order {
                     match run_one(&s, *kind, bin, mode, compression, sink_mode, ticks).await {
+                        Ok(r) if Some(sink_mode) == s.stall_sink => stall_results.push(r),
                         Ok(r) if sink_mode != SinkMode::Fast => slow_results.push(r),
                         Ok(r) => results.push(r),
                         Err(e) => {
@@ -484,7 +510,18 @@ async fn run() -> anyhow::Result<bool> {
         }
         md.push('\n');
     }
+    if let (Some(stall), false) = (s.stall_sink, stall_results.is_empty()) {
+        md.push_str(&format!("\n## Slow backend that stalls at first: fixed rate into a {stall}\n\n"));
+        md.push_str(&report::table(&stall_results));
+        let ratios = report::ratios(&stall_results);
+        if !ratios.is_empty() {
+            md.push('\n');
+            md.push_str(&ratios);
+        }
+        md.push('\n');
+    }
     results.extend(slow_results);
+    results.extend(stall_results);
     md.push_str(&report::details(&results, &failures));
     let mut noted = Vec::new();
     for r in &results {

@@ -6,6 +6,9 @@
 //! into the OTLP types (prost), takes the span ids from the decoded spans, and
 //! answers only after a fixed delay, handling a limited number of exports at a
 //! time (the others wait their turn, as in a backend with a fixed worker pool).
+//! A slow sink may also *stall* at first: every export that arrives within
+//! `stall` of the first one is decoded but held unanswered until that window
+//! ends, then all are answered at once (a backend slow to warm up).
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -38,19 +41,26 @@ pub enum SinkMode {
     /// Walk to the span ids and answer at once.
     Fast,
     /// Decode fully, then answer after `delay`; at most `concurrency`
-    /// exports are decoded or delayed at a time.
-    Slow { delay: std::time::Duration, concurrency: usize },
+    /// exports are decoded or delayed at a time. Exports arriving within
+    /// `stall` of the first export are held until that window closes.
+    Slow { delay: std::time::Duration, concurrency: usize, stall: std::time::Duration },
 }
 
 impl std::fmt::Display for SinkMode {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             SinkMode::Fast => f.write_str("fast sink (walks to span ids, answers at once)"),
-            SinkMode::Slow { delay, concurrency } => write!(
-                f,
-                "slow sink (full prost decode, answers {} ms later, {concurrency} export(s) at a time)",
-                delay.as_millis()
-            ),
+            SinkMode::Slow { delay, concurrency, stall } => {
+                write!(
+                    f,
+                    "slow sink (full prost decode, answers {} ms later, {concurrency} export(s) at a time",
+                    delay.as_millis()
+                )?;
+                if !stall.is_zero() {
+                    write!(f, "; holds every export of its first {} ms", stall.as_millis())?;
+                }
+                f.write_str(")")
+            }
         }
     }
 }
@@ -97,6 +107,10 @@ pub struct SinkState {
     pub encodings: Mutex<std::collections::BTreeMap<String, u64>>,
     /// Nanoseconds after `start` of the last request that carried spans.
     last_ns: AtomicU64,
+    /// When the first export arrived (opens the stall window).
+    first_export: std::sync::OnceLock<Instant>,
+    /// Exports held by the stall window.
+    pub stalled: AtomicU64,
 }
 
 impl SinkState {
@@ -233,11 +247,15 @@ impl Sink {
             wire_bytes: AtomicU64::new(0),
             encodings: Mutex::new(Default::default()),
             last_ns: AtomicU64::new(0),
+            first_export: std::sync::OnceLock::new(),
+            stalled: AtomicU64::new(0),
         });
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let slow = match mode {
             SinkMode::Fast => None,
-            SinkMode::Slow { delay, concurrency } => Some((delay, Arc::new(Semaphore::new(concurrency.max(1))))),
+            SinkMode::Slow { delay, concurrency, stall } => {
+                Some(SlowSink { delay, stall, permits: Arc::new(Semaphore::new(concurrency.max(1))) })
+            }
         };
         let svc = SinkService { state: state.clone(), slow };
         let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
@@ -267,8 +285,22 @@ impl Sink {
     }
 }
 
-/// The slow mode's delay and the permits for exports handled at once.
-type Slow = Option<(std::time::Duration, Arc<Semaphore>)>;
+/// The slow mode's delay, stall window and the permits for exports handled at once.
+#[derive(Clone)]
+struct SlowSink {
+    delay: std::time::Duration,
+    stall: std::time::Duration,
+    permits: Arc<Semaphore>,
+}
+
+type Slow = Option<SlowSink>;
+
+/// The instant until which an export arriving at `now` is held: the end of
+/// the stall window opened by the first export, or None once it has closed.
+fn stall_release(first: Instant, stall: std::time::Duration, now: Instant) -> Option<Instant> {
+    let end = first + stall;
+    (now < end).then_some(end)
+}
 
 #[derive(Clone)]
 struct SinkService {
@@ -290,12 +322,25 @@ impl Service<Request<Bytes>> for Export {
     fn call(&mut self, req: Request<Bytes>) -> Self::Future {
         // An empty ExportTraceServiceResponse: full success.
         // the slow mode decodes traces; metrics and logs (the matrix) take the fast path
-        let Some((delay, permits)) = self.2.clone().filter(|_| self.1 == Signal::Traces) else {
+        let Some(SlowSink { delay, stall, permits }) = self.2.clone().filter(|_| self.1 == Signal::Traces) else {
             self.0.record(self.1, req.get_ref());
             return Box::pin(std::future::ready(Ok(Response::new(Bytes::new()))));
         };
         let state = self.0.clone();
+        let now = Instant::now();
+        let release = stall_release(*state.first_export.get_or_init(|| now), stall, now);
         Box::pin(async move {
+            if let Some(release) = release {
+                // The stall: decode now (the spans have arrived), answer when the window closes.
+                state.stalled.fetch_add(1, Ordering::Relaxed);
+                let body = req.into_inner();
+                let decoder = state.clone();
+                tokio::task::spawn_blocking(move || decoder.record_decoded(&body))
+                    .await
+                    .map_err(|e| Status::internal(e.to_string()))?;
+                tokio::time::sleep_until(release.into()).await;
+                return Ok(Response::new(Bytes::new()));
+            }
             let _permit = permits.acquire_owned().await.map_err(|_| Status::unavailable("sink stopping"))?;
             let body = req.into_inner();
             // the decode is CPU work: off the runtime the generator shares

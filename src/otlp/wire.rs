@@ -43,8 +43,14 @@ struct Schema {
 }
 
 impl Schema {
+    #[inline]
     fn kind(&self, num: u32) -> Option<Kind> {
-        self.fields.iter().find(|(n, _)| *n == num).map(|(_, k)| *k)
+        // Most schemas list fields 1, 2, 3, ... in order (spans, attributes,
+        // values): field n is then at index n - 1, no scan needed.
+        match self.fields.get((num as usize).wrapping_sub(1)) {
+            Some(&(n, kind)) if n == num => Some(kind),
+            _ => self.fields.iter().find(|(n, _)| *n == num).map(|(_, k)| *k),
+        }
     }
 }
 
@@ -196,7 +202,27 @@ impl Batch {
 }
 
 /// Reads a varint at `*pos`, advancing it.
+#[inline]
 pub fn read_varint(buf: &[u8], pos: &mut usize) -> Result<u64, WireError> {
+    // Most keys and lengths in OTLP are below 128, many of the rest below
+    // 16,384: one and two bytes are settled here without the loop.
+    match buf.get(*pos..) {
+        Some([b0, ..]) if *b0 < 0x80 => {
+            *pos += 1;
+            return Ok(u64::from(*b0));
+        }
+        Some([b0, b1, ..]) if *b1 < 0x80 => {
+            *pos += 2;
+            return Ok(u64::from(b0 & 0x7f) | (u64::from(*b1) << 7));
+        }
+        _ => {}
+    }
+    read_varint_slow(buf, pos)
+}
+
+/// The general case of [`read_varint`]: up to ten bytes, refusing overflow.
+#[cold]
+fn read_varint_slow(buf: &[u8], pos: &mut usize) -> Result<u64, WireError> {
     let mut value: u64 = 0;
     for shift in 0..10 {
         let byte = *buf.get(*pos).ok_or(WireError("truncated varint"))?;
@@ -214,6 +240,7 @@ pub fn read_varint(buf: &[u8], pos: &mut usize) -> Result<u64, WireError> {
 }
 
 /// Reads a field key at `*pos`: (field number, wire type).
+#[inline]
 pub fn read_key(buf: &[u8], pos: &mut usize) -> Result<(u32, u8), WireError> {
     let key = read_varint(buf, pos)?;
     let num = key >> 3;
@@ -224,6 +251,7 @@ pub fn read_key(buf: &[u8], pos: &mut usize) -> Result<(u32, u8), WireError> {
 }
 
 /// Reads a length-delimited payload at `*pos` and returns its range.
+#[inline]
 pub fn read_len(buf: &[u8], pos: &mut usize) -> Result<std::ops::Range<usize>, WireError> {
     let len = read_varint(buf, pos)?;
     let start = *pos;

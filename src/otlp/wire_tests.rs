@@ -175,3 +175,97 @@ fn utf8_check_agrees_with_the_standard_one_on_ascii_multibyte_and_broken_strings
         assert_eq!(is_utf8(&case), std::str::from_utf8(&case).is_ok(), "{case:?}");
     }
 }
+
+/// The one- and two-byte fast paths read what prost writes, stop where it
+/// stops, and leave truncated and non-minimal forms to the general case.
+#[test]
+fn varints_of_every_length_read_as_prost_writes_them() {
+    let mut values: Vec<u64> = vec![0, 1, 127, 128, 255, 300, 16_383, 16_384, 16_385, 2_097_151, 2_097_152];
+    values.extend((0..64).map(|b| 1u64 << b));
+    values.extend((1..64).map(|b| (1u64 << b) - 1));
+    values.push(u64::MAX);
+    for v in values {
+        let mut buf = Vec::new();
+        prost::encoding::encode_varint(v, &mut buf);
+        let len = buf.len();
+        buf.push(0x55); // the next field's first byte must stay unread
+        let mut pos = 0;
+        assert_eq!(read_varint(&buf, &mut pos), Ok(v), "value {v}");
+        assert_eq!(pos, len, "value {v}");
+        let mut pos = 0;
+        assert_eq!(read_varint(&buf[..len - 1], &mut pos), Err(WireError("truncated varint")), "value {v} cut short");
+    }
+    // a non-minimal two-byte zero is still a valid varint, as in prost
+    let mut pos = 0;
+    assert_eq!(read_varint(&[0x80, 0x00], &mut pos), Ok(0));
+    assert_eq!(pos, 2);
+    // reading from an offset
+    let mut pos = 1;
+    assert_eq!(read_varint(&[0xff, 0xac, 0x02, 0x01], &mut pos), Ok(300));
+    assert_eq!(pos, 3);
+    let mut pos = 4;
+    assert_eq!(read_varint(&[0xff, 0xac, 0x02, 0x01], &mut pos), Err(WireError("truncated varint")));
+}
+
+/// The in-order shortcut of `Schema::kind` finds every field of every schema,
+/// listed in order or not, and nothing for numbers a schema does not have.
+#[test]
+fn every_schema_field_is_found_by_its_number() {
+    fn same(a: Kind, b: Kind) -> bool {
+        match (a, b) {
+            (Kind::Msg(x), Kind::Msg(y)) => std::ptr::eq(x, y),
+            (Kind::Id(x), Kind::Id(y)) => x == y,
+            (Kind::Packed(x), Kind::Packed(y)) => x == y,
+            (x, y) => std::mem::discriminant(&x) == std::mem::discriminant(&y),
+        }
+    }
+    let schemas: &[&Schema] = &[
+        &ANY_VALUE,
+        &ARRAY_VALUE,
+        &KV_LIST,
+        &KEY_VALUE,
+        &SCOPE,
+        &ENTITY_REF,
+        &RESOURCE,
+        &STATUS,
+        &EVENT,
+        &LINK,
+        &SPAN,
+        &SCOPE_SPANS,
+        &RESOURCE_SPANS,
+        &TRACES_REQUEST,
+        &LOG_RECORD,
+        &SCOPE_LOGS,
+        &RESOURCE_LOGS,
+        &LOGS_REQUEST,
+        &EXEMPLAR,
+        &NUMBER_DP,
+        &HISTOGRAM_DP,
+        &BUCKETS,
+        &EXP_HISTOGRAM_DP,
+        &QUANTILE,
+        &SUMMARY_DP,
+        &GAUGE,
+        &SUM,
+        &HISTOGRAM,
+        &EXP_HISTOGRAM,
+        &SUMMARY,
+        &METRIC,
+        &SCOPE_METRICS,
+        &RESOURCE_METRICS,
+        &METRICS_REQUEST,
+    ];
+    for schema in schemas {
+        for &(num, kind) in schema.fields {
+            assert!(schema.kind(num).is_some_and(|k| same(k, kind)), "field {num}");
+        }
+        for num in [0, 17, 99, u32::MAX >> 3] {
+            assert!(schema.fields.iter().any(|(n, _)| *n == num) || schema.kind(num).is_none(), "field {num}");
+        }
+    }
+    // out of order: EXEMPLAR lists 7 first, LOG_RECORD lists 11 second
+    assert!(matches!(EXEMPLAR.kind(7), Some(Kind::Msg(_))));
+    assert!(EXEMPLAR.kind(1).is_none());
+    assert!(matches!(LOG_RECORD.kind(11), Some(Kind::Fixed64)));
+    assert!(LOG_RECORD.kind(4).is_none());
+}
