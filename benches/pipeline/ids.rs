@@ -70,16 +70,18 @@ pub fn walk_item_ids(signal: Signal, body: &[u8], on_item: &mut dyn FnMut(&[u8])
         // ResourceLogs(1) -> ScopeLogs(2) -> LogRecord(2) -> span_id(10)
         Signal::Traces | Signal::Logs => {
             let id_field = if signal == Signal::Traces { 2 } else { 10 };
-            each_at(body, &[1, 2, 2], &mut |item| {
+            let mut items_ok = true;
+            let walked = each_at(body, &[1, 2, 2], &mut |item| {
                 let mut id: &[u8] = &[];
-                fields(item, |f, v| {
+                items_ok &= fields(item, |f, v| {
                     if f == id_field {
                         id = v;
                     }
                     true
                 });
                 on_item(id);
-            })
+            });
+            walked && items_ok
         }
         // ResourceMetrics(1) -> ScopeMetrics(2) -> Metric(2) -> gauge(5) | sum(7)
         // -> NumberDataPoint(1) -> attributes(7) `bench.id` -> AnyValue(2) -> string(1)

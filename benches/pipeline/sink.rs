@@ -152,10 +152,7 @@ impl SinkState {
             Some((nonce, seq)) if nonce == self.nonce => seqs.push(seq),
             _ => foreign += 1,
         };
-        let ok = match signal {
-            Signal::Traces => walk_span_ids(body, on_id),
-            _ => super::ids::walk_item_ids(signal, body, &mut on_id),
-        };
+        let ok = super::ids::walk_item_ids(signal, body, &mut on_id);
         if !ok {
             self.malformed_requests.fetch_add(1, Ordering::Relaxed);
         }
@@ -388,82 +385,4 @@ impl Service<http::Request<tonic::body::Body>> for SinkService {
             Box::pin(async move { Ok(Status::unimplemented(req.uri().path().to_string()).into_http()) })
         }
     }
-}
-
-/// Reads a varint at `*pos`.
-fn varint(buf: &[u8], pos: &mut usize) -> Option<u64> {
-    let mut v = 0u64;
-    for shift in (0..64).step_by(7) {
-        let byte = *buf.get(*pos)?;
-        *pos += 1;
-        v |= u64::from(byte & 0x7f) << shift;
-        if byte < 0x80 {
-            return Some(v);
-        }
-    }
-    None
-}
-
-/// Calls `f(field, payload)` for each length-delimited field of a message and
-/// skips the others. Returns false on malformed input.
-fn for_each_len_field<'a>(buf: &'a [u8], mut f: impl FnMut(u64, &'a [u8]) -> bool) -> bool {
-    let mut pos = 0;
-    while pos < buf.len() {
-        let Some(key) = varint(buf, &mut pos) else {
-            return false;
-        };
-        let ok = match key & 7 {
-            0 => varint(buf, &mut pos).is_some(),
-            1 => {
-                pos += 8;
-                pos <= buf.len()
-            }
-            5 => {
-                pos += 4;
-                pos <= buf.len()
-            }
-            2 => {
-                let Some(len) = varint(buf, &mut pos) else {
-                    return false;
-                };
-                let end = pos.saturating_add(len as usize);
-                if end > buf.len() {
-                    return false;
-                }
-                let payload = &buf[pos..end];
-                pos = end;
-                f(key >> 3, payload)
-            }
-            _ => false,
-        };
-        if !ok {
-            return false;
-        }
-    }
-    true
-}
-
-/// Walks ExportTraceServiceRequest -> ResourceSpans(1) -> ScopeSpans(2) ->
-/// Span(2) -> span_id(2) without decoding anything else.
-fn walk_span_ids(body: &[u8], mut on_span: impl FnMut(&[u8])) -> bool {
-    for_each_len_field(body, |f, rs| {
-        f != 1
-            || for_each_len_field(rs, |f, ss| {
-                f != 2
-                    || for_each_len_field(ss, |f, span| {
-                        if f != 2 {
-                            return true;
-                        }
-                        let mut id: &[u8] = &[];
-                        let ok = for_each_len_field(span, |f, v| {
-                            if f == 2 {
-                                id = v;
-                            }
-                            true
-                        });
-                        on_span(id);
-                        ok
-                    })
-            })
-    })
 }
