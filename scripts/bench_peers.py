@@ -89,15 +89,16 @@ class MariaDB:
     def __init__(self, root: Path):
         self.root, self.port = root, free_port()
         self.socket = root / "mysqld.sock"
-        datadir = root / "data"
+        datadir, tmpdir = root / "data", root / "tmp"
+        tmpdir.mkdir(parents=True, exist_ok=True)
         subprocess.run(["mariadb-install-db", "--no-defaults", f"--datadir={datadir}", "--user=root",
-                        "--auth-root-authentication-method=normal", "--skip-test-db"],
+                        f"--tmpdir={tmpdir}", "--auth-root-authentication-method=normal", "--skip-test-db"],
                        check=True, capture_output=True, timeout=180)
         self.log = open(root / "mariadbd.log", "ab")
         self.proc = subprocess.Popen(
             ["/usr/sbin/mariadbd", "--no-defaults", f"--datadir={datadir}", f"--socket={self.socket}",
-             f"--port={self.port}", "--bind-address=127.0.0.1", "--user=root", "--skip-name-resolve",
-             f"--pid-file={root / 'mariadbd.pid'}", "--innodb-buffer-pool-size=64M", "--skip-log-bin"],
+             f"--tmpdir={tmpdir}", f"--port={self.port}", "--bind-address=127.0.0.1", "--user=root",
+             "--skip-name-resolve", f"--pid-file={root / 'mariadbd.pid'}", "--innodb-buffer-pool-size=64M", "--skip-log-bin"],
             stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 60
         while True:

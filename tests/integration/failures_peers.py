@@ -43,24 +43,38 @@ class MariaDB:
         self.root = root
         self.extra_args = tuple(extra_args)
         self.datadir = root / "data"
+        # Its own tmpdir: the server's temporary tables then live beside its
+        # data, not in a /tmp shared with every other server and test.
+        self.tmpdir = root / "tmp"
+        self.tmpdir.mkdir(parents=True, exist_ok=True)
         self.socket = root / "mysqld.sock"
         self.port = free_port()
         self.log = root / "mariadbd.log"
         self.proc: subprocess.Popen | None = None
-        init = subprocess.run(
-            ["mariadb-install-db", "--no-defaults", f"--datadir={self.datadir}", "--user=root",
-             "--auth-root-authentication-method=normal", "--skip-test-db"],
-            capture_output=True, text=True, timeout=120)
-        assert init.returncode == 0, f"mariadb-install-db failed:\n{init.stdout}\n{init.stderr}"
+        self._install()
         self.start()
         self.query(f"CREATE USER '{DB_USER}'@'%' IDENTIFIED BY '{DB_PASSWORD}'", root=True)
         self.query(f"GRANT ALL PRIVILEGES ON *.* TO '{DB_USER}'@'%'", root=True)
+
+    def _install(self):
+        """Bootstrap the system tables; a failed bootstrap is retried once on
+        an empty data dir before the fixture gives up."""
+        for attempt in (1, 2):
+            shutil.rmtree(self.datadir, ignore_errors=True)
+            init = subprocess.run(
+                ["mariadb-install-db", "--no-defaults", f"--datadir={self.datadir}", "--user=root",
+                 f"--tmpdir={self.tmpdir}", "--auth-root-authentication-method=normal",
+                 "--skip-test-db"],
+                capture_output=True, text=True, timeout=120)
+            if init.returncode == 0:
+                return
+        pytest.fail(f"mariadb-install-db failed twice:\n{init.stdout[-2000:]}\n{init.stderr[-3000:]}")
 
     def start(self):
         self._out = open(self.log, "ab")
         self.proc = subprocess.Popen(
             [MARIADBD, "--no-defaults", f"--datadir={self.datadir}", f"--socket={self.socket}",
-             f"--port={self.port}", "--bind-address=127.0.0.1", "--user=root", "--skip-name-resolve",
+             f"--tmpdir={self.tmpdir}", f"--port={self.port}", "--bind-address=127.0.0.1", "--user=root", "--skip-name-resolve",
              f"--pid-file={self.root / 'mariadbd.pid'}", "--innodb-buffer-pool-size=32M",
              "--skip-log-bin", "--max-connections=200", *self.extra_args],
             stdout=self._out, stderr=subprocess.STDOUT, start_new_session=True)
