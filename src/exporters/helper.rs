@@ -8,6 +8,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use bytes::Bytes;
 use futures::future::BoxFuture;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -36,9 +37,32 @@ impl ExportError {
     }
 }
 
+/// What the attempts at one batch send, made once before the first.
+pub enum Request {
+    /// the batch: the exporter encodes it on every attempt
+    Batch(Batch),
+    /// what the exporter made of the batch in [`Export::prepare`] (a
+    /// compressed body), sent as it is by [`Export::export_body`]
+    Body(Bytes),
+}
+
 /// One destination: sends a batch once, without retrying.
 pub trait Export: Send + Sync + 'static {
     fn export(&self, batch: Batch) -> BoxFuture<'_, Result<PartialSuccess, ExportError>>;
+
+    /// Called once per batch before its first attempt. An exporter whose
+    /// request body costs work and is much smaller than the batch (gzip)
+    /// returns [`Request::Body`]: the batch is then dropped, and only the
+    /// body is held while the destination is slow to answer or between
+    /// retries, and resent as it is. The default keeps the batch.
+    fn prepare(&self, batch: Batch) -> BoxFuture<'_, Result<Request, ExportError>> {
+        Box::pin(std::future::ready(Ok(Request::Batch(batch))))
+    }
+
+    /// Sends a body made by [`Export::prepare`].
+    fn export_body(&self, _body: Bytes) -> BoxFuture<'_, Result<PartialSuccess, ExportError>> {
+        Box::pin(std::future::ready(Err(ExportError::Permanent("this exporter prepares no request bodies".into()))))
+    }
 }
 
 #[path = "helper_config.rs"]
@@ -73,9 +97,14 @@ impl Sender {
     async fn send(&self, batch: Batch) -> Result<(), Failure> {
         let items = batch.items() as u64;
         let started = Instant::now();
+        let request = self.export.prepare(batch).await.map_err(|error| Failure { error, stopped: false })?;
         let mut attempt = 0;
         loop {
-            let result = match tokio::time::timeout(self.settings.timeout, self.export.export(batch.clone())).await {
+            let sending = match &request {
+                Request::Batch(batch) => self.export.export(batch.clone()),
+                Request::Body(body) => self.export.export_body(body.clone()),
+            };
+            let result = match tokio::time::timeout(self.settings.timeout, sending).await {
                 Ok(r) => r,
                 Err(_) => Err(ExportError::retryable(format!("timed out after {:?}", self.settings.timeout))),
             };

@@ -170,3 +170,48 @@ async fn partial_success_is_counted_and_not_retried() {
     assert_eq!(calls.load(Ordering::SeqCst), 1, "a partial success is final");
     assert_eq!((metrics.sent.get(), metrics.send_failed.get()), (3, 2));
 }
+
+/// An export that turns the batch into a body once and then sends only it.
+struct Preparing {
+    prepared: Arc<AtomicUsize>,
+    bodies: Arc<Mutex<Vec<Bytes>>>,
+    failures_left: AtomicUsize,
+}
+
+impl Export for Preparing {
+    fn export(&self, _batch: Batch) -> BoxFuture<'_, Result<PartialSuccess, ExportError>> {
+        Box::pin(async { panic!("a prepared batch is sent as its body") })
+    }
+
+    fn prepare(&self, batch: Batch) -> BoxFuture<'_, Result<Request, ExportError>> {
+        Box::pin(async move {
+            self.prepared.fetch_add(1, Ordering::SeqCst);
+            Ok(Request::Body(Bytes::from(format!("{} items", batch.items()))))
+        })
+    }
+
+    fn export_body(&self, body: Bytes) -> BoxFuture<'_, Result<PartialSuccess, ExportError>> {
+        Box::pin(async move {
+            self.bodies.lock().unwrap().push(body);
+            if self.failures_left.load(Ordering::SeqCst) > 0 {
+                self.failures_left.fetch_sub(1, Ordering::SeqCst);
+                return Err(ExportError::retryable("503"));
+            }
+            Ok(PartialSuccess::default())
+        })
+    }
+}
+
+#[tokio::test]
+async fn a_prepared_body_is_made_once_and_resent_on_every_retry() {
+    let prepared = Arc::new(AtomicUsize::new(0));
+    let bodies = Arc::new(Mutex::new(Vec::new()));
+    let export = Preparing { prepared: prepared.clone(), bodies: bodies.clone(), failures_left: AtomicUsize::new(2) };
+    let metrics = crate::telemetry::Telemetry::new().exporter(crate::signal::Signal::Traces, "test");
+    let e = build("test".into(), Box::new(export), settings(false), metrics.clone());
+    e.consumer.consume(traces_batch(vec![spans("s", "x", 3)])).await.unwrap();
+    assert_eq!(prepared.load(Ordering::SeqCst), 1);
+    let bodies = bodies.lock().unwrap().clone();
+    assert_eq!(bodies, vec![Bytes::from("3 items"); 3]);
+    assert_eq!((metrics.sent.get(), metrics.send_failed.get()), (3, 0));
+}

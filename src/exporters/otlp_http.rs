@@ -5,12 +5,13 @@
 use std::collections::BTreeMap;
 use std::io::Write;
 
+use bytes::Bytes;
 use futures::future::BoxFuture;
 use serde::Deserialize;
 use serde_json::Value;
 
 use super::client::{parse_retry_after, Compression, TlsClientConfig};
-use super::helper::{self, Export, ExportError, HelperSettings, QueueConfig, RetryConfig};
+use super::helper::{self, Export, ExportError, HelperSettings, QueueConfig, Request, RetryConfig};
 use crate::component::{
     parse_section, BuildContext, BuildResult, BuiltExporter, ExporterConfig, Factory, Invalid, NeededFile, Validate,
 };
@@ -191,69 +192,92 @@ struct OtlpHttp {
 }
 
 impl OtlpHttp {
-    fn body(&self, batch: &Batch) -> Result<(Vec<u8>, &'static str), ExportError> {
-        let (raw, content_type) = match self.encoding {
-            Encoding::Proto => (batch.encoded().to_vec(), "application/x-protobuf"),
+    fn content_type(&self) -> &'static str {
+        match self.encoding {
+            Encoding::Proto => "application/x-protobuf",
+            Encoding::Json => "application/json",
+        }
+    }
+
+    /// The request body: the encoded batch (protobuf as it is, or JSON),
+    /// compressed as configured. Made once per batch.
+    fn body(&self, batch: &Batch) -> Result<Bytes, ExportError> {
+        let raw = match self.encoding {
+            Encoding::Proto => batch.encoded(),
             Encoding::Json => {
                 let decoded = batch.decoded().map_err(|e| ExportError::Permanent(e.to_string()))?;
-                (otlp::encode_json(&decoded), "application/json")
+                Bytes::from(otlp::encode_json(&decoded))
             }
         };
-        let body = match self.compression {
+        Ok(match self.compression {
             Compression::Gzip => {
                 let mut enc =
                     flate2::write::GzEncoder::new(Vec::with_capacity(raw.len() / 4), flate2::Compression::fast());
-                enc.write_all(&raw).and_then(|_| enc.finish()).map_err(|e| ExportError::Permanent(e.to_string()))?
+                let out = enc.write_all(&raw).and_then(|_| enc.finish());
+                Bytes::from(out.map_err(|e| ExportError::Permanent(e.to_string()))?)
             }
-            Compression::Zstd => zstd::bulk::compress(&raw, 1).map_err(|e| ExportError::Permanent(e.to_string()))?,
+            Compression::Zstd => {
+                Bytes::from(zstd::bulk::compress(&raw, 1).map_err(|e| ExportError::Permanent(e.to_string()))?)
+            }
             Compression::None | Compression::Empty => raw,
+        })
+    }
+
+    async fn send(&self, body: Bytes) -> Result<PartialSuccess, ExportError> {
+        let mut req = self.client.post(&self.url).header("content-type", self.content_type()).body(body);
+        if let Some(auth) = &self.auth {
+            let (name, value) = auth.header().map_err(|e| ExportError::Permanent(format!("auth: {e}")))?;
+            req = req.header(name, value);
+        }
+        match self.compression {
+            Compression::Gzip => req = req.header("content-encoding", "gzip"),
+            Compression::Zstd => req = req.header("content-encoding", "zstd"),
+            _ => {}
+        }
+        let resp = req.send().await.map_err(|e| ExportError::retryable(format!("{}: {e}", self.url)))?;
+        let status = resp.status();
+        let retry_after = resp.headers().get("retry-after").and_then(|v| v.to_str().ok()).and_then(parse_retry_after);
+        let json = resp.headers().get("content-type").and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("json"));
+        let body = read_limited(resp).await;
+        if status.is_success() {
+            return Ok(if json {
+                partial_from_json(&body, self.signal)
+            } else {
+                PartialSuccess::decode_response(&body).unwrap_or_default()
+            });
+        }
+        let detail = if json {
+            serde_json::from_slice::<Value>(&body)
+                .ok()
+                .and_then(|v| v.get("message").and_then(Value::as_str).map(str::to_owned))
+        } else {
+            otlp::status_message(&body)
         };
-        Ok((body, content_type))
+        let message =
+            format!("HTTP {status} from {}{}", self.url, detail.map(|d| format!(": {d}")).unwrap_or_default());
+        Err(match status.as_u16() {
+            429 | 502 | 503 | 504 => ExportError::Retryable { message, retry_after },
+            _ => ExportError::Permanent(message),
+        })
     }
 }
 
 impl Export for OtlpHttp {
     fn export(&self, batch: Batch) -> BoxFuture<'_, Result<PartialSuccess, ExportError>> {
         Box::pin(async move {
-            let (body, content_type) = self.body(&batch)?;
-            let mut req = self.client.post(&self.url).header("content-type", content_type).body(body);
-            if let Some(auth) = &self.auth {
-                let (name, value) = auth.header().map_err(|e| ExportError::Permanent(format!("auth: {e}")))?;
-                req = req.header(name, value);
-            }
-            match self.compression {
-                Compression::Gzip => req = req.header("content-encoding", "gzip"),
-                Compression::Zstd => req = req.header("content-encoding", "zstd"),
-                _ => {}
-            }
-            let resp = req.send().await.map_err(|e| ExportError::retryable(format!("{}: {e}", self.url)))?;
-            let status = resp.status();
-            let retry_after =
-                resp.headers().get("retry-after").and_then(|v| v.to_str().ok()).and_then(parse_retry_after);
-            let json =
-                resp.headers().get("content-type").and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("json"));
-            let body = read_limited(resp).await;
-            if status.is_success() {
-                return Ok(if json {
-                    partial_from_json(&body, self.signal)
-                } else {
-                    PartialSuccess::decode_response(&body).unwrap_or_default()
-                });
-            }
-            let detail = if json {
-                serde_json::from_slice::<Value>(&body)
-                    .ok()
-                    .and_then(|v| v.get("message").and_then(Value::as_str).map(str::to_owned))
-            } else {
-                otlp::status_message(&body)
-            };
-            let message =
-                format!("HTTP {status} from {}{}", self.url, detail.map(|d| format!(": {d}")).unwrap_or_default());
-            Err(match status.as_u16() {
-                429 | 502 | 503 | 504 => ExportError::Retryable { message, retry_after },
-                _ => ExportError::Permanent(message),
-            })
+            let body = self.body(&batch)?;
+            self.send(body).await
         })
+    }
+
+    /// The body is made once and kept for every attempt instead of the
+    /// batch (a fraction of it when compressed).
+    fn prepare(&self, batch: Batch) -> BoxFuture<'_, Result<Request, ExportError>> {
+        Box::pin(async move { Ok(Request::Body(self.body(&batch)?)) })
+    }
+
+    fn export_body(&self, body: Bytes) -> BoxFuture<'_, Result<PartialSuccess, ExportError>> {
+        Box::pin(self.send(body))
     }
 }
 

@@ -31,6 +31,12 @@ impl Frame {
 
     /// The message gzip-compressed at the fastest level.
     pub fn gzip(message: &[u8]) -> std::io::Result<Frame> {
+        Ok(Frame::from_gzip_wire(Frame::gzip_wire(message)?))
+    }
+
+    /// The whole frame of [`Frame::gzip`] as it goes on the wire, prefix
+    /// included: what a sender keeps to resend it.
+    pub fn gzip_wire(message: &[u8]) -> std::io::Result<Bytes> {
         let mut out = Vec::with_capacity(message.len() / 4 + 64);
         out.extend_from_slice(&[0; 5]);
         let mut enc = flate2::write::GzEncoder::new(out, flate2::Compression::fast());
@@ -38,7 +44,15 @@ impl Frame {
         let mut out = enc.finish()?;
         let header = prefix(true, out.len() - 5).map_err(|s| std::io::Error::other(s.message().to_owned()))?;
         out[..5].copy_from_slice(&header);
-        Ok(Frame { prefix: header, body: Bytes::from(out), gzip: true })
+        Ok(Bytes::from(out))
+    }
+
+    /// A frame made by [`Frame::gzip_wire`].
+    pub fn from_gzip_wire(frame: Bytes) -> Frame {
+        let mut prefix = [0u8; 5];
+        prefix.copy_from_slice(&frame[..5]);
+        debug_assert_eq!(prefix[0], 1, "a compressed frame");
+        Frame { prefix, body: frame, gzip: true }
     }
 
     fn into_body(self) -> tonic::body::Body {
