@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Benchmarks: the prometheus exporter scrape and spanmetrics per-span cost,
 # the loadbalancing exporter against the plain otlp exporter, cold start,
-# cardinality, the stack's own pipeline stage by stage, the signal x
+# cardinality, the stack's own pipeline stage by stage, small requests
+# waiting in the batch processor against Rotel, the signal x
 # transport matrix against Rotel, then the side-by-side pipeline benchmark:
 # otelstack-collector vs Rotel.
 # Installs Rotel into .venv (idempotent), builds the release collector, then
@@ -52,6 +53,11 @@ if [[ "${BENCH_ONLY:-}" != rotel ]]; then
     .venv/bin/python scripts/bench_coldstart.py
     .venv/bin/python scripts/bench_cardinality.py
     .venv/bin/python scripts/bench_stack.py
+fi
+
+# memory held per small request waiting in the batch processor, against Rotel
+if [[ "${BENCH_ONLY:-}" == "" ]]; then
+    .venv/bin/python scripts/bench_small_requests.py
 fi
 
 # every signal and transport, side by side with Rotel

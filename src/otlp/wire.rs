@@ -192,11 +192,21 @@ pub fn inspect(signal: Signal, buf: &[u8]) -> Result<usize, WireError> {
     Ok(count)
 }
 
+/// Requests up to this size are copied into a buffer of their own size.
+const COMPACT_BELOW: usize = 32 * 1024;
+
 impl Batch {
     /// Wraps an encoded export request after validating it with [`inspect`]
     /// and counting its items.
+    ///
+    /// A small request is copied into an allocation of its own size first:
+    /// the buffer a receiver read it into (tonic's is at least 8 KiB, hyper
+    /// keeps its read buffer) would otherwise stay allocated as long as the
+    /// batch lives, in the batch processor or a sending queue. 8,000
+    /// one-span requests of 384 bytes held 83 MiB that way.
     pub fn from_encoded(signal: Signal, bytes: Bytes) -> Result<Batch, WireError> {
         let items = inspect(signal, &bytes)?;
+        let bytes = if bytes.len() <= COMPACT_BELOW { Bytes::copy_from_slice(&bytes) } else { bytes };
         Ok(Batch::from_validated(signal, items, bytes))
     }
 }
