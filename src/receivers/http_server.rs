@@ -173,6 +173,8 @@ async fn inflate(encoding: &str, raw: bytes::Bytes, max: usize) -> Result<bytes:
         if out.len() > max {
             return Err(Inflate::TooLarge);
         }
+        // the batch keeps this buffer: give back what the guess over-reserved
+        out.shrink_to_fit();
         Ok(bytes::Bytes::from(out))
     };
     if small {
