@@ -1,4 +1,4 @@
-//! The debug exporter: sampling, its refusals and output_paths.
+//! The debug exporter: sampling, its refusals, output_paths and what it prints.
 
 use super::*;
 
@@ -43,4 +43,40 @@ fn samples_per_second_as_otelcols_logger_and_refuses_keys_it_lacks() {
     assert!(ok.unwrap().validate().is_ok());
     assert_eq!(cfg(serde_json::json!({"output": {"record": {"include": ["a"]}}})), "output");
     assert_eq!(cfg(serde_json::json!({"sampling_thereafter": 0})), "sampling_thereafter");
+}
+
+#[test]
+fn normal_prints_a_line_per_item_and_detailed_every_field() {
+    let d = crate::otlp::data::Decoded::Traces(vec![crate::testkit::spans("svc", "op", 2)]);
+    let mut normal = String::new();
+    render(&mut normal, &d, false);
+    let trace = "01".repeat(16);
+    assert_eq!(
+        normal,
+        format!(
+            "ResourceSpans #0 service.name=Str(svc)\nScopeSpans #0 test@1\n\
+             op-0 {trace} 0000000000000001 http.method=Str(GET) n=Int(0)\n\
+             op-1 {trace} 0000000000000002 http.method=Str(GET) n=Int(1)\n"
+        )
+    );
+    let mut detailed = String::new();
+    render(&mut detailed, &d, true);
+    for line in [
+        "ResourceSpans #0\nResource SchemaURL: \nResource attributes:\n     -> service.name: Str(svc)\n",
+        "ScopeSpans #0\nScopeSpans SchemaURL: \nInstrumentationScope test 1\n",
+        "Span #1\n    Trace ID       : 01010101010101010101010101010101\n",
+        "    Kind           : Server\n    Start time     : 2023-11-14T22:13:20.000000000Z\n",
+        "Attributes:\n     -> http.method: Str(GET)\n     -> n: Int(1)\n",
+    ] {
+        assert!(detailed.contains(line), "{line:?} not in\n{detailed}");
+    }
+    let logs = crate::otlp::data::Decoded::Logs(vec![crate::testkit::logs("svc", &["boom"])]);
+    let mut out = String::new();
+    render(&mut out, &logs, false);
+    assert_eq!(out, "ResourceLog #0 service.name=Str(svc)\nScopeLogs #0 @\nStr(boom) k=Str(v)\n");
+    let metrics =
+        crate::otlp::data::Decoded::Metrics(vec![crate::testkit::metrics("svc", vec![crate::testkit::gauge("g", 2)])]);
+    let mut out = String::new();
+    render(&mut out, &metrics, false);
+    assert!(out.ends_with("g Gauge {i=Int(0)} 0 {i=Int(1)} 1\n"), "{out}");
 }
