@@ -192,45 +192,30 @@ pub(super) fn render(out: &mut String, d: &Decoded, detailed: bool) {
 
 fn metric_points(data: Option<&Data>) -> (&'static str, Vec<String>) {
     use opentelemetry_proto::tonic::metrics::v1::number_data_point::Value as N;
-    let num = |v: &Option<N>| match v {
-        Some(N::AsInt(i)) => i.to_string(),
-        Some(N::AsDouble(d)) => d.to_string(),
-        None => "<none>".into(),
+    let num = |attrs: &[KeyValue], v: &Option<N>| {
+        let v = match v {
+            Some(N::AsInt(i)) => i.to_string(),
+            Some(N::AsDouble(d)) => d.to_string(),
+            None => "<none>".into(),
+        };
+        format!("{{{}}} {v}", inline_attrs(attrs))
     };
+    let stats =
+        |attrs: &[KeyValue], count: u64, sum: f64| format!("{{{}}} count={count} sum={sum}", inline_attrs(attrs));
     match data {
-        Some(Data::Gauge(g)) => (
-            "Gauge",
-            g.data_points.iter().map(|p| format!("{{{}}} {}", inline_attrs(&p.attributes), num(&p.value))).collect(),
-        ),
-        Some(Data::Sum(s)) => (
-            "Sum",
-            s.data_points.iter().map(|p| format!("{{{}}} {}", inline_attrs(&p.attributes), num(&p.value))).collect(),
-        ),
+        Some(Data::Gauge(g)) => ("Gauge", g.data_points.iter().map(|p| num(&p.attributes, &p.value)).collect()),
+        Some(Data::Sum(s)) => ("Sum", s.data_points.iter().map(|p| num(&p.attributes, &p.value)).collect()),
         Some(Data::Histogram(h)) => (
             "Histogram",
-            h.data_points
-                .iter()
-                .map(|p| {
-                    format!("{{{}}} count={} sum={}", inline_attrs(&p.attributes), p.count, p.sum.unwrap_or_default())
-                })
-                .collect(),
+            h.data_points.iter().map(|p| stats(&p.attributes, p.count, p.sum.unwrap_or_default())).collect(),
         ),
         Some(Data::ExponentialHistogram(h)) => (
             "ExponentialHistogram",
-            h.data_points
-                .iter()
-                .map(|p| {
-                    format!("{{{}}} count={} sum={}", inline_attrs(&p.attributes), p.count, p.sum.unwrap_or_default())
-                })
-                .collect(),
+            h.data_points.iter().map(|p| stats(&p.attributes, p.count, p.sum.unwrap_or_default())).collect(),
         ),
-        Some(Data::Summary(s)) => (
-            "Summary",
-            s.data_points
-                .iter()
-                .map(|p| format!("{{{}}} count={} sum={}", inline_attrs(&p.attributes), p.count, p.sum))
-                .collect(),
-        ),
+        Some(Data::Summary(s)) => {
+            ("Summary", s.data_points.iter().map(|p| stats(&p.attributes, p.count, p.sum)).collect())
+        }
         None => ("Empty", Vec::new()),
     }
 }

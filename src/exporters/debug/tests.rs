@@ -79,4 +79,18 @@ fn normal_prints_a_line_per_item_and_detailed_every_field() {
     let mut out = String::new();
     render(&mut out, &metrics, false);
     assert!(out.ends_with("g Gauge {i=Int(0)} 0 {i=Int(1)} 1\n"), "{out}");
+    use opentelemetry_proto::tonic::metrics::v1::{metric::Data, Histogram, HistogramDataPoint, Metric};
+    let point = HistogramDataPoint { count: 3, sum: Some(1.5), ..Default::default() };
+    let histogram = Data::Histogram(Histogram { data_points: vec![point], ..Default::default() });
+    let m = Metric { name: "h".into(), unit: "s".into(), data: Some(histogram), ..Default::default() };
+    let metrics = crate::otlp::data::Decoded::Metrics(vec![crate::testkit::metrics("svc", vec![m])]);
+    let mut out = String::new();
+    render(&mut out, &metrics, true);
+    assert!(
+        out.ends_with(
+            "Metric #0\nDescriptor:\n     -> Name: h\n     -> Description: \n     -> Unit: s\n     -> DataType: Histogram\n\
+             DataPoint #0: {} count=3 sum=1.5\n"
+        ),
+        "{out}"
+    );
 }
