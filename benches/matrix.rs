@@ -166,7 +166,7 @@ async fn run_one(s: &Settings, kind: Kind, bin: &std::path::Path, c: &Case, tick
         if c.mode == Mode::FlatOut { "flat" } else { "fixed" }
     );
     let mut peer =
-        peers::Peer::start(kind, bin, &target_dir().join("bench/matrix").join(&label), sink.addr(), c.compression)?;
+        peers::start(kind, bin, &target_dir().join("bench/matrix").join(&label), sink.addr(), c.compression)?;
     if let Err(e) = tokio::task::block_in_place(|| peer.wait_ready(Duration::from_secs(30))) {
         peer.stop();
         sink.stop().await;
@@ -180,7 +180,7 @@ async fn run_one(s: &Settings, kind: Kind, bin: &std::path::Path, c: &Case, tick
         signal: c.signal,
         transport: c.transport,
         grpc: peer.grpc,
-        http: peer.http,
+        http: peer.http.expect("the matrix starts every collector with an HTTP receiver"),
         mode: c.mode,
         duration: Duration::from_secs_f64(s.seconds),
         connections: 4,

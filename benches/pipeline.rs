@@ -308,7 +308,7 @@ async fn run_one(
     // Rates are taken after a warm-up (connection set-up, first batch).
     let warm_up = Duration::from_secs_f64((duration.as_secs_f64() / 4.0).min(1.0));
     let cfg = LoadConfig {
-        target: col.receiver,
+        target: col.grpc,
         mode,
         duration,
         warm_up,
