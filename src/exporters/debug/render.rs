@@ -7,8 +7,10 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use opentelemetry_proto::tonic::common::v1::any_value::Value as V;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, InstrumentationScope, KeyValue};
-use opentelemetry_proto::tonic::metrics::v1::metric::Data;
+use opentelemetry_proto::tonic::logs::v1::LogRecord;
+use opentelemetry_proto::tonic::metrics::v1::{metric::Data, Metric};
 use opentelemetry_proto::tonic::resource::v1::Resource;
+use opentelemetry_proto::tonic::trace::v1::Span;
 
 use crate::otlp::data::Decoded;
 use crate::signal::{Batch, Signal};
@@ -101,92 +103,125 @@ fn scope_header(
 
 pub(super) fn render(out: &mut String, d: &Decoded, detailed: bool) {
     match d {
-        Decoded::Traces(rs) => {
-            for (i, r) in rs.iter().enumerate() {
-                resource_header(out, "ResourceSpans", i, &r.resource, &r.schema_url, detailed);
-                for (j, s) in r.scope_spans.iter().enumerate() {
-                    scope_header(out, "ScopeSpans", j, &s.scope, &s.schema_url, detailed);
-                    for (k, sp) in s.spans.iter().enumerate() {
-                        let (tid, sid, pid) = (
-                            const_hex::encode(&sp.trace_id),
-                            const_hex::encode(&sp.span_id),
-                            const_hex::encode(&sp.parent_span_id),
-                        );
-                        if !detailed {
-                            let _ = writeln!(out, "{} {tid} {sid} {}", sp.name, inline_attrs(&sp.attributes));
-                            continue;
-                        }
-                        let status = sp.status.clone().unwrap_or_default();
-                        let code = ["Unset", "Ok", "Error"].get(status.code as usize).copied().unwrap_or("Unknown");
-                        let kind = ["Unspecified", "Internal", "Server", "Client", "Producer", "Consumer"]
-                            .get(sp.kind as usize)
-                            .copied()
-                            .unwrap_or("Unknown");
-                        let _ = writeln!(
-                            out,
-                            "Span #{k}\n    Trace ID       : {tid}\n    Parent ID      : {pid}\n    ID             : {sid}\n    Name           : {}\n    Kind           : {kind}\n    Start time     : {}\n    End time       : {}\n    Status code    : {code}\n    Status message : {}",
-                            sp.name, time(sp.start_time_unix_nano), time(sp.end_time_unix_nano), status.message
-                        );
-                        attrs_block(out, "Attributes", &sp.attributes);
-                        for (e, ev) in sp.events.iter().enumerate() {
-                            let _ = writeln!(
-                                out,
-                                "SpanEvent #{e}\n     -> Name: {}\n     -> Timestamp: {}",
-                                ev.name,
-                                time(ev.time_unix_nano)
-                            );
-                            attrs_block(out, "     -> Attributes", &ev.attributes);
-                        }
-                    }
-                }
+        Decoded::Traces(rs) => walk(
+            out,
+            ("ResourceSpans", "ScopeSpans"),
+            detailed,
+            rs,
+            |r| (&r.resource, &r.schema_url, &r.scope_spans),
+            |s| (&s.scope, &s.schema_url, &s.spans),
+            |out, k, sp| span(out, k, sp, detailed),
+        ),
+        Decoded::Logs(rs) => walk(
+            out,
+            ("ResourceLog", "ScopeLogs"),
+            detailed,
+            rs,
+            |r| (&r.resource, &r.schema_url, &r.scope_logs),
+            |s| (&s.scope, &s.schema_url, &s.log_records),
+            |out, k, l| log_record(out, k, l, detailed),
+        ),
+        Decoded::Metrics(rs) => walk(
+            out,
+            ("ResourceMetrics", "ScopeMetrics"),
+            detailed,
+            rs,
+            |r| (&r.resource, &r.schema_url, &r.scope_metrics),
+            |s| (&s.scope, &s.schema_url, &s.metrics),
+            |out, k, m| metric(out, k, m, detailed),
+        ),
+    }
+}
+
+/// Writes each resource's header, its scopes' headers, and each scope's items with `item`.
+fn walk<R, S, I>(
+    out: &mut String,
+    (resource_kind, scope_kind): (&str, &str),
+    detailed: bool,
+    resources: &[R],
+    resource: impl Fn(&R) -> (&Option<Resource>, &str, &[S]),
+    scope: impl Fn(&S) -> (&Option<InstrumentationScope>, &str, &[I]),
+    item: impl Fn(&mut String, usize, &I),
+) {
+    for (i, r) in resources.iter().enumerate() {
+        let (res, schema, scopes) = resource(r);
+        resource_header(out, resource_kind, i, res, schema, detailed);
+        for (j, s) in scopes.iter().enumerate() {
+            let (sc, schema, items) = scope(s);
+            scope_header(out, scope_kind, j, sc, schema, detailed);
+            for (k, it) in items.iter().enumerate() {
+                item(out, k, it);
             }
         }
-        Decoded::Logs(rs) => {
-            for (i, r) in rs.iter().enumerate() {
-                resource_header(out, "ResourceLog", i, &r.resource, &r.schema_url, detailed);
-                for (j, s) in r.scope_logs.iter().enumerate() {
-                    scope_header(out, "ScopeLogs", j, &s.scope, &s.schema_url, detailed);
-                    for (k, l) in s.log_records.iter().enumerate() {
-                        if !detailed {
-                            let _ = writeln!(out, "{} {}", value(&l.body), inline_attrs(&l.attributes));
-                            continue;
-                        }
-                        let _ = writeln!(
-                            out,
-                            "LogRecord #{k}\nObservedTimestamp: {}\nTimestamp: {}\nSeverityText: {}\nSeverityNumber: {}\nBody: {}",
-                            time(l.observed_time_unix_nano), time(l.time_unix_nano), l.severity_text, l.severity_number, value(&l.body)
-                        );
-                        attrs_block(out, "Attributes", &l.attributes);
-                        let _ = writeln!(
-                            out,
-                            "Trace ID: {}\nSpan ID: {}\nFlags: {}",
-                            const_hex::encode(&l.trace_id),
-                            const_hex::encode(&l.span_id),
-                            l.flags
-                        );
-                    }
-                }
-            }
-        }
-        Decoded::Metrics(rs) => {
-            for (i, r) in rs.iter().enumerate() {
-                resource_header(out, "ResourceMetrics", i, &r.resource, &r.schema_url, detailed);
-                for (j, s) in r.scope_metrics.iter().enumerate() {
-                    scope_header(out, "ScopeMetrics", j, &s.scope, &s.schema_url, detailed);
-                    for (k, m) in s.metrics.iter().enumerate() {
-                        let (ty, points) = metric_points(m.data.as_ref());
-                        if !detailed {
-                            let _ = writeln!(out, "{} {ty} {}", m.name, points.join(" "));
-                            continue;
-                        }
-                        let _ = writeln!(out, "Metric #{k}\nDescriptor:\n     -> Name: {}\n     -> Description: {}\n     -> Unit: {}\n     -> DataType: {ty}", m.name, m.description, m.unit);
-                        for (p, line) in points.iter().enumerate() {
-                            let _ = writeln!(out, "DataPoint #{p}: {line}");
-                        }
-                    }
-                }
-            }
-        }
+    }
+}
+
+fn span(out: &mut String, k: usize, sp: &Span, detailed: bool) {
+    let (tid, sid, pid) =
+        (const_hex::encode(&sp.trace_id), const_hex::encode(&sp.span_id), const_hex::encode(&sp.parent_span_id));
+    if !detailed {
+        let _ = writeln!(out, "{} {tid} {sid} {}", sp.name, inline_attrs(&sp.attributes));
+        return;
+    }
+    let status = sp.status.clone().unwrap_or_default();
+    let code = ["Unset", "Ok", "Error"].get(status.code as usize).copied().unwrap_or("Unknown");
+    let kind = ["Unspecified", "Internal", "Server", "Client", "Producer", "Consumer"]
+        .get(sp.kind as usize)
+        .copied()
+        .unwrap_or("Unknown");
+    let _ = writeln!(
+        out,
+        "Span #{k}\n    Trace ID       : {tid}\n    Parent ID      : {pid}\n    ID             : {sid}\n    Name           : {}\n    Kind           : {kind}\n    Start time     : {}\n    End time       : {}\n    Status code    : {code}\n    Status message : {}",
+        sp.name,
+        time(sp.start_time_unix_nano),
+        time(sp.end_time_unix_nano),
+        status.message
+    );
+    attrs_block(out, "Attributes", &sp.attributes);
+    for (e, ev) in sp.events.iter().enumerate() {
+        let _ =
+            writeln!(out, "SpanEvent #{e}\n     -> Name: {}\n     -> Timestamp: {}", ev.name, time(ev.time_unix_nano));
+        attrs_block(out, "     -> Attributes", &ev.attributes);
+    }
+}
+
+fn log_record(out: &mut String, k: usize, l: &LogRecord, detailed: bool) {
+    if !detailed {
+        let _ = writeln!(out, "{} {}", value(&l.body), inline_attrs(&l.attributes));
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "LogRecord #{k}\nObservedTimestamp: {}\nTimestamp: {}\nSeverityText: {}\nSeverityNumber: {}\nBody: {}",
+        time(l.observed_time_unix_nano),
+        time(l.time_unix_nano),
+        l.severity_text,
+        l.severity_number,
+        value(&l.body)
+    );
+    attrs_block(out, "Attributes", &l.attributes);
+    let _ = writeln!(
+        out,
+        "Trace ID: {}\nSpan ID: {}\nFlags: {}",
+        const_hex::encode(&l.trace_id),
+        const_hex::encode(&l.span_id),
+        l.flags
+    );
+}
+
+fn metric(out: &mut String, k: usize, m: &Metric, detailed: bool) {
+    let (ty, points) = metric_points(m.data.as_ref());
+    if !detailed {
+        let _ = writeln!(out, "{} {ty} {}", m.name, points.join(" "));
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "Metric #{k}\nDescriptor:\n     -> Name: {}\n     -> Description: {}\n     -> Unit: {}\n     -> DataType: {ty}",
+        m.name, m.description, m.unit
+    );
+    for (p, line) in points.iter().enumerate() {
+        let _ = writeln!(out, "DataPoint #{p}: {line}");
     }
 }
 

@@ -74,6 +74,16 @@ fn normal_prints_a_line_per_item_and_detailed_every_field() {
     let mut out = String::new();
     render(&mut out, &logs, false);
     assert_eq!(out, "ResourceLog #0 service.name=Str(svc)\nScopeLogs #0 @\nStr(boom) k=Str(v)\n");
+    let mut out = String::new();
+    render(&mut out, &logs, true);
+    let epoch = "1970-01-01T00:00:00.000000000Z";
+    assert!(
+        out.ends_with(&format!(
+            "LogRecord #0\nObservedTimestamp: {epoch}\nTimestamp: {epoch}\nSeverityText: ERROR\nSeverityNumber: 17\n\
+             Body: Str(boom)\nAttributes:\n     -> k: Str(v)\nTrace ID: \nSpan ID: \nFlags: 0\n"
+        )),
+        "{out}"
+    );
     let metrics =
         crate::otlp::data::Decoded::Metrics(vec![crate::testkit::metrics("svc", vec![crate::testkit::gauge("g", 2)])]);
     let mut out = String::new();
