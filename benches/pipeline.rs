@@ -27,6 +27,8 @@
 
 #[path = "pipeline/collector.rs"]
 mod collector;
+#[path = "pipeline/harness.rs"]
+mod harness;
 #[path = "pipeline/ids.rs"]
 mod ids;
 #[path = "pipeline/loadgen.rs"]
@@ -53,6 +55,7 @@ use std::time::Duration;
 use anyhow::{bail, Context as _};
 
 use collector::{Compression, Kind};
+use harness::{collector_bin, env, env_num, target_dir};
 use loadgen::Mode;
 use report::Failure;
 use sink::SinkMode;
@@ -77,45 +80,6 @@ struct Settings {
     /// `Some(call graphs?)` to run `perf record` on the collector.
     perf: Option<bool>,
     out_dir: PathBuf,
-}
-
-fn env(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
-}
-
-fn env_num<T: std::str::FromStr>(name: &str, default: T) -> anyhow::Result<T> {
-    match env(name) {
-        None => Ok(default),
-        Some(v) => v.trim().parse().map_err(|_| anyhow::anyhow!("{name}={v:?} is not a valid number")),
-    }
-}
-
-fn manifest_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn target_dir() -> PathBuf {
-    match env("CARGO_TARGET_DIR") {
-        Some(d) => manifest_dir().join(d),
-        None => manifest_dir().join("target"),
-    }
-}
-
-/// `.venv/lib/python3.*/site-packages/rotel/rotel-agent`
-fn find_rotel() -> anyhow::Result<PathBuf> {
-    let lib = manifest_dir().join(".venv/lib");
-    if let Ok(entries) = std::fs::read_dir(&lib) {
-        for e in entries.flatten() {
-            let p = e.path().join("site-packages/rotel/rotel-agent");
-            if p.is_file() {
-                return Ok(p);
-            }
-        }
-    }
-    bail!(
-        "rotel-agent not found under {}; run scripts/bench.sh (it installs rotel==0.0.1a15 into .venv) or set ROTEL_AGENT",
-        lib.display()
-    )
 }
 
 impl Settings {
@@ -149,30 +113,7 @@ impl Settings {
             Some("rotel") => vec![Kind::Rotel],
             Some(other) => bail!("BENCH_ONLY: unknown collector {other:?} (otelstack, rotel)"),
         };
-        let mut collectors = Vec::new();
-        for kind in kinds {
-            let bin = match kind {
-                Kind::Otelstack => env("OTELSTACK_COLLECTOR")
-                    .map(PathBuf::from)
-                    .unwrap_or_else(|| target_dir().join("release/otelstack-collector")),
-                Kind::Rotel => match env("ROTEL_AGENT") {
-                    Some(p) => PathBuf::from(p),
-                    None => find_rotel()?,
-                },
-            };
-            if !bin.is_file() {
-                bail!(
-                    "{kind} binary {} does not exist{}",
-                    bin.display(),
-                    if kind == Kind::Otelstack {
-                        " (build it with `cargo build --release --bin otelstack-collector`, or run scripts/bench.sh)"
-                    } else {
-                        ""
-                    }
-                );
-            }
-            collectors.push((kind, bin));
-        }
+        let collectors = kinds.into_iter().map(|k| Ok((k, collector_bin(k)?))).collect::<anyhow::Result<_>>()?;
         let slow_sink = match env("BENCH_SLOW").as_deref().map(str::trim) {
             Some("0") => None,
             _ => Some(SinkMode::Slow {
@@ -334,16 +275,5 @@ async fn run() -> anyhow::Result<bool> {
 }
 
 fn main() {
-    // cargo bench passes `--bench` (and maybe a filter); there is nothing to filter.
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("tokio runtime");
-    let code = match rt.block_on(run()) {
-        Ok(true) => 0,
-        Ok(false) => 1,
-        Err(e) => {
-            eprintln!("bench failed: {e:#}");
-            2
-        }
-    };
-    rt.shutdown_timeout(Duration::from_secs(2));
-    std::process::exit(code);
+    harness::main(run())
 }
