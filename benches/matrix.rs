@@ -22,6 +22,8 @@
 #[path = "pipeline/collector.rs"]
 #[allow(dead_code)]
 mod collector;
+#[path = "pipeline/harness.rs"]
+mod harness;
 #[path = "pipeline/ids.rs"]
 mod ids;
 #[path = "matrix/load.rs"]
@@ -49,18 +51,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context as _};
 use collector::{Compression, Kind};
+use harness::{collector_bin, env, env_num, target_dir};
 use load::{LoadConfig, Mode, Transport};
 use otelstack::signal::Signal;
 use report::Row;
 use signals::{Encoding, Items};
-
-fn env(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
-}
-
-fn env_num<T: std::str::FromStr>(name: &str, default: T) -> anyhow::Result<T> {
-    env(name).map_or(Ok(default), |v| v.trim().parse().map_err(|_| anyhow::anyhow!("{name}={v:?} is not a number")))
-}
 
 fn list<T>(name: &str, default: &str, parse: impl Fn(&str) -> Option<T>) -> anyhow::Result<Vec<T>> {
     env(name)
@@ -68,25 +63,6 @@ fn list<T>(name: &str, default: &str, parse: impl Fn(&str) -> Option<T>) -> anyh
         .split(',')
         .map(|v| parse(v.trim()).ok_or_else(|| anyhow::anyhow!("{name}: unknown value {v:?} (choose from {default})")))
         .collect()
-}
-
-fn target_dir() -> PathBuf {
-    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    env("CARGO_TARGET_DIR").map_or_else(|| manifest.join("target"), |d| manifest.join(d))
-}
-
-fn rotel_bin() -> anyhow::Result<PathBuf> {
-    if let Some(p) = env("ROTEL_AGENT") {
-        return Ok(PathBuf::from(p));
-    }
-    let lib = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".venv/lib");
-    for e in std::fs::read_dir(&lib).into_iter().flatten().flatten() {
-        let p = e.path().join("site-packages/rotel/rotel-agent");
-        if p.is_file() {
-            return Ok(p);
-        }
-    }
-    bail!("rotel-agent not found under {}; run scripts/bench.sh (it installs rotel) or set ROTEL_AGENT", lib.display())
 }
 
 struct Settings {
@@ -107,18 +83,7 @@ impl Settings {
             "rotel" => Some(Kind::Rotel),
             _ => None,
         })?;
-        let mut collectors = Vec::new();
-        for kind in kinds {
-            let bin = match kind {
-                Kind::Otelstack => env("OTELSTACK_COLLECTOR")
-                    .map_or_else(|| target_dir().join("release/otelstack-collector"), PathBuf::from),
-                Kind::Rotel => rotel_bin()?,
-            };
-            if !bin.is_file() {
-                bail!("{kind} binary {} does not exist (build it with `cargo build --release --bin otelstack-collector`, or run scripts/bench.sh)", bin.display());
-            }
-            collectors.push((kind, bin));
-        }
+        let collectors = kinds.into_iter().map(|k| Ok((k, collector_bin(k)?))).collect::<anyhow::Result<_>>()?;
         Ok(Settings {
             signals: list("BENCH_SIGNALS", "traces,metrics,logs", Signal::parse)?,
             transports: list("BENCH_TRANSPORTS", "grpc,http-proto,http-json", |v| match v {
@@ -166,7 +131,7 @@ async fn run_one(s: &Settings, kind: Kind, bin: &std::path::Path, c: &Case, tick
         if c.mode == Mode::FlatOut { "flat" } else { "fixed" }
     );
     let mut peer =
-        peers::Peer::start(kind, bin, &target_dir().join("bench/matrix").join(&label), sink.addr(), c.compression)?;
+        peers::start(kind, bin, &target_dir().join("bench/matrix").join(&label), sink.addr(), c.compression)?;
     if let Err(e) = tokio::task::block_in_place(|| peer.wait_ready(Duration::from_secs(30))) {
         peer.stop();
         sink.stop().await;
@@ -180,7 +145,7 @@ async fn run_one(s: &Settings, kind: Kind, bin: &std::path::Path, c: &Case, tick
         signal: c.signal,
         transport: c.transport,
         grpc: peer.grpc,
-        http: peer.http,
+        http: peer.http.expect("the matrix starts every collector with an HTTP receiver"),
         mode: c.mode,
         duration: Duration::from_secs_f64(s.seconds),
         connections: 4,
@@ -310,15 +275,5 @@ async fn run() -> anyhow::Result<bool> {
 fn main() {
     // reqwest (the HTTP generator) is built without a default crypto provider.
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("tokio runtime");
-    let code = match rt.block_on(run()) {
-        Ok(true) => 0,
-        Ok(false) => 1,
-        Err(e) => {
-            eprintln!("bench failed: {e:#}");
-            2
-        }
-    };
-    rt.shutdown_timeout(Duration::from_secs(2));
-    std::process::exit(code);
+    harness::main(run())
 }

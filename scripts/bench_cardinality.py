@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -38,7 +37,7 @@ from opentelemetry.proto.resource.v1 import resource_pb2
 from opentelemetry.proto.trace.v1 import trace_pb2
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_coldstart import free_port, healthy  # noqa: E402
+from bench_coldstart import free_port, start_healthy, status_kib, stop_collector  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(os.environ.get("OTELSTACK_COLLECTOR", ROOT / "target/release/otelstack-collector"))
@@ -98,13 +97,6 @@ def requests_for(keys: int, per_request: int = 1000) -> list[bytes]:
     return out
 
 
-def status_kib(pid: int, key: str) -> int:
-    for line in open(f"/proc/{pid}/status"):
-        if line.startswith(key + ":"):
-            return int(line.split()[1])
-    return 0
-
-
 def scrape(port: int) -> tuple[float, bytes]:
     t = time.perf_counter()
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=300) as r:
@@ -117,14 +109,8 @@ def run(series: int, limit: int, workdir: Path) -> dict:
     ports = {k: free_port() for k in ("grpc", "prom", "health", "metrics")}
     path = workdir / f"card-{series}-{limit}.yaml"
     path.write_text(config(ports, limit))
-    log = open(path.with_suffix(".log"), "wb")
-    proc = subprocess.Popen([str(BIN), "--config", str(path)], stdout=log, stderr=log, stdin=subprocess.DEVNULL)
+    proc, log = start_healthy(BIN, path, ports["health"])
     try:
-        deadline = time.monotonic() + 30
-        while not healthy(ports["health"]):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit(f"the collector did not become healthy; see {path.with_suffix('.log')}")
-            time.sleep(0.05)
         time.sleep(1.0)
         idle = status_kib(proc.pid, "VmRSS")
         payloads = requests_for(keys)
@@ -161,13 +147,7 @@ def run(series: int, limit: int, workdir: Path) -> dict:
             "scrape_s": statistics.median(times), "scrape_mb": len(body) / 1e6,
         }
     finally:
-        proc.terminate()
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
+        stop_collector(proc, log)
 
 
 def main() -> int:

@@ -13,6 +13,9 @@ the process is spawned and stops when a GET of the health endpoint answers
     scripts/bench_coldstart.py [--runs 50] [--binary target/release/otelstack-collector]
 
 Writes target/bench/coldstart.md too.
+
+The other bench scripts import their collector helpers from here
+(free_port, healthy, start_healthy, stop_collector, status_kib).
 """
 import argparse
 import os
@@ -74,6 +77,41 @@ def healthy(port: int) -> bool:
         return False
 
 
+def start_healthy(binary: Path, config: Path, health_port: int, what: str = "the collector",
+                  timeout_s: float = 30.0) -> tuple[subprocess.Popen, object]:
+    """Starts `binary --config config` (output to config's .log) and waits
+    until its health check answers; returns the process and the open log."""
+    log_path = config.with_suffix(".log")
+    log = open(log_path, "wb")
+    proc = subprocess.Popen([str(binary), "--config", str(config)], stdout=log, stderr=log, stdin=subprocess.DEVNULL)
+    deadline = time.monotonic() + timeout_s
+    while not healthy(health_port):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            stop_collector(proc, log)
+            raise SystemExit(f"{what} did not become healthy; see {log_path}")
+        time.sleep(0.05)
+    return proc, log
+
+
+def stop_collector(proc: subprocess.Popen, log, timeout_s: float = 30.0) -> None:
+    """SIGTERM, SIGKILL after `timeout_s`; closes the log."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    log.close()
+
+
+def status_kib(pid: int, key: str) -> int:
+    """A kB field of /proc/PID/status (VmRSS, VmHWM)."""
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith(key + ":"):
+            return int(line.split()[1])
+    return 0
+
+
 def one_run(binary: Path, workdir: Path, timeout_s: float = 10.0) -> float:
     ports = {k: free_port() for k in ("grpc", "http", "sink", "health", "metrics")}
     config = workdir / "coldstart.yaml"
@@ -90,13 +128,7 @@ def one_run(binary: Path, workdir: Path, timeout_s: float = 10.0) -> float:
             if time.perf_counter() - start > timeout_s:
                 raise SystemExit(f"not healthy after {timeout_s} s; see {workdir / 'coldstart.log'}")
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
+        stop_collector(proc, log, timeout_s=20)
 
 
 def percentile(xs: list, p: float) -> float:

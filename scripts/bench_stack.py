@@ -45,7 +45,7 @@ from opentelemetry.proto.resource.v1 import resource_pb2
 from opentelemetry.proto.trace.v1 import trace_pb2
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_coldstart import free_port, healthy  # noqa: E402
+from bench_coldstart import free_port, start_healthy, status_kib, stop_collector  # noqa: E402
 from bench_peers import DB, DB_PASSWORD, DB_USER, HttpSink, MariaDB, TraceSink  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -215,13 +215,6 @@ def proc_cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICK
 
 
-def proc_status(pid: int, key: str) -> int:
-    for line in open(f"/proc/{pid}/status"):
-        if line.startswith(key + ":"):
-            return int(line.split()[1])
-    return 0
-
-
 def run(variant: tuple, base_text: str, pool: list, db: MariaDB, workdir: Path) -> dict:
     name, processors, exporters = variant
     tempo, jaeger, rw, alert = TraceSink(), TraceSink(), HttpSink(204), HttpSink(200)
@@ -231,20 +224,15 @@ def run(variant: tuple, base_text: str, pool: list, db: MariaDB, workdir: Path) 
     cfg = without(localize(base_text, ports), processors, exporters)
     path = workdir / (name.replace(" ", "-").replace("/", "-") + ".yaml")
     path.write_text(yaml.safe_dump(cfg, sort_keys=False))
-    log = open(path.with_suffix(".log"), "wb")
-    proc = subprocess.Popen([str(BIN), "--config", str(path)], stdout=log, stderr=log, stdin=subprocess.DEVNULL)
+    proc = log = None
     try:
-        deadline = time.monotonic() + 30
-        while not healthy(ports["health"]):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit(f"{name}: the collector did not become healthy; see {path.with_suffix('.log')}")
-            time.sleep(0.05)
+        proc, log = start_healthy(BIN, path, ports["health"], what=f"{name}: the collector")
         time.sleep(0.5)
         rss_samples, stop = [], threading.Event()
 
         def sample():
             while not stop.wait(0.1):
-                rss_samples.append(proc_status(proc.pid, "VmRSS"))
+                rss_samples.append(status_kib(proc.pid, "VmRSS"))
         threading.Thread(target=sample, daemon=True).start()
         cpu0 = proc_cpu(proc.pid)
         t0 = time.perf_counter()
@@ -263,7 +251,7 @@ def run(variant: tuple, base_text: str, pool: list, db: MariaDB, workdir: Path) 
         drained = time.perf_counter() - t0
         cpu = proc_cpu(proc.pid) - cpu0
         stop.set()
-        peak = proc_status(proc.pid, "VmHWM")
+        peak = status_kib(proc.pid, "VmHWM")
         rows, distinct = db.failed_span_ids()
         return {
             "variant": name, "sent": sent, "failed_requests": load["failed"], "behind": load["behind"],
@@ -274,13 +262,8 @@ def run(variant: tuple, base_text: str, pool: list, db: MariaDB, workdir: Path) 
             "avg_mib": statistics.mean(rss_samples) / 1024 if rss_samples else 0.0,
         }
     finally:
-        proc.terminate()
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
+        if proc is not None:
+            stop_collector(proc, log)
         for s in (tempo, jaeger, rw, alert):
             s.stop()
 

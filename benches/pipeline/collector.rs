@@ -1,5 +1,8 @@
-//! Starting, probing and stopping the collectors under test, each as its own process.
+//! Starting, probing and stopping the collectors under test, each as its own
+//! process: the process handling both benches share (benches/matrix.rs
+//! includes this file too), and the pipeline bench's own config.
 
+use std::ffi::OsString;
 use std::fmt;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -50,19 +53,80 @@ pub struct PipelineSettings {
     pub batch_timeout_ms: u32,
 }
 
+/// A collector under test, running as its own process.
 pub struct Collector {
     pub kind: Kind,
     /// The collector's own pid (not perf's when it runs under `perf record`).
     pub pid: u32,
     profiled: bool,
-    pub receiver: SocketAddr,
+    /// The OTLP/gRPC receiver.
+    pub grpc: SocketAddr,
+    /// The OTLP/HTTP receiver, when the bench sends to it (and waits for it).
+    pub http: Option<SocketAddr>,
     health: Option<SocketAddr>,
     child: Child,
     pub log: PathBuf,
 }
 
+/// How to start a collector: its arguments and the ports that say it is ready.
+pub struct Launch {
+    pub args: Vec<OsString>,
+    pub grpc: u16,
+    pub http: Option<u16>,
+    pub health: Option<u16>,
+}
+
+impl Launch {
+    /// otelstack with `config`, written to `workdir/otelstack.yaml`.
+    pub fn otelstack(workdir: &Path, config: &OtelstackConfig) -> anyhow::Result<Launch> {
+        let (health, metrics) = (free_port()?, free_port()?);
+        let path = workdir.join("otelstack.yaml");
+        std::fs::create_dir_all(workdir)?;
+        std::fs::write(&path, config.yaml(health, metrics))?;
+        Ok(Launch {
+            args: vec!["--config".into(), path.into()],
+            grpc: config.grpc,
+            http: config.http,
+            health: Some(health),
+        })
+    }
+
+    /// Rotel with OTLP receivers on `grpc` and `http` (it always opens both)
+    /// and the same pipeline as otelstack's: batch, then OTLP/gRPC to the sink.
+    pub fn rotel(workdir: &Path, grpc: u16, http: u16, probe_http: bool, p: &PipelineSettings) -> Launch {
+        let args: Vec<OsString> = vec![
+            "start".into(),
+            "--otlp-grpc-endpoint".into(),
+            format!("127.0.0.1:{grpc}").into(),
+            "--otlp-http-endpoint".into(),
+            format!("127.0.0.1:{http}").into(),
+            "--exporter".into(),
+            "otlp".into(),
+            "--otlp-exporter-endpoint".into(),
+            format!("http://{}", p.sink).into(),
+            "--otlp-exporter-protocol".into(),
+            "grpc".into(),
+            "--otlp-exporter-compression".into(),
+            // Rotel 0.0.1a15's gRPC exporter still gzips with `none` (with
+            // this flag and with --otlp-exporter-traces-compression); the
+            // sink records the grpc-encoding it receives and the reports
+            // flag the mismatch.
+            p.compression.as_str().into(),
+            "--batch-max-size".into(),
+            p.batch_size.to_string().into(),
+            "--batch-timeout".into(),
+            format!("{}ms", p.batch_timeout_ms).into(),
+            "--pid-file".into(),
+            workdir.join("rotel.pid").into(),
+            "--log-file".into(),
+            workdir.join("rotel-agent.log").into(),
+        ];
+        Launch { args, grpc, http: probe_http.then_some(http), health: None }
+    }
+}
+
 /// A port on 127.0.0.1 that was free a moment ago.
-fn free_port() -> anyhow::Result<u16> {
+pub fn free_port() -> anyhow::Result<u16> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
@@ -70,15 +134,54 @@ fn localhost(port: u16) -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], port))
 }
 
-pub fn otelstack_config(receiver: u16, health: u16, metrics: u16, p: &PipelineSettings) -> String {
-    format!(
-        "receivers:
+/// otelstack's config in both benches: the OTLP receiver (gRPC, and HTTP
+/// with `http`), batch with otelcol's defaults (`batch: {}`), behind a
+/// `memory_limiter` when asked, and an OTLP/gRPC exporter to the sink that
+/// blocks rather than drops when its queue is full; a pipeline per signal.
+pub struct OtelstackConfig {
+    pub grpc: u16,
+    pub http: Option<u16>,
+    pub sink: SocketAddr,
+    pub compression: Compression,
+    pub signals: &'static [&'static str],
+    /// `memory_limiter`'s `limit_mib` (its spike limit is a fifth of it).
+    pub memory_limit_mib: Option<u64>,
+    /// `sending_queue` keys besides `block_on_overflow`, e.g. `("sizer", "bytes")`.
+    pub queue: Vec<(&'static str, String)>,
+}
+
+impl OtelstackConfig {
+    /// The YAML, with the health check and self metrics on `health` and `metrics`.
+    pub fn yaml(&self, health: u16, metrics: u16) -> String {
+        let http = self.http.map_or(String::new(), |p| format!("      http:\n        endpoint: 127.0.0.1:{p}\n"));
+        let (limiter, processors) = match self.memory_limit_mib {
+            Some(mib) => (
+                format!(
+                    "  memory_limiter:\n    check_interval: 100ms\n    limit_mib: {mib}\n    spike_limit_mib: {}\n",
+                    mib / 5
+                ),
+                "[memory_limiter, batch]",
+            ),
+            None => (String::new(), "[batch]"),
+        };
+        let queue: String = self.queue.iter().map(|(key, v)| format!("\n      {key}: {v}")).collect();
+        let pipelines: String = self
+            .signals
+            .iter()
+            .map(|signal| {
+                format!(
+                    "    {signal}:\n      receivers: [otlp]\n      processors: {processors}\n      exporters: [otlp]\n"
+                )
+            })
+            .collect();
+        format!(
+            "receivers:
   otlp:
     protocols:
       grpc:
-        endpoint: 127.0.0.1:{receiver}
-processors:
-  batch: {{}}
+        endpoint: 127.0.0.1:{grpc}
+{http}processors:
+{limiter}  batch: {{}}
 exporters:
   otlp:
     endpoint: {sink}
@@ -86,7 +189,7 @@ exporters:
       insecure: true
     compression: {compression}
     sending_queue:
-      block_on_overflow: true
+      block_on_overflow: true{queue}
 extensions:
   health_check:
     endpoint: 127.0.0.1:{health}
@@ -96,19 +199,16 @@ service:
     metrics:
       address: 127.0.0.1:{metrics}
   pipelines:
-    traces:
-      receivers: [otlp]
-      processors: [batch]
-      exporters: [otlp]
-",
-        sink = p.sink,
-        compression = p.compression.as_str(),
-    )
+{pipelines}",
+            grpc = self.grpc,
+            sink = self.sink,
+            compression = self.compression.as_str(),
+        )
+    }
 }
 
 impl Collector {
-    /// Starts the collector; with `perf = Some((data file, call graphs?))` it
-    /// runs under `perf record`.
+    /// Starts a collector with the pipeline bench's settings (see [`Collector::spawn`] for `perf`).
     pub fn start(
         kind: Kind,
         bin: &Path,
@@ -116,8 +216,35 @@ impl Collector {
         p: &PipelineSettings,
         perf: Option<(&Path, bool)>,
     ) -> anyhow::Result<Collector> {
-        std::fs::create_dir_all(workdir)?;
         let receiver = free_port()?;
+        let launch = match kind {
+            Kind::Otelstack => Launch::otelstack(
+                workdir,
+                &OtelstackConfig {
+                    grpc: receiver,
+                    http: None,
+                    sink: p.sink,
+                    compression: p.compression,
+                    signals: &["traces"],
+                    memory_limit_mib: None,
+                    queue: Vec::new(),
+                },
+            )?,
+            Kind::Rotel => Launch::rotel(workdir, receiver, free_port()?, false, p),
+        };
+        Collector::spawn(kind, bin, workdir, launch, perf)
+    }
+
+    /// Starts the collector, its output in `workdir/{kind}.log`; with
+    /// `perf = Some((data file, call graphs?))` it runs under `perf record`.
+    pub fn spawn(
+        kind: Kind,
+        bin: &Path,
+        workdir: &Path,
+        launch: Launch,
+        perf: Option<(&Path, bool)>,
+    ) -> anyhow::Result<Collector> {
+        std::fs::create_dir_all(workdir)?;
         let log = workdir.join(format!("{kind}.log"));
         let logfile = std::fs::File::create(&log)?;
         let mut cmd = match perf {
@@ -132,54 +259,26 @@ impl Collector {
                 c
             }
         };
-        let mut health = None;
-        match kind {
-            Kind::Otelstack => {
-                let (h, m) = (free_port()?, free_port()?);
-                health = Some(localhost(h));
-                let config = workdir.join("otelstack.yaml");
-                std::fs::write(&config, otelstack_config(receiver, h, m, p))?;
-                cmd.arg("--config").arg(&config);
-            }
-            Kind::Rotel => {
-                let http = free_port()?;
-                cmd.arg("start")
-                    .arg("--otlp-grpc-endpoint")
-                    .arg(format!("127.0.0.1:{receiver}"))
-                    .arg("--otlp-http-endpoint")
-                    .arg(format!("127.0.0.1:{http}"))
-                    .arg("--exporter")
-                    .arg("otlp")
-                    .arg("--otlp-exporter-endpoint")
-                    .arg(format!("http://{}", p.sink))
-                    .arg("--otlp-exporter-protocol")
-                    .arg("grpc")
-                    .arg("--otlp-exporter-compression")
-                    // Rotel 0.0.1a15's gRPC exporter still gzips with `none` (with
-                    // this flag and with --otlp-exporter-traces-compression); the
-                    // sink records the grpc-encoding it receives and the report
-                    // flags the mismatch.
-                    .arg(p.compression.as_str())
-                    .arg("--batch-max-size")
-                    .arg(p.batch_size.to_string())
-                    .arg("--batch-timeout")
-                    .arg(format!("{}ms", p.batch_timeout_ms))
-                    .arg("--pid-file")
-                    .arg(workdir.join("rotel.pid"))
-                    .arg("--log-file")
-                    .arg(workdir.join("rotel-agent.log"));
-            }
-        }
+        cmd.args(&launch.args);
         cmd.stdin(Stdio::null()).stdout(logfile.try_clone()?).stderr(logfile).env_remove("RUST_LOG");
         let child = cmd.spawn().with_context(|| format!("starting {kind} from {}", bin.display()))?;
         let pid = match perf {
             None => child.id(),
             Some(_) => workload_pid(child.id())?,
         };
-        Ok(Collector { kind, pid, profiled: perf.is_some(), receiver: localhost(receiver), health, child, log })
+        Ok(Collector {
+            kind,
+            pid,
+            profiled: perf.is_some(),
+            grpc: localhost(launch.grpc),
+            http: launch.http.map(localhost),
+            health: launch.health.map(localhost),
+            child,
+            log,
+        })
     }
 
-    /// Waits until the receiver port accepts connections (and, for otelstack,
+    /// Waits until the receiver ports accept connections (and, for otelstack,
     /// the health endpoint answers 200).
     pub fn wait_ready(&mut self, timeout: Duration) -> anyhow::Result<Duration> {
         let start = Instant::now();
@@ -187,9 +286,8 @@ impl Collector {
             if let Some(status) = self.child.try_wait()? {
                 bail!("{} exited during start-up with {status}; log: {}", self.kind, self.log_tail());
             }
-            let receiver_up = TcpStream::connect_timeout(&self.receiver, Duration::from_millis(200)).is_ok();
-            let health_up = self.health.is_none_or(health_ok);
-            if receiver_up && health_up {
+            let up = |a: &SocketAddr| TcpStream::connect_timeout(a, Duration::from_millis(200)).is_ok();
+            if up(&self.grpc) && self.http.as_ref().is_none_or(up) && self.health.is_none_or(health_ok) {
                 return Ok(start.elapsed());
             }
             if start.elapsed() > timeout {

@@ -155,6 +155,17 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 /// otelstack/rotel ratios per (compression, mode), from the medians of the runs.
+/// The table and, when both collectors ran, their ratios under it.
+pub fn table_and_ratios(results: &[RunResult]) -> String {
+    let mut s = table(results);
+    let ratios = ratios(results);
+    if !ratios.is_empty() {
+        s.push('\n');
+        s.push_str(&ratios);
+    }
+    s
+}
+
 pub fn ratios(results: &[RunResult]) -> String {
     let mut groups: Vec<(Compression, Mode)> = Vec::new();
     for r in results {
@@ -231,4 +242,54 @@ pub fn details(results: &[RunResult], failures: &[Failure]) -> String {
         );
     }
     s
+}
+
+/// A note for each collector and compression whose exports reached the sink
+/// with another grpc-encoding than configured: such rows are not like for like.
+pub fn encoding_notes(results: &[RunResult]) -> String {
+    let mut s = String::new();
+    let mut noted = Vec::new();
+    for r in results {
+        if noted.contains(&(r.collector, r.compression)) {
+            continue;
+        }
+        let expected = match r.compression {
+            Compression::Gzip => "gzip",
+            Compression::None => "identity",
+        };
+        let other: Vec<&str> =
+            r.sink_encodings.split(", ").filter(|e| !e.is_empty() && !e.starts_with(&format!("{expected}:"))).collect();
+        if !other.is_empty() {
+            noted.push((r.collector, r.compression));
+            let _ = writeln!(
+                s,
+                "\n**NOTE: {} was configured with export compression `{}` but the sink received grpc-encoding {}** (so this row is not like for like).",
+                r.collector,
+                r.compression.as_str(),
+                other.join(", ")
+            );
+        }
+    }
+    s
+}
+
+/// A line for each run that lost, duplicated or refused spans, and whether
+/// every fixed-rate run was complete (flat out may refuse what it cannot take).
+pub fn losses(results: &[RunResult]) -> (String, bool) {
+    let (mut s, mut complete) = (String::new(), true);
+    for r in results.iter().filter(|r| !r.complete()) {
+        let _ = writeln!(
+            s,
+            "\n**LOSS: {} {} {}: {} lost, {} duplicated, {} refused of {} sent**",
+            r.collector,
+            r.compression.as_str(),
+            mode_name(r.mode),
+            r.lost(),
+            r.duplicates,
+            r.refused,
+            r.sent
+        );
+        complete &= !matches!(r.mode, Mode::Fixed { .. });
+    }
+    (s, complete)
 }
