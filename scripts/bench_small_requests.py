@@ -32,6 +32,9 @@ from opentelemetry.proto.common.v1 import common_pb2
 from opentelemetry.proto.resource.v1 import resource_pb2
 from opentelemetry.proto.trace.v1 import trace_pb2
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_coldstart import free_port, status_kib  # noqa: E402
+
 ROOT = Path(__file__).resolve().parent.parent
 EXPORT = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 THREADS = 8
@@ -60,12 +63,6 @@ service:
       processors: [batch]
       exporters: [otlp]
 """
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Sink:
@@ -136,13 +133,6 @@ def start(kind: str, binary: Path, workdir: Path, receiver: int, sink: int) -> s
     sys.exit(f"{kind} did not listen on {receiver} within 10 s")
 
 
-def peak_rss_mib(pid: int) -> float:
-    for line in open(f"/proc/{pid}/status"):
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
 def one_run(kind: str, binary: Path, sink: Sink, requests: list[bytes], workdir: Path) -> tuple[float, str]:
     sink.reset()
     receiver = free_port()
@@ -166,7 +156,7 @@ def one_run(kind: str, binary: Path, sink: Sink, requests: list[bytes], workdir:
         deadline = time.monotonic() + 30
         while len(sink.seen) < len(requests) and time.monotonic() < deadline:
             time.sleep(0.1)
-        peak = peak_rss_mib(proc.pid)
+        peak = status_kib(proc.pid, "VmHWM") / 1024
     finally:
         proc.terminate()
         proc.wait(15)
