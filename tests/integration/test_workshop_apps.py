@@ -131,9 +131,12 @@ def test_orders_and_pipeline_play_each_scenario_and_verify_follows(stack, apps):
     assert stackctl("scenario", "pipeline-stuck", "--for", "5m", env=env).returncode == 0
     code, out = passes(env, "pipeline", timeout=90)
     assert "ok: transform retries" in out and "ok: failed transform attempts in failed_spans" in out, out
-    stuck = db.query("SELECT COUNT(*) FROM otelstack.failed_spans WHERE service_name = 'pipeline' "
-                     "AND span_name = 'transform'", root=True)[0][0]
-    assert stuck >= 3, "every attempt of a stuck run is a failed span"
+    # verify passes on the first failed attempt stored; the run's later
+    # attempts may still be on their way (SDK batch, collector batch, exporter)
+    def stuck():
+        return db.query("SELECT COUNT(*) FROM otelstack.failed_spans WHERE service_name = 'pipeline' "
+                        "AND span_name = 'transform'", root=True)[0][0] >= 3
+    wait_until(stuck, timeout=30, what="every attempt of a stuck run stored as a failed span (3 or more)")
 
 
 WEB = REPO_ROOT / "examples/workshop/web"
