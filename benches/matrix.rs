@@ -154,7 +154,8 @@ async fn run_one(s: &Settings, kind: Kind, bin: &std::path::Path, c: &Case, tick
     let load = load::run(&cfg, items).await;
     // Drain: every acknowledged item at the sink, or 10 s without progress.
     let target = load.as_ref().map_or(0, |l| l.items_ok);
-    let (mut last, mut last_change) = (sink.state.unique(), Instant::now());
+    let load_end = Instant::now();
+    let (mut last, mut last_change) = (sink.state.unique(), load_end);
     while sink.state.unique() < target && peer.is_running() && last_change.elapsed() < Duration::from_secs(10) {
         tokio::time::sleep(Duration::from_millis(10)).await;
         if sink.state.unique() != last {
@@ -187,6 +188,7 @@ async fn run_one(s: &Settings, kind: Kind, bin: &std::path::Path, c: &Case, tick
         duplicates: st.duplicates.load(Ordering::Relaxed),
         foreign: st.foreign.load(Ordering::Relaxed),
         seconds: load.elapsed.as_secs_f64(),
+        drain_seconds: (last_change - load_end).as_secs_f64(),
         cpu_s: cpu1? - cpu0,
         peak_rss_kib: peak?,
         harness_cpu_s: harness1 - harness0,
@@ -194,13 +196,14 @@ async fn run_one(s: &Settings, kind: Kind, bin: &std::path::Path, c: &Case, tick
         encodings,
     };
     eprintln!(
-        "   {label} ({request_bytes} B requests): sent {} delivered {} (dup {}, refused {}), {:.2} CPU-s per 1M items, peak RSS {:.1} MiB, harness {:.1} CPU-s{}",
+        "   {label} ({request_bytes} B requests): sent {} delivered {} (dup {}, refused {}), {:.2} CPU-s per 1M items, peak RSS {:.1} MiB, drained {:.1} s after the load, harness {:.1} CPU-s{}",
         row.sent,
         row.delivered,
         row.duplicates,
         row.refused,
         row.cpu_per_million(),
         row.peak_rss_kib as f64 / 1024.0,
+        row.drain_seconds,
         row.harness_cpu_s,
         if row.errors.is_empty() { String::new() } else { format!(", errors: {}", row.errors) }
     );
