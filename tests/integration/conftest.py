@@ -25,6 +25,7 @@ import fcntl
 import gzip
 import importlib.util
 import os
+import random
 import re
 import shutil
 import signal
@@ -93,17 +94,45 @@ def _reserve_across_workers(port: int) -> bool:
         return False
 
 
+def _ephemeral_low() -> int:
+    """The lowest port the kernel hands to outgoing connections."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
+# Ports are handed out below the kernel's ephemeral range: a port from that
+# range can be taken by any outgoing connection between the moment it is
+# handed out and the moment a peer (mariadbd, a collector) binds it, which
+# failed a MariaDB start with "Address already in use".
+_PORT_LOW = 20000
+
+
 def free_port() -> int:
-    """A port nothing listens on now, never handed out before in this run (by any worker)."""
+    """A port nothing listens on now, never handed out before in this run (by
+    any worker), and outside the ephemeral range, so no outgoing connection
+    takes it before the peer it is meant for binds it."""
+    high = _ephemeral_low()
     with _port_lock:
-        for _ in range(100):
-            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-                s.bind(("127.0.0.1", 0))
-                port = s.getsockname()[1]
-            if port not in _handed_out:
-                _handed_out.add(port)
-                if _reserve_across_workers(port):
-                    return port
+        for _ in range(200):
+            if high - _PORT_LOW >= 1000:
+                port = random.randrange(_PORT_LOW, high)
+            else:
+                with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+                    s.bind(("127.0.0.1", 0))
+                    port = s.getsockname()[1]
+            if port in _handed_out:
+                continue
+            try:
+                with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+                    s.bind(("0.0.0.0", port))
+            except OSError:
+                continue
+            _handed_out.add(port)
+            if _reserve_across_workers(port):
+                return port
     raise RuntimeError("no free port")
 
 
