@@ -103,22 +103,22 @@ def _ephemeral_low() -> int:
         return 32768
 
 
-# Ports are handed out below the kernel's ephemeral range: a port from that
-# range can be taken by any outgoing connection between the moment it is
-# handed out and the moment a peer (mariadbd, a collector) binds it, which
-# failed a MariaDB start with "Address already in use".
-_PORT_LOW = 20000
+# Ports are handed out from [20000, start of the kernel's ephemeral range):
+# a port from the ephemeral range can be taken by any outgoing connection
+# between the moment it is handed out and the moment a peer (mariadbd, a
+# collector) binds it, which failed a MariaDB start with "Address already in
+# use". With a range too small to draw from, the kernel picks as before.
+_PORTS = range(20000, _ephemeral_low())
 
 
 def free_port() -> int:
     """A port nothing listens on now, never handed out before in this run (by
     any worker), and outside the ephemeral range, so no outgoing connection
     takes it before the peer it is meant for binds it."""
-    high = _ephemeral_low()
     with _port_lock:
         for _ in range(200):
-            if high - _PORT_LOW >= 1000:
-                port = random.randrange(_PORT_LOW, high)
+            if len(_PORTS) >= 1000:
+                port = random.choice(_PORTS)
             else:
                 with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
                     s.bind(("127.0.0.1", 0))
